@@ -1,0 +1,230 @@
+/*
+ * serve.c - `keyhold serve` and `keyhold migrate`: wire the layers together.
+ *
+ *   master key file -> keyring -> store (migrated) -> ops service
+ *   -> KMIP protocol handler -> TLS listener -> event loop
+ */
+#include "cli/cli.h"
+#include "cli/config.h"
+
+#include "common/log.h"
+#include "crypto/masterkey.h"
+#include "crypto/secbuf.h"
+#include "net/server.h"
+#include "ops/keyring.h"
+#include "ops/ops.h"
+#include "proto/kmip.h"
+#include "store/store.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const kh_option serve_opts[] = {
+    {"db", "sqlite:///var/lib/keyhold/keyhold.db",
+     "database URL: sqlite:///abs/path.db or sqlite://relative/path.db"},
+    {"master-key-file", "/var/lib/keyhold/master.key",
+     "file holding the 256-bit master key (hex); created 0600 if absent"},
+    {"tls-cert", NULL, "PEM server certificate (chain)"},
+    {"tls-key", NULL, "PEM server private key"},
+    {"tls-ca", NULL, "PEM CA certificate(s) that sign client certificates"},
+    {"tls-ciphers", NULL, "TLS 1.2 cipher list (default: ECDHE with AES-GCM or ChaCha20 only)"},
+    {"kmip-host", "0.0.0.0", "address the KMIP listener binds"},
+    {"kmip-port", "5696", "KMIP port (0 = pick a free port)"},
+    {"workers", "4", "worker threads that run operations"},
+    {"queue-max", "1024", "requests waiting for a worker before the server answers busy"},
+    {"max-message", "1048576", "largest request accepted, in bytes"},
+    {"read-timeout", "30", "seconds a started request may take to arrive"},
+    {"idle-timeout", "300", "seconds an idle connection is kept"},
+    {"max-connections", "16384", "simultaneous connections"},
+    {"ready-file", NULL, "write {\"kmip_port\": N} here once listening (for scripts/tests)"},
+    {"log-level", "info", "debug, info, warn or error"},
+};
+#define NSERVE (sizeof(serve_opts) / sizeof(serve_opts[0]))
+
+static kh_err set_log_level(const char *lvl)
+{
+    static const char *names[] = {"debug", "info", "warn", "error"};
+    for (int i = 0; i < 4; i++) {
+        if (strcmp(lvl, names[i]) == 0) {
+            kh_log_set_level((kh_log_level)i);
+            return KH_OK;
+        }
+    }
+    fprintf(stderr, "keyhold: --log-level must be debug, info, warn or error\n");
+    return KH_ERR_CONFIG;
+}
+
+static kh_err server_config(const kh_config *cfg, kh_server_config *sc)
+{
+    long v;
+    kh_server_config_defaults(sc);
+    if (kh_config_int(cfg, "workers", 1, 256, &v) != KH_OK)
+        return KH_ERR_CONFIG;
+    sc->workers = (unsigned)v;
+    if (kh_config_int(cfg, "queue-max", 1, 1000000, &v) != KH_OK)
+        return KH_ERR_CONFIG;
+    sc->queue_max = (size_t)v;
+    if (kh_config_int(cfg, "max-message", 4096, 64L << 20, &v) != KH_OK)
+        return KH_ERR_CONFIG;
+    sc->max_message = (size_t)v;
+    if (kh_config_int(cfg, "read-timeout", 1, 3600, &v) != KH_OK)
+        return KH_ERR_CONFIG;
+    sc->read_timeout_s = (unsigned)v;
+    if (kh_config_int(cfg, "idle-timeout", 1, 86400, &v) != KH_OK)
+        return KH_ERR_CONFIG;
+    sc->idle_timeout_s = (unsigned)v;
+    if (kh_config_int(cfg, "max-connections", 1, 1000000, &v) != KH_OK)
+        return KH_ERR_CONFIG;
+    sc->max_connections = (unsigned)v;
+    return KH_OK;
+}
+
+static kh_err open_store(const char *url, kh_store **store)
+{
+    int applied = 0;
+    kh_err err = kh_store_open(url, store);
+    if (err != KH_OK) {
+        kh_error("cannot open database %s: %s", url, kh_strerror(err));
+        return err;
+    }
+    if ((err = kh_store_migrate(*store, &applied)) != KH_OK) {
+        kh_error("database migration failed: %s", kh_strerror(err));
+        kh_store_close(store);
+        return err;
+    }
+    if (applied)
+        kh_info("applied %d database migration(s)", applied);
+    return KH_OK;
+}
+
+static kh_err open_keyring(const char *path, kh_store *store, int64_t realm, kh_keyring **kr)
+{
+    kh_secbuf *master = NULL;
+    bool created = false;
+    kh_err err = kh_master_key_load(path, &master, &created);
+    if (err != KH_OK) {
+        kh_error("master key %s: %s", path, kh_strerror(err));
+        return err;
+    }
+    if (created)
+        kh_warn("created a new master key at %s: back it up; without it the data is lost",
+                path);
+    if ((err = kh_keyring_new_take(store, master, kr)) != KH_OK)
+        return err;
+    if ((err = kh_keyring_verify(*kr, realm)) != KH_OK) {
+        kh_error("the master key in %s does not open this database's realm keys", path);
+        kh_keyring_free(kr);
+    }
+    return err;
+}
+
+static void write_ready(const char *path, int port)
+{
+    if (!path)
+        return;
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f || fprintf(f, "{\"kmip_port\": %d}\n", port) < 0 || fclose(f) != 0 ||
+        rename(tmp, path) != 0)
+        kh_warn("cannot write ready file %s", path);
+}
+
+static kh_err run_server(const kh_config *cfg, kh_service *svc)
+{
+    kh_server_config sc;
+    kh_server *srv = NULL;
+    long port;
+    kh_err err = server_config(cfg, &sc);
+    if (err == KH_OK)
+        err = kh_config_int(cfg, "kmip-port", 0, 65535, &port);
+    if (err != KH_OK)
+        return err;
+    kh_tls_config tls = {kh_config_get(cfg, "tls-cert"), kh_config_get(cfg, "tls-key"),
+                         kh_config_get(cfg, "tls-ca"), kh_config_get(cfg, "tls-ciphers"), 1};
+    if (!tls.cert_file || !tls.key_file || !tls.ca_file) {
+        kh_error("--tls-cert, --tls-key and --tls-ca are required (scripts/dev-certs makes a "
+                 "development set)");
+        return KH_ERR_CONFIG;
+    }
+    if ((err = kh_server_new(&sc, &srv)) != KH_OK)
+        return err;
+    kh_proto_handler h = kh_kmip_proto_handler(svc);
+    int bound = 0;
+    err = kh_server_listen_tls(srv, kh_config_get(cfg, "kmip-host"), (int)port, &tls, &h, &bound);
+    if (err == KH_OK) {
+        kh_info("KMIP listening on %s:%d (TLS, client certificate required)",
+                kh_config_get(cfg, "kmip-host"), bound);
+        write_ready(kh_config_get(cfg, "ready-file"), bound);
+        err = kh_server_run(srv);
+        kh_info("shutting down");
+    }
+    kh_server_free(&srv);
+    return err;
+}
+
+int kh_cmd_serve(int argc, char **argv)
+{
+    kh_config cfg;
+    int help = 0;
+    kh_store *store = NULL;
+    kh_keyring *kr = NULL;
+    int64_t realm = 0;
+    kh_err err = kh_config_load(&cfg, serve_opts, NSERVE, argc, argv, &help);
+    if (err == KH_OK && help) {
+        kh_config_usage(stdout, "serve", "Run the key management server.", serve_opts, NSERVE);
+        kh_config_free(&cfg);
+        return 0;
+    }
+    if (err == KH_OK)
+        err = set_log_level(kh_config_get(&cfg, "log-level"));
+    if (err == KH_OK)
+        err = kh_crypto_init(0);
+    if (err == KH_OK)
+        err = open_store(kh_config_get(&cfg, "db"), &store);
+    if (err == KH_OK)
+        err = kh_store_realm_ensure(store, "default", &realm);
+    if (err == KH_OK)
+        err = open_keyring(kh_config_get(&cfg, "master-key-file"), store, realm, &kr);
+    if (err == KH_OK) {
+        kh_service svc = {store, kr, realm, "keyhold"};
+        err = run_server(&cfg, &svc);
+    }
+    kh_keyring_free(&kr);
+    kh_store_close(&store);
+    kh_config_free(&cfg);
+    if (err != KH_OK)
+        fprintf(stderr, "keyhold: %s\n", kh_strerror(err));
+    return err == KH_OK ? 0 : 1;
+}
+
+static const kh_option migrate_opts[] = {
+    {"db", "sqlite:///var/lib/keyhold/keyhold.db", "database URL"},
+};
+
+int kh_cmd_migrate(int argc, char **argv)
+{
+    kh_config cfg;
+    int help = 0;
+    kh_store *store = NULL;
+    int applied = 0, version = 0;
+    kh_err err = kh_config_load(&cfg, migrate_opts, 1, argc, argv, &help);
+    if (err == KH_OK && help) {
+        kh_config_usage(stdout, "migrate", "Apply pending database migrations.", migrate_opts, 1);
+        kh_config_free(&cfg);
+        return 0;
+    }
+    if (err == KH_OK)
+        err = kh_store_open(kh_config_get(&cfg, "db"), &store);
+    if (err == KH_OK)
+        err = kh_store_migrate(store, &applied);
+    if (err == KH_OK)
+        err = kh_store_schema_version(store, &version);
+    if (err == KH_OK)
+        printf("applied %d migration(s); schema version %d\n", applied, version);
+    else
+        fprintf(stderr, "keyhold: migrate failed: %s\n", kh_strerror(err));
+    kh_store_close(&store);
+    kh_config_free(&cfg);
+    return err == KH_OK ? 0 : 1;
+}

@@ -1,0 +1,216 @@
+/*
+ * op_create.c - Create, Register and Get: objects coming in and going out.
+ */
+#include "ops/attrs.h"
+#include "ops/object.h"
+#include "ops/ops.h"
+
+#include "common/mem.h"
+#include "crypto/rand.h"
+#include "crypto/secbuf.h"
+#include "proto/kmip_consts.h"
+
+#include <string.h>
+
+static bool is_hmac(uint32_t alg)
+{
+    switch (alg) {
+    case KH_CRYPTOGRAPHIC_ALGORITHM_HMAC_SHA1:
+    case KH_CRYPTOGRAPHIC_ALGORITHM_HMAC_SHA224:
+    case KH_CRYPTOGRAPHIC_ALGORITHM_HMAC_SHA256:
+    case KH_CRYPTOGRAPHIC_ALGORITHM_HMAC_SHA384:
+    case KH_CRYPTOGRAPHIC_ALGORITHM_HMAC_SHA512:
+    case KH_CRYPTOGRAPHIC_ALGORITHM_HMAC_SHA3_224:
+    case KH_CRYPTOGRAPHIC_ALGORITHM_HMAC_SHA3_256:
+    case KH_CRYPTOGRAPHIC_ALGORITHM_HMAC_SHA3_384:
+    case KH_CRYPTOGRAPHIC_ALGORITHM_HMAC_SHA3_512:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static kh_err check_symmetric(uint32_t alg, int32_t bits)
+{
+    if (alg == KH_CRYPTOGRAPHIC_ALGORITHM_AES)
+        return (bits == 128 || bits == 192 || bits == 256) ? KH_OK : KH_ERR_INVALID_FIELD;
+    if (is_hmac(alg))
+        return (bits >= 112 && bits <= 8192 && bits % 8 == 0) ? KH_OK : KH_ERR_INVALID_FIELD;
+    return KH_ERR_UNSUPPORTED;
+}
+
+/* Copy client attributes onto o, refusing what a client may not set. The
+ * synthesized ones (type, algorithm, length) go to the row. */
+static kh_err apply_client_attrs(kh_ctx *ctx, kh_object *o, const kh_ttlv *attrs)
+{
+    for (size_t i = 0; attrs && i < attrs->nkids; i++) {
+        const kh_ttlv *a = attrs->kids[i];
+        const kh_attr_def *def = NULL;
+        kh_err err = kh_attr_check(a, &def);
+        if (err != KH_OK)
+            return err;
+        if (def && (def->flags & KH_ATTR_SERVER) && !(def->flags & KH_ATTR_AT_CREATE))
+            return KH_ERR_ATTR_READ_ONLY;
+        if (a->tag == KH_TAG_OBJECT_TYPE) {
+            if ((int32_t)a->num != o->row->object_type)
+                return KH_ERR_INVALID_FIELD;
+        } else if (a->tag == KH_TAG_CRYPTOGRAPHIC_ALGORITHM) {
+            o->row->algorithm = (int32_t)a->num;
+        } else if (a->tag == KH_TAG_CRYPTOGRAPHIC_LENGTH) {
+            o->row->length = (int32_t)a->num;
+        } else if (def && !(def->flags & KH_ATTR_MULTI)) {
+            kh_object_set_attr_take(o, kh_ttlv_dup(a));
+        } else {
+            kh_ttlv_add_take(o->attrs, kh_ttlv_dup(a));
+        }
+    }
+    /* An Activation Date already reached makes the object Active at once. */
+    const kh_ttlv *act = kh_ttlv_find(o->attrs, KH_TAG_ACTIVATION_DATE);
+    if (act && act->num <= ctx->now)
+        o->row->state = (int32_t)KH_STATE_ACTIVE;
+    return KH_OK;
+}
+
+static kh_ttlv *symmetric_key(uint32_t alg, int32_t bits, const kh_secbuf *key)
+{
+    kh_ttlv *sk = kh_ttlv_new_struct(KH_TAG_SYMMETRIC_KEY);
+    kh_ttlv *kb = kh_ttlv_add_take(sk, kh_ttlv_new_struct(KH_TAG_KEY_BLOCK));
+    kh_ttlv_add_take(kb, kh_ttlv_new_enum(KH_TAG_KEY_FORMAT_TYPE, KH_KEY_FORMAT_TYPE_RAW));
+    kh_ttlv *kv = kh_ttlv_add_take(kb, kh_ttlv_new_struct(KH_TAG_KEY_VALUE));
+    kh_ttlv_add_take(kv, kh_ttlv_new_bytes(KH_TAG_KEY_MATERIAL, key->data, key->len));
+    kh_ttlv_add_take(kb, kh_ttlv_new_enum(KH_TAG_CRYPTOGRAPHIC_ALGORITHM, alg));
+    kh_ttlv_add_take(kb, kh_ttlv_new_int(KH_TAG_CRYPTOGRAPHIC_LENGTH, bits));
+    return sk;
+}
+
+kh_err kh_op_create(kh_ctx *ctx, uint32_t object_type, const kh_ttlv *attrs, char **uid)
+{
+    kh_err err;
+    kh_secbuf *key = NULL;
+    kh_ttlv *material = NULL;
+    if (object_type != KH_OBJECT_TYPE_SYMMETRIC_KEY)
+        return KH_ERR_UNSUPPORTED;
+    kh_object *o = kh_object_new(ctx, object_type);
+    if ((err = apply_client_attrs(ctx, o, attrs)) != KH_OK)
+        goto out;
+    if (!o->row->algorithm || !o->row->length) {
+        err = KH_ERR_MISSING_DATA;
+        goto out;
+    }
+    if ((err = check_symmetric((uint32_t)o->row->algorithm, o->row->length)) != KH_OK)
+        goto out;
+    key = kh_secbuf_new((size_t)o->row->length / 8);
+    if ((err = kh_random_bytes(key->data, key->len)) != KH_OK)
+        goto out;
+    material = symmetric_key((uint32_t)o->row->algorithm, o->row->length, key);
+    if ((err = kh_object_insert(ctx, o, material)) != KH_OK)
+        goto out;
+    *uid = kh_xstrdup(o->row->uid);
+out:
+    kh_ttlv_free(&material);
+    kh_secbuf_free(&key);
+    kh_object_free(&o);
+    return err;
+}
+
+static uint32_t object_tag(uint32_t object_type)
+{
+    switch (object_type) {
+    case KH_OBJECT_TYPE_SYMMETRIC_KEY:
+        return KH_TAG_SYMMETRIC_KEY;
+    case KH_OBJECT_TYPE_PUBLIC_KEY:
+        return KH_TAG_PUBLIC_KEY;
+    case KH_OBJECT_TYPE_PRIVATE_KEY:
+        return KH_TAG_PRIVATE_KEY;
+    case KH_OBJECT_TYPE_SECRET_DATA:
+        return KH_TAG_SECRET_DATA;
+    case KH_OBJECT_TYPE_CERTIFICATE:
+        return KH_TAG_CERTIFICATE;
+    case KH_OBJECT_TYPE_OPAQUE_DATA:
+        return KH_TAG_OPAQUE_OBJECT;
+    default:
+        return 0;
+    }
+}
+
+/* Check the shape of a managed object and pick algorithm and length from
+ * its key block when it has one. */
+static kh_err check_object(uint32_t object_type, const kh_ttlv *obj, int32_t *alg, int32_t *bits)
+{
+    if (!obj || obj->type != KH_TTLV_STRUCTURE || obj->tag != object_tag(object_type))
+        return KH_ERR_INVALID_FIELD;
+    uint32_t e;
+    kh_err err;
+    switch (object_type) {
+    case KH_OBJECT_TYPE_CERTIFICATE: {
+        const kh_ttlv *v = kh_ttlv_find(obj, KH_TAG_CERTIFICATE_VALUE);
+        if ((err = kh_ttlv_get_enum(obj, KH_TAG_CERTIFICATE_TYPE, &e)) != KH_OK)
+            return err;
+        return (v && v->type == KH_TTLV_BYTE_STRING) ? KH_OK : KH_ERR_MISSING_DATA;
+    }
+    case KH_OBJECT_TYPE_OPAQUE_DATA: {
+        const kh_ttlv *v = kh_ttlv_find(obj, KH_TAG_OPAQUE_DATA_VALUE);
+        if ((err = kh_ttlv_get_enum(obj, KH_TAG_OPAQUE_DATA_TYPE, &e)) != KH_OK)
+            return err;
+        return (v && v->type == KH_TTLV_BYTE_STRING) ? KH_OK : KH_ERR_MISSING_DATA;
+    }
+    case KH_OBJECT_TYPE_SECRET_DATA:
+        if ((err = kh_ttlv_get_enum(obj, KH_TAG_SECRET_DATA_TYPE, &e)) != KH_OK)
+            return err;
+        break;
+    default:
+        break;
+    }
+    const kh_ttlv *kb = kh_ttlv_find(obj, KH_TAG_KEY_BLOCK);
+    if (!kb || kb->type != KH_TTLV_STRUCTURE)
+        return KH_ERR_MISSING_DATA;
+    if ((err = kh_ttlv_get_enum(kb, KH_TAG_KEY_FORMAT_TYPE, &e)) != KH_OK)
+        return err;
+    const kh_ttlv *kv = kh_ttlv_find(kb, KH_TAG_KEY_VALUE);
+    if (!kv || (kv->type != KH_TTLV_STRUCTURE && kv->type != KH_TTLV_BYTE_STRING))
+        return KH_ERR_MISSING_DATA;
+    const kh_ttlv *a = kh_ttlv_find(kb, KH_TAG_CRYPTOGRAPHIC_ALGORITHM);
+    const kh_ttlv *l = kh_ttlv_find(kb, KH_TAG_CRYPTOGRAPHIC_LENGTH);
+    if (a && a->type == KH_TTLV_ENUMERATION)
+        *alg = (int32_t)a->num;
+    if (l && l->type == KH_TTLV_INTEGER)
+        *bits = (int32_t)l->num;
+    return KH_OK;
+}
+
+kh_err kh_op_register(kh_ctx *ctx, uint32_t object_type, const kh_ttlv *attrs, const kh_ttlv *obj,
+                      char **uid)
+{
+    kh_err err;
+    int32_t alg = 0, bits = 0;
+    if (!object_tag(object_type))
+        return KH_ERR_UNSUPPORTED;
+    if ((err = check_object(object_type, obj, &alg, &bits)) != KH_OK)
+        return err;
+    kh_object *o = kh_object_new(ctx, object_type);
+    o->row->algorithm = alg;
+    o->row->length = bits;
+    if ((err = apply_client_attrs(ctx, o, attrs)) != KH_OK)
+        goto out;
+    if ((err = kh_object_insert(ctx, o, obj)) != KH_OK)
+        goto out;
+    *uid = kh_xstrdup(o->row->uid);
+out:
+    kh_object_free(&o);
+    return err;
+}
+
+kh_err kh_op_get(kh_ctx *ctx, const char *uid, uint32_t *object_type, kh_ttlv **obj)
+{
+    kh_object *o = NULL;
+    kh_err err = kh_object_load(ctx, uid, &o);
+    if (err != KH_OK)
+        return err;
+    kh_ttlv *m = NULL;
+    if ((err = kh_object_material(ctx, o, &m)) == KH_OK) {
+        *object_type = (uint32_t)o->row->object_type;
+        *obj = m;
+    }
+    kh_object_free(&o);
+    return err;
+}

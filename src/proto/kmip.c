@@ -1,0 +1,226 @@
+/*
+ * kmip.c - the KMIP message layer: headers, batches, per-item results.
+ *
+ * Operation payloads are handled in kmip_ops.c; this file only knows the
+ * envelope. The response always uses the protocol version of the request.
+ */
+#include "proto/kmip.h"
+
+#include "common/log.h"
+#include "common/mem.h"
+#include "proto/kmip_consts.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+const kh_kmip_version kh_kmip_versions[] = {
+    {2, 1}, {2, 0}, {1, 4}, {1, 3}, {1, 2}, {1, 1}, {1, 0},
+};
+const size_t kh_kmip_versions_count = sizeof(kh_kmip_versions) / sizeof(kh_kmip_versions[0]);
+
+static bool version_supported(kh_kmip_version v)
+{
+    for (size_t i = 0; i < kh_kmip_versions_count; i++)
+        if (kh_kmip_versions[i].major == v.major && kh_kmip_versions[i].minor == v.minor)
+            return true;
+    return false;
+}
+
+kh_ttlv *kh_kmip_version_item(kh_kmip_version v)
+{
+    kh_ttlv *pv = kh_ttlv_new_struct(KH_TAG_PROTOCOL_VERSION);
+    kh_ttlv_add_take(pv, kh_ttlv_new_int(KH_TAG_PROTOCOL_VERSION_MAJOR, v.major));
+    kh_ttlv_add_take(pv, kh_ttlv_new_int(KH_TAG_PROTOCOL_VERSION_MINOR, v.minor));
+    return pv;
+}
+
+static kh_ttlv *new_response(kh_kmip_version v, int64_t now)
+{
+    kh_ttlv *msg = kh_ttlv_new_struct(KH_TAG_RESPONSE_MESSAGE);
+    kh_ttlv *hdr = kh_ttlv_add_take(msg, kh_ttlv_new_struct(KH_TAG_RESPONSE_HEADER));
+    kh_ttlv_add_take(hdr, kh_kmip_version_item(v));
+    kh_ttlv_add_take(hdr, kh_ttlv_new_datetime(KH_TAG_TIME_STAMP, now));
+    kh_ttlv_add_take(hdr, kh_ttlv_new_int(KH_TAG_BATCH_COUNT, 0));
+    return msg;
+}
+
+static void set_batch_count(kh_ttlv *msg)
+{
+    kh_ttlv *hdr = kh_ttlv_find(msg, KH_TAG_RESPONSE_HEADER);
+    kh_ttlv *bc = kh_ttlv_find(hdr, KH_TAG_BATCH_COUNT);
+    bc->num = (int64_t)kh_ttlv_count(msg, KH_TAG_BATCH_ITEM);
+}
+
+static kh_ttlv *failed_item(uint32_t op, kh_err err, const char *detail)
+{
+    kh_ttlv *bi = kh_ttlv_new_struct(KH_TAG_BATCH_ITEM);
+    if (op)
+        kh_ttlv_add_take(bi, kh_ttlv_new_enum(KH_TAG_OPERATION, op));
+    kh_ttlv_add_take(bi,
+                     kh_ttlv_new_enum(KH_TAG_RESULT_STATUS, KH_RESULT_STATUS_OPERATION_FAILED));
+    kh_ttlv_add_take(bi, kh_ttlv_new_enum(KH_TAG_RESULT_REASON, kh_err_kmip_reason(err)));
+    char msg[160];
+    snprintf(msg, sizeof(msg), "%s%s%s", kh_strerror(err), detail ? ": " : "",
+             detail ? detail : "");
+    kh_ttlv_add_take(bi, kh_ttlv_new_text(KH_TAG_RESULT_MESSAGE, msg));
+    return bi;
+}
+
+static void encode_free(kh_ttlv **msg, kh_buf *reply)
+{
+    kh_buf_clear(reply);
+    kh_ttlv_encode(*msg, reply);
+    kh_ttlv_free(msg);
+}
+
+/* A whole-message failure: one failed batch item. */
+static void message_failure(kh_kmip_version v, kh_err err, const char *detail, kh_buf *reply)
+{
+    kh_ttlv *msg = new_response(v, (int64_t)time(NULL));
+    kh_ttlv_add_take(msg, failed_item(0, err, detail));
+    set_batch_count(msg);
+    encode_free(&msg, reply);
+}
+
+void kh_kmip_error_reply(kh_err err, kh_buf *reply)
+{
+    kh_kmip_version v = {1, 0};
+    message_failure(v, err, err == KH_ERR_BUSY ? NULL : "request rejected before decoding",
+                    reply);
+}
+
+/* Read ProtocolVersion from the request header; KH_ERR_DECODE if absent. */
+static kh_err read_version(const kh_ttlv *hdr, kh_kmip_version *v)
+{
+    const kh_ttlv *pv = kh_ttlv_find(hdr, KH_TAG_PROTOCOL_VERSION);
+    if (!pv || pv->type != KH_TTLV_STRUCTURE)
+        return KH_ERR_DECODE;
+    if (kh_ttlv_get_int(pv, KH_TAG_PROTOCOL_VERSION_MAJOR, &v->major) != KH_OK ||
+        kh_ttlv_get_int(pv, KH_TAG_PROTOCOL_VERSION_MINOR, &v->minor) != KH_OK)
+        return KH_ERR_DECODE;
+    return KH_OK;
+}
+
+static kh_ttlv *run_item(kh_kmip_call *c, const kh_ttlv *item, kh_err *result)
+{
+    uint32_t op = 0;
+    const kh_ttlv *payload = kh_ttlv_find(item, KH_TAG_REQUEST_PAYLOAD);
+    const kh_ttlv *bid = kh_ttlv_find(item, KH_TAG_UNIQUE_BATCH_ITEM_ID);
+    kh_err err = kh_ttlv_get_enum(item, KH_TAG_OPERATION, &op);
+    if (err == KH_OK && (!payload || payload->type != KH_TTLV_STRUCTURE))
+        err = KH_ERR_DECODE;
+    if (err == KH_OK && bid && bid->type != KH_TTLV_BYTE_STRING)
+        err = KH_ERR_DECODE;
+    kh_ttlv *resp = kh_ttlv_new_struct(KH_TAG_RESPONSE_PAYLOAD);
+    c->result_message = NULL;
+    if (err == KH_OK)
+        err = kh_kmip_dispatch(c, op, payload, resp);
+    else
+        err = KH_ERR_DECODE;
+    kh_ttlv *bi;
+    if (err == KH_OK) {
+        bi = kh_ttlv_new_struct(KH_TAG_BATCH_ITEM);
+        kh_ttlv_add_take(bi, kh_ttlv_new_enum(KH_TAG_OPERATION, op));
+        kh_ttlv_add_take(bi, kh_ttlv_new_enum(KH_TAG_RESULT_STATUS, KH_RESULT_STATUS_SUCCESS));
+        kh_ttlv_add_take(bi, resp);
+        resp = NULL;
+    } else {
+        bi = failed_item(op, err, c->result_message);
+    }
+    kh_ttlv_free(&resp);
+    if (bid) /* the batch item id goes right after the operation */
+        kh_ttlv_add_take(bi, kh_ttlv_dup(bid));
+    if (bid && bi->nkids > 2) {
+        kh_ttlv *moved = bi->kids[bi->nkids - 1];
+        memmove(&bi->kids[2], &bi->kids[1], (bi->nkids - 2) * sizeof(kh_ttlv *));
+        bi->kids[1] = moved;
+    }
+    *result = err;
+    return bi;
+}
+
+static kh_err check_header(const kh_ttlv *req, const kh_ttlv **hdr, uint32_t *on_error)
+{
+    *hdr = kh_ttlv_find(req, KH_TAG_REQUEST_HEADER);
+    if (req->tag != KH_TAG_REQUEST_MESSAGE || !*hdr || (*hdr)->type != KH_TTLV_STRUCTURE)
+        return KH_ERR_DECODE;
+    int32_t count;
+    if (kh_ttlv_get_int(*hdr, KH_TAG_BATCH_COUNT, &count) != KH_OK)
+        return KH_ERR_DECODE;
+    if (count < 1 || (size_t)count != kh_ttlv_count(req, KH_TAG_BATCH_ITEM))
+        return KH_ERR_DECODE;
+    const kh_ttlv *opt = kh_ttlv_find(*hdr, KH_TAG_BATCH_ERROR_CONTINUATION_OPTION);
+    *on_error = KH_BATCH_ERROR_CONTINUATION_OPTION_STOP;
+    if (opt) {
+        if (opt->type != KH_TTLV_ENUMERATION)
+            return KH_ERR_DECODE;
+        *on_error = (uint32_t)opt->num;
+    }
+    return KH_OK;
+}
+
+void kh_kmip_handle(kh_service *svc, const char *principal, const uint8_t *msg, size_t len,
+                    kh_buf *reply)
+{
+    kh_kmip_version v = {1, 0};
+    kh_ttlv *req = NULL;
+    kh_err err = kh_ttlv_decode(msg, len, &kh_ttlv_default_limits, &req);
+    if (err != KH_OK) {
+        message_failure(v, err, "request does not decode as TTLV", reply);
+        return;
+    }
+    const kh_ttlv *hdr = NULL;
+    uint32_t on_error = 0;
+    if ((err = check_header(req, &hdr, &on_error)) != KH_OK ||
+        (err = read_version(hdr, &v)) != KH_OK) {
+        kh_ttlv_free(&req);
+        message_failure(v, err, "bad request header", reply);
+        return;
+    }
+    kh_ctx ctx = {principal, (int64_t)time(NULL), svc};
+    if (!version_supported(v)) {
+        kh_kmip_version ours = v.major >= 2 ? kh_kmip_versions[0] : (kh_kmip_version){1, 4};
+        kh_ttlv_free(&req);
+        message_failure(ours, KH_ERR_VERSION, NULL, reply);
+        return;
+    }
+    kh_kmip_call call = {&ctx, v, NULL, NULL};
+    kh_ttlv *resp = new_response(v, ctx.now);
+    for (size_t i = 0; i < req->nkids; i++) {
+        if (req->kids[i]->tag != KH_TAG_BATCH_ITEM)
+            continue;
+        kh_err item_err;
+        kh_ttlv_add_take(resp, run_item(&call, req->kids[i], &item_err));
+        if (item_err != KH_OK && on_error != KH_BATCH_ERROR_CONTINUATION_OPTION_CONTINUE)
+            break; /* Stop (and Undo, which we cannot honour) end the batch */
+    }
+    set_batch_count(resp);
+    free(call.id_placeholder);
+    kh_ttlv_free(&req);
+    encode_free(&resp, reply);
+}
+
+static void handle_cb(void *arg, const kh_peer *peer, const uint8_t *msg, size_t len, kh_buf *reply)
+{
+    kh_service *svc = arg;
+    const char *principal = peer->principal[0] ? peer->principal : "admin";
+    kh_kmip_handle(svc, principal, msg, len, reply);
+}
+
+static void error_cb(void *arg, kh_err err, kh_buf *reply)
+{
+    (void)arg;
+    kh_kmip_error_reply(err, reply);
+}
+
+static kh_err frame_cb(const uint8_t *hdr, size_t max, size_t *total)
+{
+    return kh_ttlv_frame_len(hdr, max, total);
+}
+
+kh_proto_handler kh_kmip_proto_handler(kh_service *svc)
+{
+    kh_proto_handler h = {KH_TTLV_HEADER_LEN, frame_cb, handle_cb, error_cb, svc};
+    return h;
+}

@@ -1,0 +1,63 @@
+/*
+ * kmip.h - KMIP request and response messages (versions 1.0 to 2.1).
+ *
+ * kh_kmip_handle takes one encoded RequestMessage and always produces a
+ * ResponseMessage: a message that does not decode gets one batch item with
+ * ResultStatus OperationFailed and ResultReason InvalidMessage, an unknown
+ * operation gets OperationNotSupported, and so on. Nothing here writes to a
+ * socket; net/ calls this through a kh_proto_handler.
+ */
+#ifndef KH_PROTO_KMIP_H
+#define KH_PROTO_KMIP_H
+
+#include "common/buf.h"
+#include "common/err.h"
+#include "net/server.h"
+#include "ops/ops.h"
+#include "proto/ttlv.h"
+
+#include <stdint.h>
+
+typedef struct kh_kmip_version {
+    int32_t major;
+    int32_t minor;
+} kh_kmip_version;
+
+/* A ProtocolVersion structure for v. */
+kh_ttlv *kh_kmip_version_item(kh_kmip_version v);
+
+/* Versions we speak, newest first. */
+extern const kh_kmip_version kh_kmip_versions[];
+extern const size_t kh_kmip_versions_count;
+
+/* State shared by the operations of one request message. */
+typedef struct kh_kmip_call {
+    kh_ctx *ctx;
+    kh_kmip_version version;
+    char *id_placeholder; /* uid produced by the previous batch item */
+    const char *result_message; /* static extra detail for a failure, or NULL */
+} kh_kmip_call;
+
+static inline int kh_kmip_is_v2(const kh_kmip_call *c)
+{
+    return c->version.major >= 2;
+}
+
+/* Handle one encoded request for principal; reply gets the encoded
+ * response. */
+void kh_kmip_handle(kh_service *svc, const char *principal, const uint8_t *msg, size_t len,
+                    kh_buf *reply);
+
+/* A response for a message that could not be read at all (framing error,
+ * too large, server busy). */
+void kh_kmip_error_reply(kh_err err, kh_buf *reply);
+
+/* A kh_proto_handler for net/ bound to svc. */
+kh_proto_handler kh_kmip_proto_handler(kh_service *svc);
+
+/* Execute one operation's request payload (proto/kmip_ops.c). resp is the
+ * ResponsePayload structure to fill. */
+kh_err kh_kmip_dispatch(kh_kmip_call *c, uint32_t operation, const kh_ttlv *payload,
+                        kh_ttlv *resp) KH_MUST_CHECK;
+
+#endif

@@ -1,0 +1,51 @@
+/*
+ * migrations_sqlite.c - SQLite schema, one numbered step at a time.
+ *
+ * Append only: a shipped migration is never edited, because databases in the
+ * field have already run it. Each entry runs in its own transaction and is
+ * recorded in schema_migrations (see sqlite.c).
+ */
+#include "store/migrations_sqlite.h"
+
+/* clang-format off */
+static const char v1[] =
+    "CREATE TABLE realm ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT UNIQUE NOT NULL,"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE TABLE realm_key ("
+    "  realm_id INTEGER NOT NULL REFERENCES realm(id),"
+    "  version INTEGER NOT NULL CHECK (version >= 1),"
+    "  wrapped BLOB NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (realm_id, version));"
+    /* seq is the insertion order, the tie-break of "newest first";
+     * AUTOINCREMENT so a seq is never handed out twice. */
+    "CREATE TABLE object ("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  uid TEXT NOT NULL UNIQUE,"
+    "  realm_id INTEGER NOT NULL REFERENCES realm(id),"
+    "  owner TEXT NOT NULL,"
+    "  object_type INTEGER NOT NULL,"
+    "  state INTEGER NOT NULL,"
+    "  algorithm INTEGER NOT NULL DEFAULT 0,"
+    "  length INTEGER NOT NULL DEFAULT 0,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  revision INTEGER NOT NULL,"
+    "  attrs BLOB,"
+    "  material BLOB,"
+    "  material_key_version INTEGER);"
+    "CREATE INDEX object_owner ON object(owner, created_at, seq);"
+    "CREATE INDEX object_type ON object(object_type, created_at, seq);"
+    "CREATE INDEX object_state ON object(state, created_at, seq);"
+    "CREATE INDEX object_newest ON object(created_at, seq);"
+    "CREATE TABLE object_name ("
+    "  uid TEXT NOT NULL REFERENCES object(uid) ON DELETE CASCADE,"
+    "  name TEXT NOT NULL,"
+    "  PRIMARY KEY (name, uid));"
+    "CREATE INDEX object_name_uid ON object_name(uid);";
+/* clang-format on */
+
+const char *const kh_sqlite_migrations[] = {v1};
+const size_t kh_sqlite_n_migrations = sizeof(kh_sqlite_migrations) / sizeof(kh_sqlite_migrations[0]);

@@ -1,0 +1,86 @@
+/*
+ * sqlite_internal.h - shared between the files of the SQLite backend only.
+ *
+ * sqlite.c owns the connection pool, statement cache, errors, migrations
+ * and realms; sqlite_objects.c owns managed objects and Locate.
+ */
+#ifndef KH_STORE_SQLITE_INTERNAL_H
+#define KH_STORE_SQLITE_INTERNAL_H
+
+#include "common/err.h"
+#include "store/store.h"
+
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Fixed statements, prepared once per connection on first use. */
+typedef enum sq_stmt_id {
+    SQ_BEGIN,
+    SQ_BEGIN_IMMEDIATE,
+    SQ_COMMIT,
+    SQ_ROLLBACK,
+    SQ_REALM_INSERT,
+    SQ_REALM_SELECT,
+    SQ_RKEY_LATEST,
+    SQ_RKEY_GET,
+    SQ_RKEY_INSERT,
+    SQ_OBJ_INSERT,
+    SQ_OBJ_GET,
+    SQ_OBJ_UPDATE,
+    SQ_OBJ_REVISION,
+    SQ_NAME_INSERT,
+    SQ_NAME_DELETE,
+    SQ_NAME_GET,
+    SQ_STMT_MAX_
+} sq_stmt_id;
+
+/* Locate statements are cached by which filters are present. */
+#define SQ_LOCATE_OWNER 0x01
+#define SQ_LOCATE_NAME 0x02
+#define SQ_LOCATE_TYPE 0x04
+#define SQ_LOCATE_STATE 0x08
+#define SQ_LOCATE_ALG 0x10
+#define SQ_LOCATE_LEN 0x20
+#define SQ_LOCATE_VARIANTS 0x40
+
+typedef struct sq_conn {
+    sqlite3 *db;
+    sqlite3_stmt *stmt[SQ_STMT_MAX_];
+    sqlite3_stmt *locate[SQ_LOCATE_VARIANTS];
+    struct sq_conn *next; /* idle list */
+} sq_conn;
+
+/* Borrow a connection (waits when all are busy); give it back with
+ * sq_release, which also rolls back a transaction left open. */
+kh_err sq_acquire(kh_store *s, sq_conn **out);
+void sq_release(kh_store *s, sq_conn *c);
+
+/* A cached statement, reset and unbound; NULL (logged) on failure. */
+sqlite3_stmt *sq_stmt(sq_conn *c, sq_stmt_id id);
+/* Cache sql as locate variant mask; NULL (logged) on failure. */
+sqlite3_stmt *sq_locate_stmt(sq_conn *c, unsigned mask, const char *sql);
+/* Reset st and drop its bindings (so no pointer to caller data lingers). */
+void sq_done(sqlite3_stmt *st);
+
+/* Map a SQLite result code to kh_err, logging what failed (never values).
+ * Unique/primary-key constraint violations become KH_ERR_EXISTS. */
+kh_err sq_fail(sq_conn *c, int rc, const char *what);
+
+/* Run a cached statement that returns no rows. */
+kh_err sq_exec(sq_conn *c, sqlite3_stmt *st, const char *what);
+kh_err sq_begin(sq_conn *c, int immediate);
+kh_err sq_commit(sq_conn *c);
+void sq_rollback(sq_conn *c);
+
+/* Bind a blob, or NULL when p is NULL. */
+int sq_bind_blob(sqlite3_stmt *st, int i, const uint8_t *p, size_t len);
+/* Copy column i as a malloc'd blob (NULL, 0 when the column is NULL). */
+void sq_column_blob(sqlite3_stmt *st, int i, uint8_t **out, size_t *len);
+
+kh_err sq_object_insert(kh_store *s, const kh_obj_row *row);
+kh_err sq_object_get(kh_store *s, const char *uid, kh_obj_row **out);
+kh_err sq_object_update(kh_store *s, const kh_obj_row *row);
+kh_err sq_object_locate(kh_store *s, const kh_locate_query *q, char ***uids, size_t *n);
+
+#endif
