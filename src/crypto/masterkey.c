@@ -170,10 +170,13 @@ static kh_err create_key(const char *path, kh_secbuf **out)
     }
     kh_secbuf *key = NULL;
     kh_err err = write_new_key(fd, &key);
-    if (close(fd) != 0 && err == KH_OK)
+    int saved = errno;
+    if (close(fd) != 0 && err == KH_OK) {
+        saved = errno;
         err = KH_ERR_IO;
+    }
     if (err != KH_OK) {
-        kh_error("master key: cannot write %s: %s", path, strerror(errno));
+        kh_error("master key: cannot write %s: %s", path, strerror(saved));
         kh_secbuf_free(&key);
         unlink(path);
         return err;
@@ -209,5 +212,6 @@ kh_err kh_master_key_load(const char *path, kh_secbuf **out, bool *created)
         if (err != KH_ERR_EXISTS)
             return err;
     }
+    kh_error("master key: %s keeps appearing and vanishing (dangling symlink?)", path);
     return KH_ERR_IO;
 }

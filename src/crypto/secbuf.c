@@ -60,14 +60,13 @@ kh_err kh_crypto_init(size_t heap_bytes)
 
 kh_secbuf *kh_secbuf_new(size_t len)
 {
-    kh_secbuf *b = kh_xmalloc(sizeof(*b));
     /* A zero-length buffer still gets a valid pointer, so callers need no
      * special case. */
-    b->data = OPENSSL_secure_zalloc(len ? len : 1);
-    if (!b->data) {
-        free(b);
+    uint8_t *data = OPENSSL_secure_zalloc(len ? len : 1);
+    if (!data)
         kh_oom();
-    }
+    kh_secbuf *b = kh_xmalloc(sizeof(*b));
+    b->data = data;
     b->len = len;
     return b;
 }

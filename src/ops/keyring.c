@@ -180,8 +180,8 @@ static kh_err create_first(kh_keyring *k, int64_t realm_id)
     kh_err err = kh_random_bytes(key->data, key->len);
     realm_key_aad(&aad, realm_id, 1);
     if (err == KH_OK)
-        err = kh_aead_seal(k->master, aad.data, aad.len, key->data, key->len, &wrapped,
-                           &wrapped_len);
+        err =
+            kh_aead_seal(k->master, aad.data, aad.len, key->data, key->len, &wrapped, &wrapped_len);
     if (err == KH_OK)
         err = kh_store_realm_key_insert(k->store, realm_id, 1, wrapped, wrapped_len);
     if (err == KH_OK)

@@ -23,8 +23,8 @@ typedef struct kh_keyring kh_keyring;
 kh_err kh_keyring_new_take(kh_store *store, kh_secbuf *master, kh_keyring **out) KH_MUST_CHECK;
 void kh_keyring_free(kh_keyring **k);
 
-/* Check the master key against the stored realm keys (opens every realm's
- * newest key once); KH_ERR_CRYPTO when the master key is wrong. */
+/* Check the master key by opening the newest key of realm_id (a realm with
+ * no key yet passes); KH_ERR_CRYPTO when the master key is wrong. */
 kh_err kh_keyring_verify(kh_keyring *k, int64_t realm_id) KH_MUST_CHECK;
 
 /* Seal material for object (uid, object_type) in realm_id under the realm's

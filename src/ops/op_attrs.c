@@ -62,7 +62,7 @@ static kh_err do_add(kh_ctx *ctx, kh_object *o, void *arg)
     const kh_attr_def *def = kh_attr_def_by_tag(a->attr->tag);
     kh_attr_ref ref = kh_attr_ref_of(a->attr);
     size_t have = kh_attr_count(o->attrs, &ref);
-    bool multi = def ? (def->flags & KH_ATTR_MULTI) != 0 : false;
+    bool multi = def ? (def->flags & KH_ATTR_MULTI) != 0 : true; /* custom: multi */
     if (have && !multi)
         return KH_ERR_ATTR_SINGLE;
     kh_ttlv_add_take(o->attrs, kh_ttlv_dup(a->attr));

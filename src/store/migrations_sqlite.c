@@ -48,4 +48,5 @@ static const char v1[] =
 /* clang-format on */
 
 const char *const kh_sqlite_migrations[] = {v1};
-const size_t kh_sqlite_n_migrations = sizeof(kh_sqlite_migrations) / sizeof(kh_sqlite_migrations[0]);
+const size_t kh_sqlite_n_migrations =
+    sizeof(kh_sqlite_migrations) / sizeof(kh_sqlite_migrations[0]);

@@ -179,8 +179,8 @@ static kh_err conn_setup(sq_conn *c)
     int rc = sqlite3_prepare_v2(c->db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);
-    int wal = rc == SQLITE_ROW &&
-              sqlite3_stricmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
+    int wal =
+        rc == SQLITE_ROW && sqlite3_stricmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
     kh_err err = rc == SQLITE_ROW ? KH_OK : sq_fail(c, rc, "journal_mode");
     sqlite3_finalize(st);
     if (err != KH_OK)
@@ -201,9 +201,8 @@ static kh_err conn_setup(sq_conn *c)
 static kh_err conn_open(const char *path, sq_conn **out)
 {
     sq_conn *c = kh_xcalloc(1, sizeof(*c));
-    int rc = sqlite3_open_v2(path, &c->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             NULL);
+    int rc = sqlite3_open_v2(
+        path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         kh_error("store: sqlite: cannot open the database: %s", sqlite3_errstr(rc));
         conn_close(c);
@@ -310,8 +309,8 @@ static kh_err current_version(sq_conn *c, int *version)
                            " AND name = 'schema_migrations'",
                            0, &v, &found);
     if (err == KH_OK && v > 0)
-        err = query_int(c, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", 0, &v,
-                        &found);
+        err =
+            query_int(c, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", 0, &v, &found);
     if (err == KH_OK)
         *version = (int)v;
     return err;
@@ -427,8 +426,8 @@ static kh_err sqlite_realm_ensure(kh_store *s, const char *name, int64_t *id)
 }
 
 /* Step a realm_key SELECT whose wrapped blob is column col. */
-static kh_err rkey_fetch(sq_conn *c, sqlite3_stmt *st, int col, int32_t *version,
-                         uint8_t **wrapped, size_t *wrapped_len)
+static kh_err rkey_fetch(sq_conn *c, sqlite3_stmt *st, int col, int32_t *version, uint8_t **wrapped,
+                         size_t *wrapped_len)
 {
     int rc = sqlite3_step(st);
     kh_err err = KH_OK;

@@ -123,11 +123,14 @@ static kh_err get_on(sq_conn *c, const char *uid, kh_obj_row **out)
         return KH_ERR_STORE;
     sqlite3_bind_text(st, 1, uid, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
-    kh_obj_row *r = rc == SQLITE_ROW ? read_row(st) : NULL;
-    kh_err err = r ? KH_OK : rc == SQLITE_DONE ? KH_ERR_NOT_FOUND : sq_fail(c, rc, "object select");
+    if (rc != SQLITE_ROW) {
+        kh_err err = rc == SQLITE_DONE ? KH_ERR_NOT_FOUND : sq_fail(c, rc, "object select");
+        sq_done(st);
+        return err;
+    }
+    kh_obj_row *r = read_row(st);
     sq_done(st);
-    if (err == KH_OK)
-        err = read_names(c, r);
+    kh_err err = read_names(c, r);
     if (err != KH_OK)
         kh_obj_row_free(&r);
     else

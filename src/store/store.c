@@ -66,8 +66,8 @@ kh_err kh_store_realm_ensure(kh_store *s, const char *name, int64_t *id)
     return s->ops->realm_ensure(s, name, id);
 }
 
-kh_err kh_store_realm_key_latest(kh_store *s, int64_t realm_id, int32_t *version,
-                                 uint8_t **wrapped, size_t *wrapped_len)
+kh_err kh_store_realm_key_latest(kh_store *s, int64_t realm_id, int32_t *version, uint8_t **wrapped,
+                                 size_t *wrapped_len)
 {
     if (!version || !wrapped || !wrapped_len)
         return KH_ERR_INVALID_ARG;

@@ -86,8 +86,7 @@ static void test_aead_tamper_every_byte(void **state)
         for (unsigned bit = 0; bit < 8; bit++) {
             kh_secbuf *pt = NULL;
             ct[i] ^= (uint8_t)(1u << bit);
-            assert_int_equal(kh_aead_open(key, aad, sizeof(aad), ct, ct_len, &pt),
-                             KH_ERR_CRYPTO);
+            assert_int_equal(kh_aead_open(key, aad, sizeof(aad), ct, ct_len, &pt), KH_ERR_CRYPTO);
             assert_null(pt);
             ct[i] ^= (uint8_t)(1u << bit);
         }
@@ -263,14 +262,13 @@ static void test_master_key_bad_mode(void **state)
 static void test_master_key_content(void **state)
 {
     (void)state;
-    static const char good[] =
-        "00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF";
+    static const char good[] = "00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF";
     static const char *const bad[] = {
         "",
         "0011",
-        "00112233445566778899aabbccddeeff00112233445566778899aabbccddeef",    /* 63 */
-        "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff0",  /* 65 */
-        "00112233445566778899aabbccddeeff00112233445566778899aabbccddeefg",   /* not hex */
+        "00112233445566778899aabbccddeeff00112233445566778899aabbccddeef",   /* 63 */
+        "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff0", /* 65 */
+        "00112233445566778899aabbccddeeff00112233445566778899aabbccddeefg",  /* not hex */
         "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n\n",
         "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff ",
         " 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
