@@ -55,8 +55,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     kh_buf reply = {0};
     kh_kmip_handle(&svc, "fuzzer", data, size, &reply);
     kh_ttlv *t = NULL;
-    if (reply.len == 0 || kh_ttlv_decode(reply.data, reply.len, &kh_ttlv_default_limits, &t) !=
-                              KH_OK)
+    if (reply.len == 0 ||
+        kh_ttlv_decode(reply.data, reply.len, &kh_ttlv_default_limits, &t) != KH_OK)
         abort(); /* every request gets a well-formed response */
     kh_ttlv_free(&t);
     kh_buf_free(&reply);

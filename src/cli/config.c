@@ -151,13 +151,14 @@ kh_err kh_config_int(const kh_config *cfg, const char *name, long lo, long hi, l
 void kh_config_usage(FILE *f, const char *cmd, const char *summary, const kh_option *opts,
                      size_t nopts)
 {
-    fprintf(f, "usage: keyhold %s [options]\n\n%s\n\noptions (flag, or environment "
-               "KEYHOLD_<NAME>, or a KEYHOLD_<NAME>= line in ./.env):\n",
+    fprintf(f,
+            "usage: keyhold %s [options]\n\n%s\n\noptions (flag, or environment "
+            "KEYHOLD_<NAME>, or a KEYHOLD_<NAME>= line in ./.env):\n",
             cmd, summary);
     for (size_t i = 0; i < nopts; i++) {
         char env[128];
         env_name(opts[i].name, env, sizeof(env));
-        fprintf(f, "  --%-24s %s\n  %-26s [%s; default: %s]\n", opts[i].name, opts[i].help, "",
-                env, opts[i].def ? opts[i].def : "none");
+        fprintf(f, "  --%-24s %s\n  %-26s [%s; default: %s]\n", opts[i].name, opts[i].help, "", env,
+                opts[i].def ? opts[i].def : "none");
     }
 }

@@ -107,8 +107,7 @@ static kh_err open_keyring(const char *path, kh_store *store, int64_t realm, kh_
         return err;
     }
     if (created)
-        kh_warn("created a new master key at %s: back it up; without it the data is lost",
-                path);
+        kh_warn("created a new master key at %s: back it up; without it the data is lost", path);
     if ((err = kh_keyring_new_take(store, master, kr)) != KH_OK)
         return err;
     if ((err = kh_keyring_verify(*kr, realm)) != KH_OK) {

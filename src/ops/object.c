@@ -122,9 +122,9 @@ kh_err kh_object_insert(kh_ctx *ctx, kh_object *o, const kh_ttlv *material)
         kh_ttlv_encode(material, &b);
         free(o->row->material);
         o->row->material = NULL;
-        err = kh_keyring_seal(ctx->svc->keyring, o->row->realm_id, o->row->uid,
-                              o->row->object_type, b.data, b.len, &o->row->material,
-                              &o->row->material_len, &o->row->material_key_version);
+        err = kh_keyring_seal(ctx->svc->keyring, o->row->realm_id, o->row->uid, o->row->object_type,
+                              b.data, b.len, &o->row->material, &o->row->material_len,
+                              &o->row->material_key_version);
         if (err != KH_OK)
             goto out;
     }
@@ -149,9 +149,9 @@ kh_err kh_object_material(kh_ctx *ctx, const kh_object *o, kh_ttlv **out)
     if (!o->row->material || kh_state_is_destroyed(o->row->state))
         return KH_ERR_NO_KEY_VALUE;
     kh_secbuf *pt = NULL;
-    kh_err err = kh_keyring_open(ctx->svc->keyring, o->row->realm_id,
-                                 o->row->material_key_version, o->row->uid, o->row->object_type,
-                                 o->row->material, o->row->material_len, &pt);
+    kh_err err = kh_keyring_open(ctx->svc->keyring, o->row->realm_id, o->row->material_key_version,
+                                 o->row->uid, o->row->object_type, o->row->material,
+                                 o->row->material_len, &pt);
     if (err != KH_OK) {
         kh_error("object %s: material does not open under realm key %d", o->row->uid,
                  o->row->material_key_version);

@@ -81,8 +81,7 @@ kh_err kh_op_add_attribute(kh_ctx *ctx, const char *uid, const kh_ttlv *attr, in
 
 /* Position of the instance selected by an index or by an equal value. */
 static kh_ttlv *select_instance(const kh_ttlv *attrs, const kh_attr_ref *ref,
-                                const kh_ttlv *current, int32_t index, size_t *pos,
-                                int32_t *which)
+                                const kh_ttlv *current, int32_t index, size_t *pos, int32_t *which)
 {
     if (!current) {
         *which = index < 0 ? 0 : index;

@@ -45,8 +45,7 @@ kh_err kh_op_register(kh_ctx *ctx, uint32_t object_type, const kh_ttlv *attrs, c
                       char **uid) KH_MUST_CHECK;
 
 /* Gets a copy of the managed object (caller frees *obj). */
-kh_err kh_op_get(kh_ctx *ctx, const char *uid, uint32_t *object_type,
-                 kh_ttlv **obj) KH_MUST_CHECK;
+kh_err kh_op_get(kh_ctx *ctx, const char *uid, uint32_t *object_type, kh_ttlv **obj) KH_MUST_CHECK;
 
 /* A reference to an attribute: its tag, or for a custom attribute (tag
  * KH_TAG_ATTRIBUTE) its name. */

@@ -19,14 +19,6 @@ const kh_kmip_version kh_kmip_versions[] = {
 };
 const size_t kh_kmip_versions_count = sizeof(kh_kmip_versions) / sizeof(kh_kmip_versions[0]);
 
-static bool version_supported(kh_kmip_version v)
-{
-    for (size_t i = 0; i < kh_kmip_versions_count; i++)
-        if (kh_kmip_versions[i].major == v.major && kh_kmip_versions[i].minor == v.minor)
-            return true;
-    return false;
-}
-
 kh_ttlv *kh_kmip_version_item(kh_kmip_version v)
 {
     kh_ttlv *pv = kh_ttlv_new_struct(KH_TAG_PROTOCOL_VERSION);
@@ -57,8 +49,7 @@ static kh_ttlv *failed_item(uint32_t op, kh_err err, const char *detail)
     kh_ttlv *bi = kh_ttlv_new_struct(KH_TAG_BATCH_ITEM);
     if (op)
         kh_ttlv_add_take(bi, kh_ttlv_new_enum(KH_TAG_OPERATION, op));
-    kh_ttlv_add_take(bi,
-                     kh_ttlv_new_enum(KH_TAG_RESULT_STATUS, KH_RESULT_STATUS_OPERATION_FAILED));
+    kh_ttlv_add_take(bi, kh_ttlv_new_enum(KH_TAG_RESULT_STATUS, KH_RESULT_STATUS_OPERATION_FAILED));
     kh_ttlv_add_take(bi, kh_ttlv_new_enum(KH_TAG_RESULT_REASON, kh_err_kmip_reason(err)));
     char msg[160];
     snprintf(msg, sizeof(msg), "%s%s%s", kh_strerror(err), detail ? ": " : "",
@@ -86,20 +77,24 @@ static void message_failure(kh_kmip_version v, kh_err err, const char *detail, k
 void kh_kmip_error_reply(kh_err err, kh_buf *reply)
 {
     kh_kmip_version v = {1, 0};
-    message_failure(v, err, err == KH_ERR_BUSY ? NULL : "request rejected before decoding",
-                    reply);
+    message_failure(v, err, err == KH_ERR_BUSY ? NULL : "request rejected before decoding", reply);
 }
 
-/* Read ProtocolVersion from the request header; KH_ERR_DECODE if absent. */
-static kh_err read_version(const kh_ttlv *hdr, kh_kmip_version *v)
+kh_err kh_kmip_version_parse(const kh_ttlv *pv, kh_kmip_version *v)
 {
-    const kh_ttlv *pv = kh_ttlv_find(hdr, KH_TAG_PROTOCOL_VERSION);
-    if (!pv || pv->type != KH_TTLV_STRUCTURE)
-        return KH_ERR_DECODE;
-    if (kh_ttlv_get_int(pv, KH_TAG_PROTOCOL_VERSION_MAJOR, &v->major) != KH_OK ||
+    if (!pv || pv->type != KH_TTLV_STRUCTURE ||
+        kh_ttlv_get_int(pv, KH_TAG_PROTOCOL_VERSION_MAJOR, &v->major) != KH_OK ||
         kh_ttlv_get_int(pv, KH_TAG_PROTOCOL_VERSION_MINOR, &v->minor) != KH_OK)
         return KH_ERR_DECODE;
     return KH_OK;
+}
+
+bool kh_kmip_version_supported(kh_kmip_version v)
+{
+    for (size_t i = 0; i < kh_kmip_versions_count; i++)
+        if (kh_kmip_versions[i].major == v.major && kh_kmip_versions[i].minor == v.minor)
+            return true;
+    return false;
 }
 
 static kh_ttlv *run_item(kh_kmip_call *c, const kh_ttlv *item, kh_err *result)
@@ -173,13 +168,13 @@ void kh_kmip_handle(kh_service *svc, const char *principal, const uint8_t *msg, 
     const kh_ttlv *hdr = NULL;
     uint32_t on_error = 0;
     if ((err = check_header(req, &hdr, &on_error)) != KH_OK ||
-        (err = read_version(hdr, &v)) != KH_OK) {
+        (err = kh_kmip_version_parse(kh_ttlv_find(hdr, KH_TAG_PROTOCOL_VERSION), &v)) != KH_OK) {
         kh_ttlv_free(&req);
         message_failure(v, err, "bad request header", reply);
         return;
     }
     kh_ctx ctx = {principal, (int64_t)time(NULL), svc};
-    if (!version_supported(v)) {
+    if (!kh_kmip_version_supported(v)) {
         kh_kmip_version ours = v.major >= 2 ? kh_kmip_versions[0] : (kh_kmip_version){1, 4};
         kh_ttlv_free(&req);
         message_failure(ours, KH_ERR_VERSION, NULL, reply);

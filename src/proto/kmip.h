@@ -16,6 +16,7 @@
 #include "ops/ops.h"
 #include "proto/ttlv.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef struct kh_kmip_version {
@@ -26,6 +27,10 @@ typedef struct kh_kmip_version {
 /* A ProtocolVersion structure for v. */
 kh_ttlv *kh_kmip_version_item(kh_kmip_version v);
 
+/* Read a ProtocolVersion structure; KH_ERR_DECODE when malformed. */
+kh_err kh_kmip_version_parse(const kh_ttlv *pv, kh_kmip_version *v) KH_MUST_CHECK;
+bool kh_kmip_version_supported(kh_kmip_version v);
+
 /* Versions we speak, newest first. */
 extern const kh_kmip_version kh_kmip_versions[];
 extern const size_t kh_kmip_versions_count;
@@ -34,7 +39,7 @@ extern const size_t kh_kmip_versions_count;
 typedef struct kh_kmip_call {
     kh_ctx *ctx;
     kh_kmip_version version;
-    char *id_placeholder; /* uid produced by the previous batch item */
+    char *id_placeholder;       /* uid produced by the previous batch item */
     const char *result_message; /* static extra detail for a failure, or NULL */
 } kh_kmip_call;
 

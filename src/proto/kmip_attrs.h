@@ -11,8 +11,7 @@
 
 /* 1.x Attribute structure -> canonical item (caller frees); *index gets the
  * AttributeIndex or -1 when absent. */
-kh_err kh_kmip_attr_from_v1(const kh_ttlv *attribute, kh_ttlv **out,
-                            int32_t *index) KH_MUST_CHECK;
+kh_err kh_kmip_attr_from_v1(const kh_ttlv *attribute, kh_ttlv **out, int32_t *index) KH_MUST_CHECK;
 /* canonical item -> 1.x Attribute structure; index < 1 is omitted. */
 kh_ttlv *kh_kmip_attr_to_v1(const kh_ttlv *canon, int32_t index);
 

@@ -68,9 +68,8 @@ static kh_err op_create(kh_kmip_call *c, const kh_ttlv *p, kh_ttlv *resp)
 
 static const kh_ttlv *managed_object(const kh_ttlv *p)
 {
-    static const uint32_t tags[] = {KH_TAG_SYMMETRIC_KEY, KH_TAG_PUBLIC_KEY,
-                                    KH_TAG_PRIVATE_KEY,   KH_TAG_SECRET_DATA,
-                                    KH_TAG_CERTIFICATE,   KH_TAG_OPAQUE_OBJECT};
+    static const uint32_t tags[] = {KH_TAG_SYMMETRIC_KEY, KH_TAG_PUBLIC_KEY,  KH_TAG_PRIVATE_KEY,
+                                    KH_TAG_SECRET_DATA,   KH_TAG_CERTIFICATE, KH_TAG_OPAQUE_OBJECT};
     for (size_t i = 0; i < p->nkids; i++)
         for (size_t t = 0; t < sizeof(tags) / sizeof(tags[0]); t++)
             if (p->kids[i]->tag == tags[t])
@@ -138,8 +137,8 @@ static kh_err op_get_attributes(kh_kmip_call *c, const kh_ttlv *p, kh_ttlv *resp
     kh_err err = uid_in(c, p, &uid);
     if (err != KH_OK)
         return err;
-    size_t n = kh_ttlv_count(p, KH_TAG_ATTRIBUTE_NAME) +
-               kh_ttlv_count(p, KH_TAG_ATTRIBUTE_REFERENCE);
+    size_t n =
+        kh_ttlv_count(p, KH_TAG_ATTRIBUTE_NAME) + kh_ttlv_count(p, KH_TAG_ATTRIBUTE_REFERENCE);
     kh_attr_ref *refs = kh_xcalloc(n ? n : 1, sizeof(*refs));
     size_t k = 0;
     for (size_t i = 0; i < p->nkids && err == KH_OK; i++) {
@@ -177,8 +176,8 @@ static kh_err op_get_attribute_list(kh_kmip_call *c, const kh_ttlv *p, kh_ttlv *
         const char *custom = kh_attr_custom_name(a);
         const kh_attr_def *def = kh_attr_def_by_tag(a->tag);
         if (!kh_kmip_is_v2(c)) {
-            kh_ttlv_add_take(resp, kh_ttlv_new_text(KH_TAG_ATTRIBUTE_NAME,
-                                                    custom ? custom : def->name));
+            kh_ttlv_add_take(resp,
+                             kh_ttlv_new_text(KH_TAG_ATTRIBUTE_NAME, custom ? custom : def->name));
         } else if (custom) {
             kh_ttlv *r = kh_ttlv_new_struct(KH_TAG_ATTRIBUTE_REFERENCE);
             kh_ttlv_add_take(r, kh_ttlv_new_text(KH_TAG_VENDOR_IDENTIFICATION, "x"));
@@ -422,8 +421,7 @@ static const struct {
     {KH_OPERATION_DISCOVER_VERSIONS, kh_kmip_op_discover_versions},
 };
 
-kh_err kh_kmip_dispatch(kh_kmip_call *c, uint32_t operation, const kh_ttlv *payload,
-                        kh_ttlv *resp)
+kh_err kh_kmip_dispatch(kh_kmip_call *c, uint32_t operation, const kh_ttlv *payload, kh_ttlv *resp)
 {
     for (size_t i = 0; i < sizeof(dispatch) / sizeof(dispatch[0]); i++)
         if (dispatch[i].op == operation)

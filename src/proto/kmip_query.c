@@ -34,8 +34,7 @@ kh_err kh_kmip_op_query(kh_kmip_call *c, const kh_ttlv *p, kh_ttlv *resp)
     for (size_t i = 0; ops && i < kh_ops_supported_count; i++)
         kh_ttlv_add_take(resp, kh_ttlv_new_enum(KH_TAG_OPERATION, kh_ops_supported[i]));
     for (size_t i = 0; objs && i < kh_object_types_supported_count; i++)
-        kh_ttlv_add_take(resp,
-                         kh_ttlv_new_enum(KH_TAG_OBJECT_TYPE, kh_object_types_supported[i]));
+        kh_ttlv_add_take(resp, kh_ttlv_new_enum(KH_TAG_OBJECT_TYPE, kh_object_types_supported[i]));
     if (info)
         server_information(c, resp);
     return KH_OK;
@@ -56,13 +55,10 @@ kh_err kh_kmip_op_discover_versions(kh_kmip_call *c, const kh_ttlv *p, kh_ttlv *
         if (pv->tag != KH_TAG_PROTOCOL_VERSION)
             continue;
         kh_kmip_version v;
-        if (pv->type != KH_TTLV_STRUCTURE ||
-            kh_ttlv_get_int(pv, KH_TAG_PROTOCOL_VERSION_MAJOR, &v.major) != KH_OK ||
-            kh_ttlv_get_int(pv, KH_TAG_PROTOCOL_VERSION_MINOR, &v.minor) != KH_OK)
+        if (kh_kmip_version_parse(pv, &v) != KH_OK)
             return KH_ERR_INVALID_FIELD;
-        for (size_t k = 0; k < kh_kmip_versions_count; k++)
-            if (kh_kmip_versions[k].major == v.major && kh_kmip_versions[k].minor == v.minor)
-                kh_ttlv_add_take(resp, kh_kmip_version_item(v));
+        if (kh_kmip_version_supported(v))
+            kh_ttlv_add_take(resp, kh_kmip_version_item(v));
     }
     return KH_OK;
 }

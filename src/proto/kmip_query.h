@@ -7,7 +7,6 @@
 #include "proto/kmip.h"
 
 kh_err kh_kmip_op_query(kh_kmip_call *c, const kh_ttlv *p, kh_ttlv *resp) KH_MUST_CHECK;
-kh_err kh_kmip_op_discover_versions(kh_kmip_call *c, const kh_ttlv *p,
-                                    kh_ttlv *resp) KH_MUST_CHECK;
+kh_err kh_kmip_op_discover_versions(kh_kmip_call *c, const kh_ttlv *p, kh_ttlv *resp) KH_MUST_CHECK;
 
 #endif

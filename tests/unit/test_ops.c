@@ -22,14 +22,14 @@ static kh_ctx ctx_for(kh_fixture *f, const char *who)
 static kh_ttlv *aes_attrs(int bits, const char *name)
 {
     kh_ttlv *a = kh_ttlv_new_struct(KH_TAG_ATTRIBUTES);
-    kh_ttlv_add_take(a, kh_ttlv_new_enum(KH_TAG_CRYPTOGRAPHIC_ALGORITHM,
-                                         KH_CRYPTOGRAPHIC_ALGORITHM_AES));
+    kh_ttlv_add_take(
+        a, kh_ttlv_new_enum(KH_TAG_CRYPTOGRAPHIC_ALGORITHM, KH_CRYPTOGRAPHIC_ALGORITHM_AES));
     kh_ttlv_add_take(a, kh_ttlv_new_int(KH_TAG_CRYPTOGRAPHIC_LENGTH, bits));
     if (name) {
         kh_ttlv *n = kh_ttlv_add_take(a, kh_ttlv_new_struct(KH_TAG_NAME));
         kh_ttlv_add_take(n, kh_ttlv_new_text(KH_TAG_NAME_VALUE, name));
-        kh_ttlv_add_take(n, kh_ttlv_new_enum(KH_TAG_NAME_TYPE,
-                                             KH_NAME_TYPE_UNINTERPRETED_TEXT_STRING));
+        kh_ttlv_add_take(
+            n, kh_ttlv_new_enum(KH_TAG_NAME_TYPE, KH_NAME_TYPE_UNINTERPRETED_TEXT_STRING));
     }
     return a;
 }
@@ -82,12 +82,10 @@ static void test_create_rejects(void **state)
     kh_ctx c = ctx_for(f, "alice");
     char *uid = NULL;
     kh_ttlv *a = aes_attrs(100, NULL);
-    assert_int_equal(kh_op_create(&c, KH_OBJECT_TYPE_SYMMETRIC_KEY, a, &uid),
-                     KH_ERR_INVALID_FIELD);
+    assert_int_equal(kh_op_create(&c, KH_OBJECT_TYPE_SYMMETRIC_KEY, a, &uid), KH_ERR_INVALID_FIELD);
     kh_ttlv_free(&a);
     a = kh_ttlv_new_struct(KH_TAG_ATTRIBUTES);
-    assert_int_equal(kh_op_create(&c, KH_OBJECT_TYPE_SYMMETRIC_KEY, a, &uid),
-                     KH_ERR_MISSING_DATA);
+    assert_int_equal(kh_op_create(&c, KH_OBJECT_TYPE_SYMMETRIC_KEY, a, &uid), KH_ERR_MISSING_DATA);
     kh_ttlv_add_take(a, kh_ttlv_new_enum(KH_TAG_STATE, KH_STATE_ACTIVE));
     assert_int_equal(kh_op_create(&c, KH_OBJECT_TYPE_SYMMETRIC_KEY, a, &uid),
                      KH_ERR_ATTR_READ_ONLY);
