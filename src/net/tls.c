@@ -27,7 +27,11 @@ void kh_tls_log_error(const char *peer, unsigned long code)
 {
     char msg[256];
     ERR_error_string_n(code, msg, sizeof(msg));
-    kh_warn("tls %s: %s", peer ? peer : "-", msg);
+    /* A client that hangs up without close_notify is routine (most KMIP
+     * clients do it); libevent then also reports a bare errno-like code. */
+    int routine = ERR_GET_REASON(code) == SSL_R_UNEXPECTED_EOF_WHILE_READING ||
+                  ERR_GET_LIB(code) == 0;
+    kh_log(routine ? KH_LOG_DEBUG : KH_LOG_WARN, "tls %s: %s", peer ? peer : "-", msg);
 }
 
 void kh_tls_drain_errors(const char *peer)

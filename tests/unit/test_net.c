@@ -628,7 +628,7 @@ static void test_stalled_client_does_not_block_others(void **state)
     char got[64];
     int err;
     kh_server_config cfg = test_config();
-    cfg.read_timeout_s = 1;
+    cfg.read_timeout_s = 2;
     start_cfg(&x, &cfg, 1);
     assert_int_equal(client_open(&slow, x.port, ctx_good), 1);
     assert_int_equal(client_open(&fast, x.port, ctx_good), 1);
@@ -637,10 +637,11 @@ static void test_stalled_client_does_not_block_others(void **state)
     assert_true(send_raw(&slow, half, sizeof(half)));
     for (int i = 0; i < 20; i++)
         assert_true(roundtrip(&fast, "meanwhile"));
-    assert_true(now_s() - t0 < 0.9); /* none of them waited for the stalled one */
+    /* none of them waited for the stalled one: all done before its timeout */
+    assert_true(now_s() - t0 < 1.9);
     assert_int_equal(read_reply(&slow, got, sizeof(got), &err), RD_CLOSED);
     double waited = now_s() - t0;
-    assert_true(waited >= 0.9 && waited < 3.5);
+    assert_true(waited >= 1.9 && waited < 10); /* generous: CI may run under ASan */
     assert_true(roundtrip(&fast, "after"));
     client_close(&slow);
     client_close(&fast);
@@ -660,13 +661,13 @@ static void test_trickling_client_is_cut_off(void **state)
     assert_true(send_raw(&c, hdr, 4));
     double t0 = now_s();
     int sent = 0; /* one byte every 250 ms: never idle, never done */
-    while (now_s() - t0 < 4 && send_raw(&c, "z", 1)) {
+    while (now_s() - t0 < 8 && send_raw(&c, "z", 1)) {
         sent++;
         usleep(250 * 1000);
     }
     double waited = now_s() - t0;
     assert_true(sent < 50);
-    assert_true(waited >= 0.9 && waited < 3.5);
+    assert_true(waited >= 0.9 && waited < 6); /* cut off, not left to trickle */
     client_close(&c);
     stop(&x);
 }
@@ -686,7 +687,7 @@ static void test_idle_timeout(void **state)
     double t0 = now_s();
     assert_int_equal(read_reply(&c, got, sizeof(got), &err), RD_CLOSED);
     double waited = now_s() - t0;
-    assert_true(waited >= 0.9 && waited < 3.5);
+    assert_true(waited >= 0.9 && waited < 10);
     client_close(&c);
     stop(&x);
 }
