@@ -14,9 +14,10 @@
 #include "ops/attrs.h"
 #include "proto/kmip_consts.h"
 
+#include <sched.h>
 #include <string.h>
 
-#define UPDATE_RETRIES 8
+#define UPDATE_RETRIES 32
 
 bool kh_state_is_destroyed(int32_t state)
 {
@@ -207,6 +208,8 @@ kh_err kh_object_update(kh_ctx *ctx, const char *uid, kh_object_mutator fn, void
         if (err == KH_OK)
             err = kh_object_save(ctx, o);
         kh_object_free(&o);
+        if (err == KH_ERR_CONFLICT)
+            sched_yield(); /* let the winner finish before we reload */
     }
     return err;
 }

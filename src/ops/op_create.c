@@ -178,6 +178,33 @@ static kh_err check_object(uint32_t object_type, const kh_ttlv *obj, int32_t *al
     return KH_OK;
 }
 
+/* The bytes of a symmetric key must agree with its declared length (a
+ * client reading it back checks exactly that) and with its algorithm.
+ * Wrapped key values (a byte string in place of KeyValue) cannot be checked. */
+static kh_err check_symmetric_material(const kh_ttlv *obj, kh_obj_row *row)
+{
+    const kh_ttlv *kb = kh_ttlv_find(obj, KH_TAG_KEY_BLOCK);
+    const kh_ttlv *kv = kh_ttlv_find(kb, KH_TAG_KEY_VALUE);
+    const kh_ttlv *fmt = kh_ttlv_find(kb, KH_TAG_KEY_FORMAT_TYPE);
+    if (kv->type != KH_TTLV_STRUCTURE)
+        return KH_OK;
+    const kh_ttlv *km = kh_ttlv_find(kv, KH_TAG_KEY_MATERIAL);
+    if (fmt->num == KH_KEY_FORMAT_TYPE_TRANSPARENT_SYMMETRIC_KEY && km)
+        km = kh_ttlv_find(km, KH_TAG_KEY);
+    else if (fmt->num != KH_KEY_FORMAT_TYPE_RAW)
+        return KH_OK;
+    if (!km || km->type != KH_TTLV_BYTE_STRING || km->len == 0 || km->len > 1024)
+        return KH_ERR_INVALID_FIELD;
+    int32_t bits = (int32_t)km->len * 8;
+    if (row->length == 0)
+        row->length = bits;
+    if (row->length != bits)
+        return KH_ERR_INVALID_FIELD;
+    if (row->algorithm == (int32_t)KH_CRYPTOGRAPHIC_ALGORITHM_AES)
+        return check_symmetric(KH_CRYPTOGRAPHIC_ALGORITHM_AES, bits);
+    return KH_OK;
+}
+
 kh_err kh_op_register(kh_ctx *ctx, uint32_t object_type, const kh_ttlv *attrs, const kh_ttlv *obj,
                       char **uid)
 {
@@ -191,6 +218,9 @@ kh_err kh_op_register(kh_ctx *ctx, uint32_t object_type, const kh_ttlv *attrs, c
     o->row->algorithm = alg;
     o->row->length = bits;
     if ((err = apply_client_attrs(ctx, o, attrs)) != KH_OK)
+        goto out;
+    if (object_type == KH_OBJECT_TYPE_SYMMETRIC_KEY &&
+        (err = check_symmetric_material(obj, o->row)) != KH_OK)
         goto out;
     if ((err = kh_object_insert(ctx, o, obj)) != KH_OK)
         goto out;

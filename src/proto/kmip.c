@@ -97,6 +97,41 @@ bool kh_kmip_version_supported(kh_kmip_version v)
     return false;
 }
 
+kh_err kh_kmip_check_tags(kh_kmip_call *c, const kh_ttlv *s, const uint32_t *allowed, size_t n)
+{
+    for (size_t i = 0; i < s->nkids; i++) {
+        size_t k = 0;
+        while (k < n && allowed[k] != s->kids[i]->tag)
+            k++;
+        if (k == n) {
+            snprintf(c->detail, sizeof(c->detail), "unexpected tag 0x%06X", s->kids[i]->tag);
+            c->result_message = c->detail;
+            return KH_ERR_DECODE;
+        }
+    }
+    return KH_OK;
+}
+
+static const uint32_t header_tags[] = {
+    KH_TAG_PROTOCOL_VERSION,
+    KH_TAG_MAXIMUM_RESPONSE_SIZE,
+    KH_TAG_CLIENT_CORRELATION_VALUE,
+    KH_TAG_SERVER_CORRELATION_VALUE,
+    KH_TAG_ASYNCHRONOUS_INDICATOR,
+    KH_TAG_ATTESTATION_CAPABLE_INDICATOR,
+    KH_TAG_ATTESTATION_TYPE,
+    KH_TAG_AUTHENTICATION,
+    KH_TAG_BATCH_ERROR_CONTINUATION_OPTION,
+    KH_TAG_BATCH_ORDER_OPTION,
+    KH_TAG_TIME_STAMP,
+    KH_TAG_BATCH_COUNT,
+};
+static const uint32_t item_tags[] = {KH_TAG_OPERATION, KH_TAG_UNIQUE_BATCH_ITEM_ID,
+                                     KH_TAG_REQUEST_PAYLOAD, KH_TAG_MESSAGE_EXTENSION,
+                                     KH_TAG_EPHEMERAL};
+static const uint32_t message_tags[] = {KH_TAG_REQUEST_HEADER, KH_TAG_BATCH_ITEM};
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
 static kh_ttlv *run_item(kh_kmip_call *c, const kh_ttlv *item, kh_err *result)
 {
     uint32_t op = 0;
@@ -109,10 +144,12 @@ static kh_ttlv *run_item(kh_kmip_call *c, const kh_ttlv *item, kh_err *result)
         err = KH_ERR_DECODE;
     kh_ttlv *resp = kh_ttlv_new_struct(KH_TAG_RESPONSE_PAYLOAD);
     c->result_message = NULL;
+    if (err != KH_OK)
+        err = KH_ERR_DECODE;
+    if (err == KH_OK)
+        err = kh_kmip_check_tags(c, item, item_tags, COUNT(item_tags));
     if (err == KH_OK)
         err = kh_kmip_dispatch(c, op, payload, resp);
-    else
-        err = KH_ERR_DECODE;
     kh_ttlv *bi;
     if (err == KH_OK) {
         bi = kh_ttlv_new_struct(KH_TAG_BATCH_ITEM);
@@ -180,7 +217,13 @@ void kh_kmip_handle(kh_service *svc, const char *principal, const uint8_t *msg, 
         message_failure(ours, KH_ERR_VERSION, NULL, reply);
         return;
     }
-    kh_kmip_call call = {&ctx, v, NULL, NULL};
+    kh_kmip_call call = {&ctx, v, NULL, NULL, {0}};
+    if (kh_kmip_check_tags(&call, req, message_tags, COUNT(message_tags)) != KH_OK ||
+        kh_kmip_check_tags(&call, hdr, header_tags, COUNT(header_tags)) != KH_OK) {
+        kh_ttlv_free(&req);
+        message_failure(v, KH_ERR_DECODE, call.detail, reply);
+        return;
+    }
     kh_ttlv *resp = new_response(v, ctx.now);
     for (size_t i = 0; i < req->nkids; i++) {
         if (req->kids[i]->tag != KH_TAG_BATCH_ITEM)

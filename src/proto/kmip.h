@@ -40,8 +40,15 @@ typedef struct kh_kmip_call {
     kh_ctx *ctx;
     kh_kmip_version version;
     char *id_placeholder;       /* uid produced by the previous batch item */
-    const char *result_message; /* static extra detail for a failure, or NULL */
+    const char *result_message; /* extra detail for a failure, or NULL */
+    char detail[96];            /* storage for a formatted result_message */
 } kh_kmip_call;
+
+/* Fail with KH_ERR_DECODE (InvalidMessage) when structure s has a child
+ * whose tag is not in allowed[0..n): KMIP messages are closed shapes, and a
+ * field we do not know is a field we would silently ignore. */
+kh_err kh_kmip_check_tags(kh_kmip_call *c, const kh_ttlv *s, const uint32_t *allowed,
+                          size_t n) KH_MUST_CHECK;
 
 static inline int kh_kmip_is_v2(const kh_kmip_call *c)
 {
