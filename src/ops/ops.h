@@ -91,9 +91,6 @@ kh_err kh_op_locate(kh_ctx *ctx, const kh_ttlv *attrs, int64_t offset, int64_t m
                     kh_locate_result *out) KH_MUST_CHECK;
 void kh_locate_result_clear(kh_locate_result *r);
 
-/* The operations this server implements (KMIP Operation values). */
-extern const uint32_t kh_ops_supported[];
-extern const size_t kh_ops_supported_count;
 /* The object types it stores. */
 extern const uint32_t kh_object_types_supported[];
 extern const size_t kh_object_types_supported_count;

@@ -11,11 +11,10 @@
 #include "ops/attrs.h"
 #include "proto/kmip_attrs.h"
 #include "proto/kmip_consts.h"
+#include "proto/kmip_dispatch.h"
 #include "proto/kmip_query.h"
 
 #include <string.h>
-
-typedef kh_err (*op_fn)(kh_kmip_call *c, const kh_ttlv *p, kh_ttlv *resp);
 
 /* The object identified by the payload, or the ID placeholder left by the
  * previous batch item when the payload names none. */
@@ -401,54 +400,40 @@ static kh_err op_locate(kh_kmip_call *c, const kh_ttlv *p, kh_ttlv *resp)
     return err;
 }
 
-#define TAGS(...) (const uint32_t[]){__VA_ARGS__}, sizeof((const uint32_t[]){__VA_ARGS__}) / 4
-
-static const struct {
-    uint32_t op;
-    op_fn fn;
-    const uint32_t *tags; /* what the request payload may hold */
-    size_t ntags;
-} dispatch[] = {
+const kh_kmip_op kh_kmip_core_ops[] = {
     {KH_OPERATION_CREATE, op_create,
-     TAGS(KH_TAG_OBJECT_TYPE, KH_TAG_TEMPLATE_ATTRIBUTE, KH_TAG_ATTRIBUTES,
-          KH_TAG_PROTECTION_STORAGE_MASKS)},
+     KH_TAGS(KH_TAG_OBJECT_TYPE, KH_TAG_TEMPLATE_ATTRIBUTE, KH_TAG_ATTRIBUTES,
+             KH_TAG_PROTECTION_STORAGE_MASKS)},
     {KH_OPERATION_REGISTER, op_register,
-     TAGS(KH_TAG_OBJECT_TYPE, KH_TAG_TEMPLATE_ATTRIBUTE, KH_TAG_ATTRIBUTES,
-          KH_TAG_PROTECTION_STORAGE_MASKS, KH_TAG_SYMMETRIC_KEY, KH_TAG_PUBLIC_KEY,
-          KH_TAG_PRIVATE_KEY, KH_TAG_SECRET_DATA, KH_TAG_CERTIFICATE, KH_TAG_OPAQUE_OBJECT,
-          KH_TAG_SPLIT_KEY, KH_TAG_TEMPLATE, KH_TAG_PGP_KEY)},
+     KH_TAGS(KH_TAG_OBJECT_TYPE, KH_TAG_TEMPLATE_ATTRIBUTE, KH_TAG_ATTRIBUTES,
+             KH_TAG_PROTECTION_STORAGE_MASKS, KH_TAG_SYMMETRIC_KEY, KH_TAG_PUBLIC_KEY,
+             KH_TAG_PRIVATE_KEY, KH_TAG_SECRET_DATA, KH_TAG_CERTIFICATE, KH_TAG_OPAQUE_OBJECT,
+             KH_TAG_SPLIT_KEY, KH_TAG_TEMPLATE, KH_TAG_PGP_KEY)},
     {KH_OPERATION_GET, op_get,
-     TAGS(KH_TAG_UNIQUE_IDENTIFIER, KH_TAG_KEY_FORMAT_TYPE, KH_TAG_KEY_WRAP_TYPE,
-          KH_TAG_KEY_COMPRESSION_TYPE, KH_TAG_KEY_WRAPPING_SPECIFICATION)},
+     KH_TAGS(KH_TAG_UNIQUE_IDENTIFIER, KH_TAG_KEY_FORMAT_TYPE, KH_TAG_KEY_WRAP_TYPE,
+             KH_TAG_KEY_COMPRESSION_TYPE, KH_TAG_KEY_WRAPPING_SPECIFICATION)},
     {KH_OPERATION_GET_ATTRIBUTES, op_get_attributes,
-     TAGS(KH_TAG_UNIQUE_IDENTIFIER, KH_TAG_ATTRIBUTE_NAME, KH_TAG_ATTRIBUTE_REFERENCE)},
-    {KH_OPERATION_GET_ATTRIBUTE_LIST, op_get_attribute_list, TAGS(KH_TAG_UNIQUE_IDENTIFIER)},
+     KH_TAGS(KH_TAG_UNIQUE_IDENTIFIER, KH_TAG_ATTRIBUTE_NAME, KH_TAG_ATTRIBUTE_REFERENCE)},
+    {KH_OPERATION_GET_ATTRIBUTE_LIST, op_get_attribute_list, KH_TAGS(KH_TAG_UNIQUE_IDENTIFIER)},
     {KH_OPERATION_ADD_ATTRIBUTE, op_add_attribute,
-     TAGS(KH_TAG_UNIQUE_IDENTIFIER, KH_TAG_ATTRIBUTE, KH_TAG_NEW_ATTRIBUTE)},
+     KH_TAGS(KH_TAG_UNIQUE_IDENTIFIER, KH_TAG_ATTRIBUTE, KH_TAG_NEW_ATTRIBUTE)},
     {KH_OPERATION_MODIFY_ATTRIBUTE, op_modify_attribute,
-     TAGS(KH_TAG_UNIQUE_IDENTIFIER, KH_TAG_ATTRIBUTE, KH_TAG_CURRENT_ATTRIBUTE,
-          KH_TAG_NEW_ATTRIBUTE)},
+     KH_TAGS(KH_TAG_UNIQUE_IDENTIFIER, KH_TAG_ATTRIBUTE, KH_TAG_CURRENT_ATTRIBUTE,
+             KH_TAG_NEW_ATTRIBUTE)},
     {KH_OPERATION_DELETE_ATTRIBUTE, op_delete_attribute,
-     TAGS(KH_TAG_UNIQUE_IDENTIFIER, KH_TAG_ATTRIBUTE_NAME, KH_TAG_ATTRIBUTE_INDEX,
-          KH_TAG_CURRENT_ATTRIBUTE, KH_TAG_ATTRIBUTE_REFERENCE)},
-    {KH_OPERATION_ACTIVATE, op_activate, TAGS(KH_TAG_UNIQUE_IDENTIFIER)},
+     KH_TAGS(KH_TAG_UNIQUE_IDENTIFIER, KH_TAG_ATTRIBUTE_NAME, KH_TAG_ATTRIBUTE_INDEX,
+             KH_TAG_CURRENT_ATTRIBUTE, KH_TAG_ATTRIBUTE_REFERENCE)},
+    {KH_OPERATION_ACTIVATE, op_activate, KH_TAGS(KH_TAG_UNIQUE_IDENTIFIER)},
     {KH_OPERATION_REVOKE, op_revoke,
-     TAGS(KH_TAG_UNIQUE_IDENTIFIER, KH_TAG_REVOCATION_REASON, KH_TAG_COMPROMISE_OCCURRENCE_DATE)},
-    {KH_OPERATION_DESTROY, op_destroy, TAGS(KH_TAG_UNIQUE_IDENTIFIER)},
+     KH_TAGS(KH_TAG_UNIQUE_IDENTIFIER, KH_TAG_REVOCATION_REASON,
+             KH_TAG_COMPROMISE_OCCURRENCE_DATE)},
+    {KH_OPERATION_DESTROY, op_destroy, KH_TAGS(KH_TAG_UNIQUE_IDENTIFIER)},
     {KH_OPERATION_LOCATE, op_locate,
-     TAGS(KH_TAG_MAXIMUM_ITEMS, KH_TAG_OFFSET_ITEMS, KH_TAG_STORAGE_STATUS_MASK,
-          KH_TAG_OBJECT_GROUP_MEMBER, KH_TAG_ATTRIBUTE, KH_TAG_ATTRIBUTES)},
-    {KH_OPERATION_QUERY, kh_kmip_op_query, TAGS(KH_TAG_QUERY_FUNCTION)},
-    {KH_OPERATION_DISCOVER_VERSIONS, kh_kmip_op_discover_versions, TAGS(KH_TAG_PROTOCOL_VERSION)},
+     KH_TAGS(KH_TAG_MAXIMUM_ITEMS, KH_TAG_OFFSET_ITEMS, KH_TAG_STORAGE_STATUS_MASK,
+             KH_TAG_OBJECT_GROUP_MEMBER, KH_TAG_ATTRIBUTE, KH_TAG_ATTRIBUTES)},
+    {KH_OPERATION_QUERY, kh_kmip_op_query, KH_TAGS(KH_TAG_QUERY_FUNCTION)},
+    {KH_OPERATION_DISCOVER_VERSIONS, kh_kmip_op_discover_versions,
+     KH_TAGS(KH_TAG_PROTOCOL_VERSION)},
 };
 
-kh_err kh_kmip_dispatch(kh_kmip_call *c, uint32_t operation, const kh_ttlv *payload, kh_ttlv *resp)
-{
-    for (size_t i = 0; i < sizeof(dispatch) / sizeof(dispatch[0]); i++) {
-        if (dispatch[i].op != operation)
-            continue;
-        kh_err err = kh_kmip_check_tags(c, payload, dispatch[i].tags, dispatch[i].ntags);
-        return err == KH_OK ? dispatch[i].fn(c, payload, resp) : err;
-    }
-    return KH_ERR_UNSUPPORTED_OP;
-}
+const size_t kh_kmip_core_ops_count = sizeof(kh_kmip_core_ops) / sizeof(kh_kmip_core_ops[0]);

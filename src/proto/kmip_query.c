@@ -4,6 +4,7 @@
 #include "proto/kmip_query.h"
 
 #include "proto/kmip_consts.h"
+#include "proto/kmip_dispatch.h"
 
 static void server_information(const kh_kmip_call *c, kh_ttlv *resp)
 {
@@ -31,8 +32,10 @@ kh_err kh_kmip_op_query(kh_kmip_call *c, const kh_ttlv *p, kh_ttlv *resp)
         info |= f->num == KH_QUERY_FUNCTION_QUERY_SERVER_INFORMATION;
     }
     /* Functions we do not answer are simply left out, as the spec allows. */
-    for (size_t i = 0; ops && i < kh_ops_supported_count; i++)
-        kh_ttlv_add_take(resp, kh_ttlv_new_enum(KH_TAG_OPERATION, kh_ops_supported[i]));
+    uint32_t opv[256];
+    size_t nops = ops ? kh_kmip_operations(opv, 256) : 0;
+    for (size_t i = 0; i < nops; i++)
+        kh_ttlv_add_take(resp, kh_ttlv_new_enum(KH_TAG_OPERATION, opv[i]));
     for (size_t i = 0; objs && i < kh_object_types_supported_count; i++)
         kh_ttlv_add_take(resp, kh_ttlv_new_enum(KH_TAG_OBJECT_TYPE, kh_object_types_supported[i]));
     if (info)
