@@ -35,8 +35,8 @@ enum kh_ttlv_type {
 
 typedef struct kh_ttlv kh_ttlv;
 struct kh_ttlv {
-    uint32_t tag;  /* 24-bit tag, e.g. 0x420078 */
-    uint8_t type;  /* enum kh_ttlv_type */
+    uint32_t tag; /* 24-bit tag, e.g. 0x420078 */
+    uint8_t type; /* enum kh_ttlv_type */
     /* Integer, Enumeration, Interval: low 32 bits (Integer sign-extended);
      * LongInteger, DateTime, DateTimeExtended: all 64; Boolean: 0 or 1. */
     int64_t num;

@@ -31,13 +31,13 @@ typedef struct kh_obj_row {
     int32_t length;      /* CryptographicLength, 0 if none */
     int64_t created_at;  /* unix seconds */
     int64_t updated_at;
-    int64_t revision;    /* starts at 1; +1 per update (optimistic lock) */
-    uint8_t *attrs;      /* encoded attributes (TTLV), not secret */
+    int64_t revision; /* starts at 1; +1 per update (optimistic lock) */
+    uint8_t *attrs;   /* encoded attributes (TTLV), not secret */
     size_t attrs_len;
-    uint8_t *material;   /* sealed material, NULL when none or destroyed */
+    uint8_t *material; /* sealed material, NULL when none or destroyed */
     size_t material_len;
     int32_t material_key_version; /* realm key version that sealed it */
-    char **names;        /* Name values, for Locate */
+    char **names;                 /* Name values, for Locate */
     size_t n_names;
 } kh_obj_row;
 
@@ -98,8 +98,8 @@ kh_err kh_store_schema_version(kh_store *s, int *version) KH_MUST_CHECK;
 kh_err kh_store_realm_ensure(kh_store *s, const char *name, int64_t *id) KH_MUST_CHECK;
 /* Newest realm key; KH_ERR_NOT_FOUND when the realm has none yet.
  * *wrapped is malloc'd (caller frees). */
-kh_err kh_store_realm_key_latest(kh_store *s, int64_t realm_id, int32_t *version,
-                                 uint8_t **wrapped, size_t *wrapped_len) KH_MUST_CHECK;
+kh_err kh_store_realm_key_latest(kh_store *s, int64_t realm_id, int32_t *version, uint8_t **wrapped,
+                                 size_t *wrapped_len) KH_MUST_CHECK;
 kh_err kh_store_realm_key_get(kh_store *s, int64_t realm_id, int32_t version, uint8_t **wrapped,
                               size_t *wrapped_len) KH_MUST_CHECK;
 /* Insert realm key version; KH_ERR_EXISTS if another node won the race. */
