@@ -32,7 +32,13 @@ typedef struct sq_store {
     pthread_cond_t cv;
     sq_conn *idle;
     int n_open;
+    sq_group group;
 } sq_store;
+
+sq_group *sq_group_of(kh_store *s)
+{
+    return &((sq_store *)s)->group;
+}
 
 static const char *const stmt_sql[SQ_STMT_MAX_] = {
     [SQ_BEGIN] = "BEGIN",
@@ -272,6 +278,7 @@ static void sqlite_close(kh_store *s)
         kh_error("store: sqlite: closed with %d connections still borrowed", q->n_open);
     pthread_cond_destroy(&q->cv);
     pthread_mutex_destroy(&q->mu);
+    sq_group_destroy(&q->group);
     free(q->path);
     free(q);
 }
@@ -540,6 +547,7 @@ kh_err kh_sqlite_open(const char *path, kh_store **out)
     q->path = kh_xstrdup(path);
     pthread_mutex_init(&q->mu, NULL);
     pthread_cond_init(&q->cv, NULL);
+    sq_group_init(&q->group);
     /* Open one connection now so a bad path or a locked file fails at
      * start-up rather than on the first request; it also sets WAL mode. */
     sq_conn *c = NULL;

@@ -10,6 +10,7 @@
 #include "common/err.h"
 #include "store/store.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -50,6 +51,25 @@ typedef struct sq_conn {
     sqlite3_stmt *locate[SQ_LOCATE_VARIANTS];
     struct sq_conn *next; /* idle list */
 } sq_conn;
+
+/* Group commit: writes from many threads share one transaction and one
+ * fsync. Each write runs in its own savepoint, so one write's failure does
+ * not undo the others'; every caller returns only once its write is
+ * durable (or failed). sqlite_commit.c. */
+typedef kh_err (*sq_write_fn)(sq_conn *c, const kh_obj_row *row);
+typedef struct sq_job sq_job;
+typedef struct sq_group {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    sq_job *head;
+    sq_job **tail;
+    int leader; /* a thread is committing a batch */
+} sq_group;
+
+void sq_group_init(sq_group *g);
+void sq_group_destroy(sq_group *g);
+sq_group *sq_group_of(kh_store *s);
+kh_err sq_group_write(kh_store *s, sq_write_fn fn, const kh_obj_row *row);
 
 /* Borrow a connection (waits when all are busy); give it back with
  * sq_release, which also rolls back a transaction left open. */

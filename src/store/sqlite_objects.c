@@ -55,18 +55,7 @@ static kh_err insert_row(sq_conn *c, const kh_obj_row *r)
 
 kh_err sq_object_insert(kh_store *s, const kh_obj_row *row)
 {
-    sq_conn *c = NULL;
-    kh_err err = sq_acquire(s, &c);
-    if (err != KH_OK)
-        return err;
-    if ((err = sq_begin(c, 1)) != KH_OK)
-        goto out;
-    if ((err = insert_row(c, row)) != KH_OK)
-        goto out;
-    err = sq_commit(c);
-out:
-    sq_release(s, c); /* rolls back if still open */
-    return err;
+    return sq_group_write(s, insert_row, row);
 }
 
 /* ---- get -------------------------------------------------------------- */
@@ -201,18 +190,7 @@ static kh_err update_row(sq_conn *c, const kh_obj_row *r)
 
 kh_err sq_object_update(kh_store *s, const kh_obj_row *row)
 {
-    sq_conn *c = NULL;
-    kh_err err = sq_acquire(s, &c);
-    if (err != KH_OK)
-        return err;
-    if ((err = sq_begin(c, 1)) != KH_OK)
-        goto out;
-    if ((err = update_row(c, row)) != KH_OK)
-        goto out;
-    err = sq_commit(c);
-out:
-    sq_release(s, c);
-    return err;
+    return sq_group_write(s, update_row, row);
 }
 
 /* ---- locate ----------------------------------------------------------- */

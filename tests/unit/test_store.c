@@ -485,6 +485,25 @@ static void *update_worker(void *arg)
     return NULL;
 }
 
+/* Every other insert reuses a taken uid: with group commit these share
+ * transactions with good inserts, which must still land. */
+static void *mixed_worker(void *arg)
+{
+    worker *w = arg;
+    for (int i = 0; i < PER_THREAD; i++) {
+        char uid[32];
+        if (i % 2)
+            snprintf(uid, sizeof(uid), "taken-%d", i % 3);
+        else
+            snprintf(uid, sizeof(uid), "m%d-%d", w->id, i);
+        kh_obj_row r = make_row(w->f, uid, "alice", 2, i);
+        kh_err err = kh_store_object_insert(w->f->s, &r);
+        if (i % 2 ? err != KH_ERR_EXISTS : err != KH_OK)
+            w->failures++;
+    }
+    return NULL;
+}
+
 static void run_workers(fixture *f, void *(*fn)(void *), worker *ws)
 {
     pthread_t t[N_THREADS];
@@ -527,6 +546,37 @@ static void test_concurrent(void **state)
     kh_obj_row_free(&g);
 }
 
+static void test_concurrent_batches_isolate_failures(void **state)
+{
+    fixture *f = *state;
+    for (int i = 0; i < 3; i++) {
+        char uid[32];
+        snprintf(uid, sizeof(uid), "taken-%d", i);
+        insert_simple(f, uid, "bob", 2, 0);
+    }
+    worker ws[N_THREADS];
+    run_workers(f, mixed_worker, ws);
+    for (int i = 0; i < N_THREADS; i++)
+        assert_int_equal(ws[i].failures, 0);
+    kh_locate_query q;
+    char **uids = NULL;
+    size_t n = 0;
+    kh_locate_query_init(&q);
+    q.owner = "alice";
+    assert_int_equal(kh_store_object_locate(f->s, &q, &uids, &n), KH_OK);
+    assert_int_equal(n, N_THREADS * ((PER_THREAD + 1) / 2));
+    for (size_t i = 0; i < n; i++)
+        free(uids[i]);
+    free(uids);
+    reopen(f); /* and it was all committed */
+    q.owner = "alice";
+    assert_int_equal(kh_store_object_locate(f->s, &q, &uids, &n), KH_OK);
+    assert_int_equal(n, N_THREADS * ((PER_THREAD + 1) / 2));
+    for (size_t i = 0; i < n; i++)
+        free(uids[i]);
+    free(uids);
+}
+
 int main(void)
 {
     /* Failures below are expected and logged; KH_TEST_LOG=1 shows them. */
@@ -545,6 +595,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_locate_paging, setup, teardown),
         cmocka_unit_test_setup_teardown(test_survives_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_batches_isolate_failures, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
