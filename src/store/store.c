@@ -8,6 +8,7 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "store/postgres.h"
 #include "store/sqlite.h"
 
 #include <string.h>
@@ -21,10 +22,9 @@ kh_err kh_store_open(const char *url, kh_store **out)
 {
     if (!url || !*url || !out)
         return KH_ERR_INVALID_ARG;
-    if (has_prefix(url, "postgresql://") || has_prefix(url, "postgres://")) {
-        kh_error("store: PostgreSQL is not supported yet; use a sqlite:// database");
-        return KH_ERR_UNSUPPORTED;
-    }
+    /* Handed to libpq as is (query parameters and all). */
+    if (has_prefix(url, "postgresql://") || has_prefix(url, "postgres://"))
+        return kh_postgres_open(url, out);
     const char *path = url;
     if (has_prefix(url, "sqlite://"))
         path = url + strlen("sqlite://"); /* "sqlite:///abs" keeps its leading '/' */

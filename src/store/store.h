@@ -7,7 +7,8 @@
  * never holds a plaintext key.
  *
  * Backends: sqlite.c ("sqlite:///abs/path.db", "sqlite://rel/path.db" or a
- * bare path); postgres.c later ("postgresql://...").
+ * bare path); postgres.c ("postgresql://..." or "postgres://...", any libpq
+ * connection URI).
  */
 #ifndef KH_STORE_STORE_H
 #define KH_STORE_STORE_H

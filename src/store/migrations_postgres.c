@@ -1,0 +1,53 @@
+/*
+ * migrations_postgres.c - PostgreSQL schema, one numbered step at a time.
+ *
+ * The same logical schema as migrations_sqlite.c, version for version, so
+ * that both backends answer alike. Append only: a shipped migration is never
+ * edited, because databases in the field have already run it. Each entry
+ * runs in its own transaction under an advisory lock and is recorded in
+ * schema_migrations (see postgres.c).
+ */
+#include "store/migrations_postgres.h"
+
+/* clang-format off */
+static const char v1[] =
+    "CREATE TABLE realm ("
+    "  id BIGSERIAL PRIMARY KEY,"
+    "  name TEXT UNIQUE NOT NULL,"
+    "  created_at BIGINT NOT NULL);"
+    "CREATE TABLE realm_key ("
+    "  realm_id BIGINT NOT NULL REFERENCES realm(id),"
+    "  version INTEGER NOT NULL CHECK (version >= 1),"
+    "  wrapped BYTEA NOT NULL,"
+    "  created_at BIGINT NOT NULL,"
+    "  PRIMARY KEY (realm_id, version));"
+    /* seq is the insertion order, the tie-break of "newest first". */
+    "CREATE TABLE object ("
+    "  seq BIGSERIAL PRIMARY KEY,"
+    "  uid TEXT NOT NULL UNIQUE,"
+    "  realm_id BIGINT NOT NULL REFERENCES realm(id),"
+    "  owner TEXT NOT NULL,"
+    "  object_type INTEGER NOT NULL,"
+    "  state INTEGER NOT NULL,"
+    "  algorithm INTEGER NOT NULL DEFAULT 0,"
+    "  length INTEGER NOT NULL DEFAULT 0,"
+    "  created_at BIGINT NOT NULL,"
+    "  updated_at BIGINT NOT NULL,"
+    "  revision BIGINT NOT NULL,"
+    "  attrs BYTEA,"
+    "  material BYTEA,"
+    "  material_key_version INTEGER);"
+    "CREATE INDEX object_owner ON object(owner, created_at, seq);"
+    "CREATE INDEX object_type ON object(object_type, created_at, seq);"
+    "CREATE INDEX object_state ON object(state, created_at, seq);"
+    "CREATE INDEX object_newest ON object(created_at, seq);"
+    "CREATE TABLE object_name ("
+    "  uid TEXT NOT NULL REFERENCES object(uid) ON DELETE CASCADE,"
+    "  name TEXT NOT NULL,"
+    "  PRIMARY KEY (name, uid));"
+    "CREATE INDEX object_name_uid ON object_name(uid);";
+/* clang-format on */
+
+const char *const kh_postgres_migrations[] = {v1};
+const size_t kh_postgres_n_migrations =
+    sizeof(kh_postgres_migrations) / sizeof(kh_postgres_migrations[0]);
