@@ -32,6 +32,40 @@ static kh_ttlv *node_new(uint32_t tag, uint8_t type)
     return t;
 }
 
+bool kh_utf8_valid(const uint8_t *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        uint8_t c = p[i];
+        size_t more;
+        uint32_t cp, min;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xE0) == 0xC0) {
+            more = 1, cp = c & 0x1F, min = 0x80;
+        } else if ((c & 0xF0) == 0xE0) {
+            more = 2, cp = c & 0x0F, min = 0x800;
+        } else if ((c & 0xF8) == 0xF0) {
+            more = 3, cp = c & 0x07, min = 0x10000;
+        } else {
+            return false;
+        }
+        if (n - i <= more)
+            return false;
+        for (size_t k = 1; k <= more; k++) {
+            if ((p[i + k] & 0xC0) != 0x80)
+                return false;
+            cp = (cp << 6) | (p[i + k] & 0x3F);
+        }
+        /* no overlong forms, no surrogates, nothing past U+10FFFF */
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        i += more + 1;
+    }
+    return true;
+}
+
 /* Copies n bytes and adds a NUL after them, so that text is a C string and
  * every value, even an empty one, has a non-NULL data pointer. */
 static void set_bytes(kh_ttlv *t, const uint8_t *p, size_t n)
@@ -433,8 +467,9 @@ static kh_err decode_value(kh_ttlv *t, const uint8_t *v, uint32_t len)
         t->num = (int64_t)be64(v);
         break;
     case KH_TTLV_TEXT_STRING:
-        /* Text is handed on as a C string; an embedded NUL would cut it. */
-        if (memchr(v, 0, len))
+        /* KMIP text is UTF-8 (and every store must keep it the same way);
+         * it is handed on as a C string, so an embedded NUL would cut it. */
+        if (memchr(v, 0, len) || !kh_utf8_valid(v, len))
             return KH_ERR_DECODE;
         set_bytes(t, v, len);
         break;

@@ -110,6 +110,10 @@ kh_err kh_ttlv_decode(const uint8_t *buf, size_t len, const kh_ttlv_limits *lim,
 kh_err kh_ttlv_frame_len(const uint8_t hdr[KH_TTLV_HEADER_LEN], size_t max,
                          size_t *total) KH_MUST_CHECK;
 
+/* True when p[0..n) is well-formed UTF-8 (no overlong forms, no
+ * surrogates). TextString values must be. */
+bool kh_utf8_valid(const uint8_t *p, size_t n);
+
 /* Append the encoding of t to out. */
 void kh_ttlv_encode(const kh_ttlv *t, kh_buf *out);
 

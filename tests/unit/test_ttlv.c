@@ -709,6 +709,44 @@ static void test_equal(void **state)
         kh_ttlv_free(&all[i]);
 }
 
+/* A TextString item holding the given (8 or fewer) bytes. */
+static void text_item(const uint8_t *v, size_t n, uint8_t out[16])
+{
+    uint8_t hdr[8] = {0x42, 0x00, 0x55, 0x07, 0, 0, 0, (uint8_t)n};
+    memset(out, 0, 16);
+    memcpy(out, hdr, 8);
+    memcpy(out + 8, v, n);
+}
+
+static void test_text_must_be_utf8(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *bytes;
+        size_t n;
+        int ok;
+    } cases[] = {
+        {"plain", 5, 1},
+        {"\xc3\xa9t\xc3\xa9", 5, 1}, /* été */
+        {"\xe2\x82\xac", 3, 1},      /* € */
+        {"\xf0\x9f\x94\x91", 4, 1},  /* key emoji */
+        {"\xc3", 1, 0},              /* truncated */
+        {"\xc0\xaf", 2, 0},          /* overlong '/' */
+        {"\xed\xa0\x80", 3, 0},      /* surrogate */
+        {"\xf4\x90\x80\x80", 4, 0},  /* past U+10FFFF */
+        {"\xff", 1, 0},              /* never valid */
+        {"a\x80", 2, 0},             /* stray continuation */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        uint8_t item[16];
+        text_item((const uint8_t *)cases[i].bytes, cases[i].n, item);
+        kh_ttlv *t = NULL;
+        kh_err err = kh_ttlv_decode(item, sizeof(item), &kh_ttlv_default_limits, &t);
+        assert_int_equal(err, cases[i].ok ? KH_OK : KH_ERR_DECODE);
+        kh_ttlv_free(&t);
+    }
+}
+
 static void test_null_limits_and_text_null(void **state)
 {
     (void)state;
@@ -762,6 +800,7 @@ int main(void)
         cmocka_unit_test(test_tree_api),
         cmocka_unit_test(test_equal),
         cmocka_unit_test(test_null_limits_and_text_null),
+        cmocka_unit_test(test_text_must_be_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
