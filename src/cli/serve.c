@@ -2,7 +2,8 @@
  * serve.c - `keyhold serve` and `keyhold migrate`: wire the layers together.
  *
  *   master key file -> keyring -> store (migrated) -> ops service
- *   -> KMIP protocol handler -> TLS listener -> event loop
+ *   -> KMIP protocol handler -> TLS listener    \
+ *   -> HTTP routes (KMIP JSON, health, metrics) -> HTTPS listener -> event loop
  */
 #include "cli/cli.h"
 #include "cli/config.h"
@@ -10,9 +11,11 @@
 #include "common/log.h"
 #include "crypto/masterkey.h"
 #include "crypto/secbuf.h"
+#include "net/http.h"
 #include "net/server.h"
 #include "ops/keyring.h"
 #include "ops/ops.h"
+#include "proto/http_routes.h"
 #include "proto/kmip.h"
 #include "store/store.h"
 
@@ -21,7 +24,8 @@
 
 static const kh_option serve_opts[] = {
     {"db", "sqlite:///var/lib/keyhold/keyhold.db",
-     "database URL: sqlite:///abs/path.db or sqlite://relative/path.db"},
+     "database URL: sqlite:///abs/path.db, sqlite://relative/path.db or "
+     "postgresql://user@host/db"},
     {"master-key-file", "/var/lib/keyhold/master.key",
      "file holding the 256-bit master key (hex); created 0600 if absent"},
     {"tls-cert", NULL, "PEM server certificate (chain)"},
@@ -30,13 +34,18 @@ static const kh_option serve_opts[] = {
     {"tls-ciphers", NULL, "TLS 1.2 cipher list (default: ECDHE with AES-GCM or ChaCha20 only)"},
     {"kmip-host", "0.0.0.0", "address the KMIP listener binds"},
     {"kmip-port", "5696", "KMIP port (0 = pick a free port)"},
+    {"https-host", "0.0.0.0", "address the HTTPS listener (KMIP JSON, health, metrics) binds"},
+    {"https-port", "9998", "HTTPS port (0 = pick a free port)"},
+    {"https-require-client-cert", "false",
+     "true: HTTPS clients must present a certificate; false: optional (single-user mode)"},
     {"workers", "4", "worker threads that run operations"},
     {"queue-max", "1024", "requests waiting for a worker before the server answers busy"},
     {"max-message", "1048576", "largest request accepted, in bytes"},
     {"read-timeout", "30", "seconds a started request may take to arrive"},
     {"idle-timeout", "300", "seconds an idle connection is kept"},
     {"max-connections", "16384", "simultaneous connections"},
-    {"ready-file", NULL, "write {\"kmip_port\": N} here once listening (for scripts/tests)"},
+    {"ready-file", NULL,
+     "write {\"kmip_port\": N, \"https_port\": M} here once listening (for scripts/tests)"},
     {"log-level", "info", "debug, info, warn or error"},
 };
 #define NSERVE (sizeof(serve_opts) / sizeof(serve_opts[0]))
@@ -84,7 +93,8 @@ static kh_err open_store(const char *url, kh_store **store)
     int applied = 0;
     kh_err err = kh_store_open(url, store);
     if (err != KH_OK) {
-        kh_error("cannot open database %s: %s", url, kh_strerror(err));
+        /* not the URL: a postgresql:// URL may carry a password */
+        kh_error("cannot open the database (--db): %s", kh_strerror(err));
         return err;
     }
     if ((err = kh_store_migrate(*store, &applied)) != KH_OK) {
@@ -117,16 +127,55 @@ static kh_err open_keyring(const char *path, kh_store *store, int64_t realm, kh_
     return err;
 }
 
-static void write_ready(const char *path, int port)
+static kh_err config_bool(const kh_config *cfg, const char *name, int *out)
+{
+    const char *v = kh_config_get(cfg, name);
+    static const char *yes[] = {"true", "1", "yes", "on"}, *no[] = {"false", "0", "no", "off"};
+    for (int i = 0; v && i < 4; i++) {
+        if (strcmp(v, yes[i]) == 0 || strcmp(v, no[i]) == 0) {
+            *out = strcmp(v, yes[i]) == 0;
+            return KH_OK;
+        }
+    }
+    fprintf(stderr, "keyhold: --%s must be true or false\n", name);
+    return KH_ERR_CONFIG;
+}
+
+static void write_ready(const char *path, int port, int https_port)
 {
     if (!path)
         return;
     char tmp[4096];
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
-    if (!f || fprintf(f, "{\"kmip_port\": %d}\n", port) < 0 || fclose(f) != 0 ||
-        rename(tmp, path) != 0)
+    if (!f || fprintf(f, "{\"kmip_port\": %d, \"https_port\": %d}\n", port, https_port) < 0 ||
+        fclose(f) != 0 || rename(tmp, path) != 0)
         kh_warn("cannot write ready file %s", path);
+}
+
+static kh_err listen_https(kh_server *srv, const kh_config *cfg, const kh_tls_config *kmip_tls,
+                           kh_service *svc, int *bound)
+{
+    long port;
+    kh_tls_config tls = *kmip_tls;
+    kh_err err = kh_config_int(cfg, "https-port", 0, 65535, &port);
+    if (err == KH_OK)
+        err = config_bool(cfg, "https-require-client-cert", &tls.require_client_cert);
+    if (err != KH_OK)
+        return err;
+    kh_http_handler h = kh_http_routes_handler(svc);
+    const char *host = kh_config_get(cfg, "https-host");
+    if ((err = kh_server_listen_https(srv, host, (int)port, &tls, &h, bound)) != KH_OK)
+        return err;
+    kh_info("HTTPS listening on %s:%d (KMIP JSON at /kmip/2_1, /health, /metrics; client "
+            "certificate %s)",
+            host, *bound, tls.require_client_cert ? "required" : "optional");
+    if (!tls.require_client_cert)
+        kh_warn("HTTPS listener runs in SINGLE-USER MODE: a request without a client "
+                "certificate acts as principal \"%s\" and sees that principal's objects; use "
+                "--https-require-client-cert=true to refuse such clients",
+                KH_HTTP_DEFAULT_PRINCIPAL);
+    return KH_OK;
 }
 
 static kh_err run_server(const kh_config *cfg, kh_service *svc)
@@ -149,12 +198,15 @@ static kh_err run_server(const kh_config *cfg, kh_service *svc)
     if ((err = kh_server_new(&sc, &srv)) != KH_OK)
         return err;
     kh_proto_handler h = kh_kmip_proto_handler(svc);
-    int bound = 0;
+    int bound = 0, https_bound = 0;
     err = kh_server_listen_tls(srv, kh_config_get(cfg, "kmip-host"), (int)port, &tls, &h, &bound);
-    if (err == KH_OK) {
+    if (err == KH_OK)
         kh_info("KMIP listening on %s:%d (TLS, client certificate required)",
                 kh_config_get(cfg, "kmip-host"), bound);
-        write_ready(kh_config_get(cfg, "ready-file"), bound);
+    if (err == KH_OK)
+        err = listen_https(srv, cfg, &tls, svc, &https_bound);
+    if (err == KH_OK) {
+        write_ready(kh_config_get(cfg, "ready-file"), bound, https_bound);
         err = kh_server_run(srv);
         kh_info("shutting down");
     }

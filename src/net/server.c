@@ -8,7 +8,8 @@
  * one message in flight, replies keep request order and no client can queue
  * unbounded work. Workers never touch a connection: a job carries copies of
  * what the handler needs and comes back through a mutex-protected completion
- * list that the loop drains (done_ev). Connections are refcounted by the I/O
+ * list that the loop drains (done_ev); https.c hands its requests over the
+ * same way, as kh_tasks (server_internal.h). Connections are refcounted by the I/O
  * thread only (one reference while open, one per job), so a client that
  * disconnects while its message is in a worker leaves a closed husk that the
  * completion frees.
@@ -27,6 +28,8 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "net/server_internal.h"
+#include "net/sockaddr.h"
 #include "net/tls.h"
 #include "net/workers.h"
 
@@ -37,7 +40,6 @@
 #include <event2/listener.h>
 #include <event2/thread.h>
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -85,14 +87,11 @@ struct conn {
 };
 
 struct job {
-    kh_work work;
-    job *next_done;
-    kh_server *srv;
-    conn *c; /* only dereferenced on the I/O thread */
+    kh_task task; /* first */
+    conn *c;      /* only dereferenced on the I/O thread */
     const kh_proto_handler *h;
     kh_peer peer;
     kh_buf msg, reply;
-    int ran;
 };
 
 struct kh_server {
@@ -101,14 +100,18 @@ struct kh_server {
     int stop_pipe[2];
     struct event *stop_ev, *sigint_ev, *sigterm_ev, *done_ev;
     pthread_mutex_t done_mu;
-    job *done; /* completed jobs, guarded by done_mu */
+    kh_task *done; /* completed tasks, guarded by done_mu */
     kh_workers *pool;
     listener *listeners;
+    kh_https *https;
     conn *conns;
     unsigned nconns;
+    int stopping;
 };
 
 static void process_input(conn *c);
+static void job_run(kh_task *t);
+static void job_complete(kh_task *t);
 
 void kh_server_config_defaults(kh_server_config *c)
 {
@@ -268,7 +271,8 @@ static void dispatch(conn *c, struct evbuffer *in)
     evtimer_del(c->timer);
     bufferevent_disable(c->bev, EV_READ);
     job *j = kh_xcalloc(1, sizeof(*j));
-    j->srv = c->srv;
+    j->task.run = job_run;
+    j->task.complete = job_complete;
     j->c = c;
     j->h = &c->lst->h;
     j->peer = c->peer;
@@ -276,7 +280,7 @@ static void dispatch(conn *c, struct evbuffer *in)
     c->need = 0;
     c->state = C_BUSY;
     c->refs++;
-    if (kh_workers_submit(c->srv->pool, &j->work) == KH_OK)
+    if (kh_server_submit(c->srv, &j->task) == KH_OK)
         return;
     c->refs--;
     kh_buf_free(&j->msg);
@@ -386,25 +390,6 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
     conn_close(c, c->state != C_HANDSHAKE);
 }
 
-static void format_addr(const struct sockaddr *sa, char *out, size_t n)
-{
-    char ip[INET6_ADDRSTRLEN] = "?";
-    unsigned port;
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *a = (const struct sockaddr_in *)sa;
-        inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
-        port = ntohs(a->sin_port);
-        snprintf(out, n, "%s:%u", ip, port);
-    } else if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)sa;
-        inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
-        port = ntohs(a->sin6_port);
-        snprintf(out, n, "[%s]:%u", ip, port);
-    } else {
-        snprintf(out, n, "?");
-    }
-}
-
 static conn *conn_new(listener *l, struct bufferevent *bev, const char *addr)
 {
     kh_server *s = l->srv;
@@ -448,7 +433,7 @@ static void accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct soc
     char addr[64];
     (void)evl;
     (void)salen;
-    format_addr(sa, addr, sizeof(addr));
+    kh_net_format_addr(sa, addr, sizeof(addr));
     if (s->nconns >= s->cfg.max_connections) {
         kh_warn("%s: refused, already %u connections (max_connections)", addr, s->nconns);
         evutil_closesocket(fd);
@@ -486,36 +471,50 @@ static void accept_retry_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- worker hand-off -------------------------------------------------- */
 
-static void push_done(job *j)
+static void push_done(kh_task *t)
 {
-    kh_server *s = j->srv;
+    kh_server *s = t->srv;
     pthread_mutex_lock(&s->done_mu);
-    j->next_done = s->done;
-    s->done = j;
+    t->next_done = s->done;
+    s->done = t;
     pthread_mutex_unlock(&s->done_mu);
     event_active(s->done_ev, EV_READ, 0);
 }
 
-static void job_run(kh_work *w)
+static void task_run(kh_work *w)
 {
-    job *j = (job *)w;
-    j->h->handle(j->h->arg, &j->peer, j->msg.data, j->msg.len, &j->reply);
-    kh_buf_free(&j->msg); /* wipe the request as soon as it is answered */
-    j->ran = 1;
-    push_done(j);
+    kh_task *t = (kh_task *)w;
+    t->run(t);
+    t->ran = 1;
+    push_done(t);
 }
 
-static void job_drop(kh_work *w)
+static void task_drop(kh_work *w)
 {
-    push_done((job *)w);
+    push_done((kh_task *)w);
+}
+
+kh_err kh_server_submit(kh_server *s, kh_task *t)
+{
+    t->srv = s;
+    t->ran = 0;
+    return kh_workers_submit(s->pool, &t->work);
+}
+
+static void job_run(kh_task *t)
+{
+    job *j = (job *)t;
+    j->h->handle(j->h->arg, &j->peer, j->msg.data, j->msg.len, &j->reply);
+    kh_buf_free(&j->msg); /* wipe the request as soon as it is answered */
 }
 
 /* On the I/O thread: deliver a finished job's reply if its connection is
  * still open, then release both. */
-static void job_complete(job *j)
+static void job_complete(kh_task *t)
 {
+    job *j = (job *)t;
     conn *c = j->c;
-    if (c->bev && j->ran) {
+    if (c->bev && t->ran) {
         if (j->reply.len == 0)
             reply_then_close(c, &j->reply);
         else
@@ -530,13 +529,13 @@ static void job_complete(job *j)
 static void drain_done(kh_server *s)
 {
     pthread_mutex_lock(&s->done_mu);
-    job *j = s->done;
+    kh_task *t = s->done;
     s->done = NULL;
     pthread_mutex_unlock(&s->done_mu);
-    while (j) {
-        job *next = j->next_done;
-        job_complete(j);
-        j = next;
+    while (t) {
+        kh_task *next = t->next_done;
+        t->complete(t);
+        t = next;
     }
 }
 
@@ -620,7 +619,7 @@ kh_err kh_server_new(const kh_server_config *cfg, kh_server **out)
     pthread_mutex_init(&s->done_mu, NULL);
     kh_err err = KH_ERR_INTERNAL;
     if (!(s->base = event_base_new()) || (err = make_events(s)) != KH_OK ||
-        (err = kh_workers_new(cfg->workers, cfg->queue_max, job_run, job_drop, &s->pool)) !=
+        (err = kh_workers_new(cfg->workers, cfg->queue_max, task_run, task_drop, &s->pool)) !=
             KH_OK) {
         kh_error("cannot set up the server (%s)", kh_err_name(err));
         kh_server_free(&s);
@@ -628,21 +627,6 @@ kh_err kh_server_new(const kh_server_config *cfg, kh_server **out)
     }
     *out = s;
     return KH_OK;
-}
-
-static int local_port(evutil_socket_t fd)
-{
-    union {
-        struct sockaddr sa;
-        struct sockaddr_in in;
-        struct sockaddr_in6 in6;
-        struct sockaddr_storage ss;
-    } a;
-    memset(&a, 0, sizeof(a));
-    socklen_t len = sizeof(a);
-    if (getsockname(fd, &a.sa, &len) != 0)
-        return -1;
-    return ntohs(a.sa.sa_family == AF_INET6 ? a.in6.sin6_port : a.in.sin_port);
 }
 
 static kh_err bind_listener(listener *l, const char *host, int port, int *bound_port)
@@ -668,7 +652,7 @@ static kh_err bind_listener(listener *l, const char *host, int port, int *bound_
         return KH_ERR_IO;
     }
     evconnlistener_set_error_cb(l->evl, accept_error_cb);
-    int bound = local_port(evconnlistener_get_fd(l->evl));
+    int bound = kh_net_local_port(evconnlistener_get_fd(l->evl));
     if (bound < 0)
         return KH_ERR_IO;
     if (bound_port)
@@ -714,6 +698,35 @@ kh_err kh_server_listen_tls(kh_server *s, const char *host, int port, const kh_t
     return KH_OK;
 }
 
+struct event_base *kh_server_base(kh_server *s)
+{
+    return s->base;
+}
+
+const kh_server_config *kh_server_cfg(const kh_server *s)
+{
+    return &s->cfg;
+}
+
+int kh_server_stopping(const kh_server *s)
+{
+    return s->stopping;
+}
+
+kh_https **kh_server_https_list(kh_server *s)
+{
+    return &s->https;
+}
+
+void kh_server_gauges(kh_server *s, kh_metrics_gauges *g)
+{
+    g->kmip_connections = s->nconns;
+    g->https_connections = 0;
+    for (const kh_https *h = s->https; h; h = kh_https_next(h))
+        g->https_connections += kh_https_connections(h);
+    g->queue_depth = s->pool ? kh_workers_pending(s->pool) : 0;
+}
+
 kh_err kh_server_run(kh_server *s)
 {
     if (!s)
@@ -748,6 +761,7 @@ void kh_server_free(kh_server **sp)
     kh_server *s = sp ? *sp : NULL;
     if (!s)
         return;
+    s->stopping = 1;
     for (listener *l = s->listeners; l; l = l->next) {
         if (l->evl)
             evconnlistener_free(l->evl);
@@ -763,6 +777,10 @@ void kh_server_free(kh_server **sp)
      * Workers read their listener's handler, so listeners go after this. */
     kh_workers_free(&s->pool);
     drain_done(s);
+    /* HTTPS connections go only now: a request a worker was answering
+     * belongs to its evhttp connection until the task completes. */
+    for (kh_https *h = s->https; h; h = kh_https_next(h))
+        kh_https_shutdown(h);
     flush_libevent(s);
     while (s->listeners) {
         listener *next = s->listeners->next;
@@ -778,6 +796,13 @@ void kh_server_free(kh_server **sp)
             close(s->stop_pipe[i]);
     if (s->base)
         event_base_free(s->base);
+    /* After the base: its last finalizers may still free HTTPS sessions,
+     * whose watchers update their listener. */
+    while (s->https) {
+        kh_https *next = kh_https_next(s->https);
+        kh_https_free(&s->https);
+        s->https = next;
+    }
     pthread_mutex_destroy(&s->done_mu);
     free(s);
     *sp = NULL;

@@ -51,12 +51,12 @@ typedef struct kh_tls_config {
 } kh_tls_config;
 
 typedef struct kh_server_config {
-    unsigned workers;          /* worker threads, default 4 */
-    size_t queue_max;          /* pending messages before BUSY, default 1024 */
-    size_t max_message;        /* bytes, default 1 MiB */
-    unsigned read_timeout_s;   /* a started message must complete, default 30 */
-    unsigned idle_timeout_s;   /* idle connection closed after, default 300 */
-    unsigned max_connections;  /* default 16384 */
+    unsigned workers;         /* worker threads, default 4 */
+    size_t queue_max;         /* pending messages before BUSY, default 1024 */
+    size_t max_message;       /* bytes, default 1 MiB */
+    unsigned read_timeout_s;  /* a started message must complete, default 30 */
+    unsigned idle_timeout_s;  /* idle connection closed after, default 300 */
+    unsigned max_connections; /* default 16384 */
 } kh_server_config;
 
 void kh_server_config_defaults(kh_server_config *c);

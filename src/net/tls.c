@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
@@ -29,8 +30,8 @@ void kh_tls_log_error(const char *peer, unsigned long code)
     ERR_error_string_n(code, msg, sizeof(msg));
     /* A client that hangs up without close_notify is routine (most KMIP
      * clients do it); libevent then also reports a bare errno-like code. */
-    int routine = ERR_GET_REASON(code) == SSL_R_UNEXPECTED_EOF_WHILE_READING ||
-                  ERR_GET_LIB(code) == 0;
+    int routine =
+        ERR_GET_REASON(code) == SSL_R_UNEXPECTED_EOF_WHILE_READING || ERR_GET_LIB(code) == 0;
     kh_log(routine ? KH_LOG_DEBUG : KH_LOG_WARN, "tls %s: %s", peer ? peer : "-", msg);
 }
 
@@ -126,6 +127,64 @@ SSL *kh_tls_session_new(kh_tls *t)
     if (!ssl)
         kh_tls_drain_errors("accept");
     return ssl;
+}
+
+/* ---- watched sessions -------------------------------------------------- */
+
+typedef struct watch {
+    void (*on_free)(void *arg);
+    void *arg;
+} watch;
+
+static int watch_idx = -1;
+static CRYPTO_ONCE watch_once = CRYPTO_ONCE_STATIC_INIT;
+
+static void watch_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+    watch *w = ptr;
+    (void)parent;
+    (void)ad;
+    (void)idx;
+    (void)argl;
+    (void)argp;
+    if (!w)
+        return;
+    w->on_free(w->arg);
+    free(w);
+}
+
+static void watch_init(void)
+{
+    watch_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, watch_free);
+}
+
+SSL *kh_tls_session_new_watched(kh_tls *t, void (*on_free)(void *arg), void *arg)
+{
+    if (!CRYPTO_THREAD_run_once(&watch_once, watch_init) || watch_idx < 0) {
+        kh_tls_drain_errors("accept");
+        return NULL;
+    }
+    SSL *ssl = kh_tls_session_new(t);
+    if (!ssl)
+        return NULL;
+    watch *w = kh_xcalloc(1, sizeof(*w));
+    w->on_free = on_free;
+    w->arg = arg;
+    if (!SSL_set_ex_data(ssl, watch_idx, w)) {
+        free(w);
+        SSL_free(ssl);
+        kh_tls_drain_errors("accept");
+        return NULL;
+    }
+    return ssl;
+}
+
+void *kh_tls_session_watch_arg(SSL *ssl)
+{
+    if (watch_idx < 0)
+        return NULL;
+    watch *w = SSL_get_ex_data(ssl, watch_idx);
+    return w ? w->arg : NULL;
 }
 
 static void hex_lower(const unsigned char *p, size_t n, char *out)

@@ -30,6 +30,12 @@ typedef struct kh_tls kh_tls;
 kh_err kh_tls_new(const kh_tls_config *cfg, kh_tls **out) KH_MUST_CHECK;
 /* A fresh server-side SSL for one connection (caller owns it), or NULL. */
 struct ssl_st *kh_tls_session_new(kh_tls *t);
+/* The same, and on_free(arg) runs when the SSL is freed, on the thread
+ * that frees it: how a listener that does not own its connections (evhttp)
+ * learns that one has gone. */
+struct ssl_st *kh_tls_session_new_watched(kh_tls *t, void (*on_free)(void *arg), void *arg);
+/* The arg given to kh_tls_session_new_watched for ssl, NULL if none. */
+void *kh_tls_session_watch_arg(struct ssl_st *ssl);
 /* After the handshake: out = lower-case hex SHA-256 of the DER
  * SubjectPublicKeyInfo of the verified client certificate, "" when the
  * client sent none. KH_ERR_AUTH if a certificate is present but unusable. */

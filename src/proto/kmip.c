@@ -8,7 +8,9 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/metrics.h"
 #include "proto/kmip_consts.h"
+#include "proto/kmip_names.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -66,8 +68,10 @@ static void encode_free(kh_ttlv **msg, kh_buf *reply)
 }
 
 /* A whole-message failure: one failed batch item. */
-static void message_failure(kh_kmip_version v, kh_err err, const char *detail, kh_buf *reply)
+static void message_failure(const char *proto, kh_kmip_version v, kh_err err, const char *detail,
+                            kh_buf *reply)
 {
+    kh_metrics_count(proto, NULL, err);
     kh_ttlv *msg = new_response(v, (int64_t)time(NULL));
     kh_ttlv_add_take(msg, failed_item(0, err, detail));
     set_batch_count(msg);
@@ -77,7 +81,8 @@ static void message_failure(kh_kmip_version v, kh_err err, const char *detail, k
 void kh_kmip_error_reply(kh_err err, kh_buf *reply)
 {
     kh_kmip_version v = {1, 0};
-    message_failure(v, err, err == KH_ERR_BUSY ? NULL : "request rejected before decoding", reply);
+    message_failure("kmip", v, err, err == KH_ERR_BUSY ? NULL : "request rejected before decoding",
+                    reply);
 }
 
 kh_err kh_kmip_version_parse(const kh_ttlv *pv, kh_kmip_version *v)
@@ -192,14 +197,22 @@ static kh_err check_header(const kh_ttlv *req, const kh_ttlv **hdr, uint32_t *on
     return KH_OK;
 }
 
-void kh_kmip_handle(kh_service *svc, const char *principal, const uint8_t *msg, size_t len,
-                    kh_buf *reply)
+/* Metrics: one count per batch item, labelled with its operation. */
+static void count_item(const char *proto, const kh_ttlv *bi, kh_err err)
+{
+    const kh_ttlv *op = kh_ttlv_find(bi, KH_TAG_OPERATION);
+    const char *name = op ? kh_kmip_enum_name_of(KH_TAG_OPERATION, (uint32_t)op->num) : NULL;
+    kh_metrics_count(proto, op ? (name ? name : "unknown") : NULL, err);
+}
+
+static void handle_message(kh_service *svc, const char *principal, const char *proto,
+                           const uint8_t *msg, size_t len, kh_buf *reply)
 {
     kh_kmip_version v = {1, 0};
     kh_ttlv *req = NULL;
     kh_err err = kh_ttlv_decode(msg, len, &kh_ttlv_default_limits, &req);
     if (err != KH_OK) {
-        message_failure(v, err, "request does not decode as TTLV", reply);
+        message_failure(proto, v, err, "request does not decode as TTLV", reply);
         return;
     }
     const kh_ttlv *hdr = NULL;
@@ -207,21 +220,21 @@ void kh_kmip_handle(kh_service *svc, const char *principal, const uint8_t *msg, 
     if ((err = check_header(req, &hdr, &on_error)) != KH_OK ||
         (err = kh_kmip_version_parse(kh_ttlv_find(hdr, KH_TAG_PROTOCOL_VERSION), &v)) != KH_OK) {
         kh_ttlv_free(&req);
-        message_failure(v, err, "bad request header", reply);
+        message_failure(proto, v, err, "bad request header", reply);
         return;
     }
     kh_ctx ctx = {principal, (int64_t)time(NULL), svc};
     if (!kh_kmip_version_supported(v)) {
         kh_kmip_version ours = v.major >= 2 ? kh_kmip_versions[0] : (kh_kmip_version){1, 4};
         kh_ttlv_free(&req);
-        message_failure(ours, KH_ERR_VERSION, NULL, reply);
+        message_failure(proto, ours, KH_ERR_VERSION, NULL, reply);
         return;
     }
     kh_kmip_call call = {&ctx, v, NULL, NULL, {0}};
     if (kh_kmip_check_tags(&call, req, message_tags, COUNT(message_tags)) != KH_OK ||
         kh_kmip_check_tags(&call, hdr, header_tags, COUNT(header_tags)) != KH_OK) {
         kh_ttlv_free(&req);
-        message_failure(v, KH_ERR_DECODE, call.detail, reply);
+        message_failure(proto, v, KH_ERR_DECODE, call.detail, reply);
         return;
     }
     kh_ttlv *resp = new_response(v, ctx.now);
@@ -229,7 +242,8 @@ void kh_kmip_handle(kh_service *svc, const char *principal, const uint8_t *msg, 
         if (req->kids[i]->tag != KH_TAG_BATCH_ITEM)
             continue;
         kh_err item_err;
-        kh_ttlv_add_take(resp, run_item(&call, req->kids[i], &item_err));
+        kh_ttlv *bi = kh_ttlv_add_take(resp, run_item(&call, req->kids[i], &item_err));
+        count_item(proto, bi, item_err);
         if (item_err != KH_OK && on_error != KH_BATCH_ERROR_CONTINUATION_OPTION_CONTINUE)
             break; /* Stop (and Undo, which we cannot honour) end the batch */
     }
@@ -237,6 +251,20 @@ void kh_kmip_handle(kh_service *svc, const char *principal, const uint8_t *msg, 
     free(call.id_placeholder);
     kh_ttlv_free(&req);
     encode_free(&resp, reply);
+}
+
+void kh_kmip_handle_as(kh_service *svc, const char *principal, const char *protocol,
+                       const uint8_t *msg, size_t len, kh_buf *reply)
+{
+    double t0 = kh_metrics_now();
+    handle_message(svc, principal, protocol, msg, len, reply);
+    kh_metrics_observe(protocol, kh_metrics_now() - t0);
+}
+
+void kh_kmip_handle(kh_service *svc, const char *principal, const uint8_t *msg, size_t len,
+                    kh_buf *reply)
+{
+    kh_kmip_handle_as(svc, principal, "kmip", msg, len, reply);
 }
 
 static void handle_cb(void *arg, const kh_peer *peer, const uint8_t *msg, size_t len, kh_buf *reply)

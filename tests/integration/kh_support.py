@@ -192,6 +192,7 @@ class KeyholdServer:
         self.log_level = log_level or os.environ.get("KEYHOLD_LOG_LEVEL", "info")
         self.proc = None
         self.port = None
+        self.https_port = None
         self.runs = 0
         self.log_path = None
 
@@ -203,6 +204,7 @@ class KeyholdServer:
                 "--tls-key", self.certs.key("server"),
                 "--tls-ca", self.certs.ca,
                 "--kmip-host", "127.0.0.1", "--kmip-port", "0",
+                "--https-host", "127.0.0.1", "--https-port", "0",
                 "--ready-file", str(self.ready_file),
                 "--workers", "4",
                 "--log-level", self.log_level] + self.extra_args
@@ -237,7 +239,9 @@ class KeyholdServer:
                 self.proc = None
                 self._fail("keyhold exited with %s before it was ready" % rc)
             try:
-                self.port = int(json.loads(self.ready_file.read_text())["kmip_port"])
+                ready = json.loads(self.ready_file.read_text())
+                self.port = int(ready["kmip_port"])
+                self.https_port = ready.get("https_port")
                 return self
             except (OSError, ValueError, KeyError):
                 time.sleep(0.02)
@@ -352,6 +356,19 @@ def raw_request(port, who, data, timeout=10):
     """Send data on a new TLS connection as who; return one whole response."""
     with tls_connect(port, who, timeout) as s:
         return send_recv(s, data)
+
+
+# ---- HTTPS ------------------------------------------------------------------
+
+
+def https_connection(port, who="alice", timeout=10, certs=None):
+    """An http.client.HTTPSConnection to the HTTPS listener presenting who's
+    certificate (who=None: no client certificate)."""
+    import http.client
+
+    certs = certs or CERTS
+    return http.client.HTTPSConnection("127.0.0.1", port, timeout=scaled(timeout),
+                                       context=certs.context(who))
 
 
 def query(port, who="alice", version=(1, 2)):

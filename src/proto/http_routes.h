@@ -1,0 +1,27 @@
+/*
+ * http_routes.h - what the HTTPS listener serves: GET /health, GET
+ * /metrics and KMIP JSON TTLV at POST /kmip/2_1 (docs/http.md).
+ *
+ * Errors are JSON {"message": "..."} with the status of the kh_err table.
+ * A request without a client certificate acts as principal "admin"
+ * (single-user mode, until identities exist).
+ */
+#ifndef KH_PROTO_HTTP_ROUTES_H
+#define KH_PROTO_HTTP_ROUTES_H
+
+#include "common/buf.h"
+#include "net/http.h"
+#include "ops/ops.h"
+
+/* The principal of a request that presents no client certificate. */
+#define KH_HTTP_DEFAULT_PRINCIPAL "admin"
+
+/* A kh_http_handler for net/ bound to svc. */
+kh_http_handler kh_http_routes_handler(kh_service *svc);
+
+/* POST /kmip/2_1 with body (JSON) for principal: returns the HTTP status
+ * and appends the JSON reply to out; *result is the failure for metrics. */
+int kh_kmip_json_endpoint(kh_service *svc, const char *principal, const uint8_t *body, size_t len,
+                          kh_buf *out, kh_err *result);
+
+#endif
