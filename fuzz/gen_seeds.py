@@ -176,6 +176,39 @@ def seeds():
                 enum(T("CRYPTOGRAPHIC_ALGORITHM"), K["CRYPTOGRAPHIC_ALGORITHM_AES"]),
                 integer(T("CRYPTOGRAPHIC_LENGTH"), 128),
                 integer(T("CRYPTOGRAPHIC_USAGE_MASK"), 0x0C))))
+    yield "create_key_pair_encrypt_1_4", request(
+        1, 4,
+        batch("CREATE_KEY_PAIR", struct_(
+            T("COMMON_TEMPLATE_ATTRIBUTE"),
+            # EC, not RSA: every mutation that still parses generates a key
+            attr1("Cryptographic Algorithm", av(enum, K["CRYPTOGRAPHIC_ALGORITHM_EC"])),
+            attr1("Cryptographic Length", av(integer, 256)))),
+        batch("ACTIVATE"),
+        batch("SIGN", struct_(T("CRYPTOGRAPHIC_PARAMETERS"),
+                              enum(T("HASHING_ALGORITHM"), K["HASHING_ALGORITHM_SHA_256"])),
+              octets(T("DATA"), b"to be signed")),
+        batch("ENCRYPT", text(T("UNIQUE_IDENTIFIER"), UID),
+              struct_(T("CRYPTOGRAPHIC_PARAMETERS"),
+                      enum(T("BLOCK_CIPHER_MODE"), K["BLOCK_CIPHER_MODE_GCM"]),
+                      integer(T("TAG_LENGTH"), 16)),
+              octets(T("DATA"), b"plaintext"), octets(T("IV_COUNTER_NONCE"), bytes(12)),
+              octets(T("AUTHENTICATED_ENCRYPTION_ADDITIONAL_DATA"), b"aad")))
+    yield "mac_rng_hash_2_0", request(
+        2, 0,
+        batch("MAC_VERIFY", text(T("UNIQUE_IDENTIFIER"), UID),
+              struct_(T("CRYPTOGRAPHIC_PARAMETERS"),
+                      enum(T("CRYPTOGRAPHIC_ALGORITHM"),
+                           K["CRYPTOGRAPHIC_ALGORITHM_HMAC_SHA256"])),
+              octets(T("DATA"), b"data"), octets(T("MAC_DATA"), bytes(32))),
+        batch("RNG_RETRIEVE", integer(T("DATA_LENGTH"), 32)),
+        batch("HASH", struct_(T("CRYPTOGRAPHIC_PARAMETERS"),
+                              enum(T("HASHING_ALGORITHM"), K["HASHING_ALGORITHM_SHA3_256"])),
+              octets(T("DATA"), b"abc")),
+        batch("CREATE_KEY_PAIR", struct_(
+            T("COMMON_ATTRIBUTES"),
+            enum(T("CRYPTOGRAPHIC_ALGORITHM"), K["CRYPTOGRAPHIC_ALGORITHM_ED25519"]))),
+        extra_header=(enum(T("BATCH_ERROR_CONTINUATION_OPTION"),
+                           K["BATCH_ERROR_CONTINUATION_OPTION_CONTINUE"]),))
     yield "all_types", struct_(
         0x420020,
         integer(0x420021, -1), long_(0x420022, -123456789000000000),

@@ -20,6 +20,10 @@ typedef struct kh_object {
 kh_object *kh_object_new(kh_ctx *ctx, uint32_t object_type);
 /* Load uid if it exists and ctx->principal may see it (else NOT_FOUND). */
 kh_err kh_object_load(kh_ctx *ctx, const char *uid, kh_object **out) KH_MUST_CHECK;
+/* Apply the attributes a client gave at Create/Register/CreateKeyPair
+ * (an Attributes structure, may be NULL), refusing server-only ones
+ * (op_create.c). */
+kh_err kh_object_apply_client_attrs(kh_ctx *ctx, kh_object *o, const kh_ttlv *attrs) KH_MUST_CHECK;
 /* Seal material and insert the new object. */
 kh_err kh_object_insert(kh_ctx *ctx, kh_object *o, const kh_ttlv *material) KH_MUST_CHECK;
 /* Write back o (Last Change Date = now); CONFLICT if it changed meanwhile. */

@@ -41,7 +41,7 @@ static kh_err check_symmetric(uint32_t alg, int32_t bits)
 
 /* Copy client attributes onto o, refusing what a client may not set. The
  * synthesized ones (type, algorithm, length) go to the row. */
-static kh_err apply_client_attrs(kh_ctx *ctx, kh_object *o, const kh_ttlv *attrs)
+kh_err kh_object_apply_client_attrs(kh_ctx *ctx, kh_object *o, const kh_ttlv *attrs)
 {
     for (size_t i = 0; attrs && i < attrs->nkids; i++) {
         const kh_ttlv *a = attrs->kids[i];
@@ -91,7 +91,7 @@ kh_err kh_op_create(kh_ctx *ctx, uint32_t object_type, const kh_ttlv *attrs, cha
     if (object_type != KH_OBJECT_TYPE_SYMMETRIC_KEY)
         return KH_ERR_UNSUPPORTED;
     kh_object *o = kh_object_new(ctx, object_type);
-    if ((err = apply_client_attrs(ctx, o, attrs)) != KH_OK)
+    if ((err = kh_object_apply_client_attrs(ctx, o, attrs)) != KH_OK)
         goto out;
     if (!o->row->algorithm || !o->row->length) {
         err = KH_ERR_MISSING_DATA;
@@ -217,7 +217,7 @@ kh_err kh_op_register(kh_ctx *ctx, uint32_t object_type, const kh_ttlv *attrs, c
     kh_object *o = kh_object_new(ctx, object_type);
     o->row->algorithm = alg;
     o->row->length = bits;
-    if ((err = apply_client_attrs(ctx, o, attrs)) != KH_OK)
+    if ((err = kh_object_apply_client_attrs(ctx, o, attrs)) != KH_OK)
         goto out;
     if (object_type == KH_OBJECT_TYPE_SYMMETRIC_KEY &&
         (err = check_symmetric_material(obj, o->row)) != KH_OK)

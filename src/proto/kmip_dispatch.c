@@ -4,6 +4,8 @@
  */
 #include "proto/kmip_dispatch.h"
 
+#include "proto/kmip_crypto.h"
+
 struct family {
     const kh_kmip_op *ops;
     const size_t *count;
@@ -11,6 +13,7 @@ struct family {
 
 static const struct family families[] = {
     {kh_kmip_core_ops, &kh_kmip_core_ops_count},
+    {kh_kmip_crypto_ops, &kh_kmip_crypto_ops_count},
 };
 #define NFAMILIES (sizeof(families) / sizeof(families[0]))
 
