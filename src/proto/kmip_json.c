@@ -62,7 +62,10 @@ __attribute__((format(printf, 3, 4))) static kh_err fail(dctx *d, kh_err err, co
     va_start(ap, fmt);
     vsnprintf(what, sizeof(what), fmt, ap);
     va_end(ap);
-    snprintf(d->detail, KH_KMIP_JSON_DETAIL_MAX, "JSON TTLV at %s: %s", k ? where : "/", what);
+    /* truncation is fine here: the detail is a hint, bounded on purpose */
+    if (snprintf(d->detail, KH_KMIP_JSON_DETAIL_MAX, "JSON TTLV at %s: %s", k ? where : "/", what) <
+        0)
+        d->detail[0] = '\0';
     return err;
 }
 

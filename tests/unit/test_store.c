@@ -89,7 +89,7 @@ static int pg_new_db(fixture *f, char *url, size_t url_size)
         return -1;
     char *name = f->schemas[f->n_schemas];
     snprintf(name, sizeof(f->schemas[0]), "kh_test_%ld_%d", (long)getpid(), ++counter);
-    char sql[128];
+    char sql[256];
     snprintf(sql, sizeof(sql), "DROP SCHEMA IF EXISTS %s CASCADE; CREATE SCHEMA %s", name, name);
     if (admin_exec(f, sql) != 0)
         return -1;
