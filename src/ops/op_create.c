@@ -83,6 +83,19 @@ static kh_ttlv *symmetric_key(uint32_t alg, int32_t bits, const kh_secbuf *key)
     return sk;
 }
 
+/* A key created without a Cryptographic Usage Mask gets the uses its
+ * algorithm exists for; otherwise it could never be used at all. */
+static void default_usage_mask(kh_object *o)
+{
+    if (kh_ttlv_find(o->attrs, KH_TAG_CRYPTOGRAPHIC_USAGE_MASK))
+        return;
+    uint32_t mask =
+        is_hmac((uint32_t)o->row->algorithm)
+            ? KH_CRYPTOGRAPHIC_USAGE_MASK_MAC_GENERATE | KH_CRYPTOGRAPHIC_USAGE_MASK_MAC_VERIFY
+            : KH_CRYPTOGRAPHIC_USAGE_MASK_ENCRYPT | KH_CRYPTOGRAPHIC_USAGE_MASK_DECRYPT;
+    kh_ttlv_add_take(o->attrs, kh_ttlv_new_int(KH_TAG_CRYPTOGRAPHIC_USAGE_MASK, (int32_t)mask));
+}
+
 kh_err kh_op_create(kh_ctx *ctx, uint32_t object_type, const kh_ttlv *attrs, char **uid)
 {
     kh_err err;
@@ -99,6 +112,7 @@ kh_err kh_op_create(kh_ctx *ctx, uint32_t object_type, const kh_ttlv *attrs, cha
     }
     if ((err = check_symmetric((uint32_t)o->row->algorithm, o->row->length)) != KH_OK)
         goto out;
+    default_usage_mask(o);
     key = kh_secbuf_new((size_t)o->row->length / 8);
     if ((err = kh_random_bytes(key->data, key->len)) != KH_OK)
         goto out;

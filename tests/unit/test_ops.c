@@ -76,6 +76,32 @@ static void test_create_get(void **state)
     }
 }
 
+static void test_create_default_usage_mask(void **state)
+{
+    kh_fixture *f = *state;
+    kh_ctx c = ctx_for(f, "alice");
+    kh_ttlv *a = aes_attrs(256, NULL);
+    char *uid = NULL;
+    assert_int_equal(kh_op_create(&c, KH_OBJECT_TYPE_SYMMETRIC_KEY, a, &uid), KH_OK);
+    kh_attr_ref ref = {KH_TAG_CRYPTOGRAPHIC_USAGE_MASK, NULL};
+    kh_ttlv *got = NULL;
+    assert_int_equal(kh_op_get_attributes(&c, uid, &ref, 1, &got), KH_OK);
+    assert_int_equal(got->nkids, 1);
+    assert_int_equal(got->kids[0]->num,
+                     KH_CRYPTOGRAPHIC_USAGE_MASK_ENCRYPT | KH_CRYPTOGRAPHIC_USAGE_MASK_DECRYPT);
+    kh_ttlv_free(&got);
+    free(uid);
+    /* an explicit mask is kept as given */
+    kh_ttlv_add_take(
+        a, kh_ttlv_new_int(KH_TAG_CRYPTOGRAPHIC_USAGE_MASK, KH_CRYPTOGRAPHIC_USAGE_MASK_WRAP_KEY));
+    assert_int_equal(kh_op_create(&c, KH_OBJECT_TYPE_SYMMETRIC_KEY, a, &uid), KH_OK);
+    assert_int_equal(kh_op_get_attributes(&c, uid, &ref, 1, &got), KH_OK);
+    assert_int_equal(got->kids[0]->num, KH_CRYPTOGRAPHIC_USAGE_MASK_WRAP_KEY);
+    kh_ttlv_free(&got);
+    kh_ttlv_free(&a);
+    free(uid);
+}
+
 static void test_create_rejects(void **state)
 {
     kh_fixture *f = *state;
@@ -226,6 +252,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_create_get, setup, teardown),
         cmocka_unit_test_setup_teardown(test_create_rejects, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_create_default_usage_mask, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lifecycle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_isolation_and_locate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_custom_attributes, setup, teardown),
