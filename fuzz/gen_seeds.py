@@ -209,6 +209,76 @@ def seeds():
             enum(T("CRYPTOGRAPHIC_ALGORITHM"), K["CRYPTOGRAPHIC_ALGORITHM_ED25519"]))),
         extra_header=(enum(T("BATCH_ERROR_CONTINUATION_OPTION"),
                            K["BATCH_ERROR_CONTINUATION_OPTION_CONTINUE"]),))
+    yield "get_wrapped_formats_1_2", request(
+        1, 2,
+        batch("CREATE", sym, struct_(
+            T("TEMPLATE_ATTRIBUTE"),
+            attr1("Cryptographic Algorithm", av(enum, K["CRYPTOGRAPHIC_ALGORITHM_AES"])),
+            attr1("Cryptographic Length", av(integer, 256)),
+            attr1("Cryptographic Usage Mask", av(integer, 0x10)))),
+        batch("ACTIVATE"),
+        batch("GET", text(T("UNIQUE_IDENTIFIER"), UID),
+              enum(T("KEY_FORMAT_TYPE"), K["KEY_FORMAT_TYPE_TRANSPARENT_SYMMETRIC_KEY"]),
+              struct_(T("KEY_WRAPPING_SPECIFICATION"),
+                      enum(T("WRAPPING_METHOD"), K["WRAPPING_METHOD_ENCRYPT"]),
+                      struct_(T("ENCRYPTION_KEY_INFORMATION"),
+                              text(T("UNIQUE_IDENTIFIER"), UID),
+                              struct_(T("CRYPTOGRAPHIC_PARAMETERS"),
+                                      enum(T("BLOCK_CIPHER_MODE"),
+                                           K["BLOCK_CIPHER_MODE_AES_KEY_WRAP_PADDING"]))),
+                      enum(T("ENCODING_OPTION"), K["ENCODING_OPTION_NO_ENCODING"]))),
+        batch("GET", enum(T("KEY_FORMAT_TYPE"), K["KEY_FORMAT_TYPE_RAW"]),
+              struct_(T("KEY_WRAPPING_SPECIFICATION"),
+                      enum(T("WRAPPING_METHOD"), K["WRAPPING_METHOD_ENCRYPT"]),
+                      struct_(T("ENCRYPTION_KEY_INFORMATION"),
+                              text(T("UNIQUE_IDENTIFIER"), UID)))),
+        extra_header=(enum(T("BATCH_ERROR_CONTINUATION_OPTION"),
+                           K["BATCH_ERROR_CONTINUATION_OPTION_CONTINUE"]),))
+    yield "rekey_derive_1_2", request(
+        1, 2,
+        batch("CREATE", sym, struct_(
+            T("TEMPLATE_ATTRIBUTE"),
+            attr1("Cryptographic Algorithm", av(enum, K["CRYPTOGRAPHIC_ALGORITHM_AES"])),
+            attr1("Cryptographic Length", av(integer, 256)),
+            attr1("Cryptographic Usage Mask", av(integer, 0x200)))),
+        batch("ACTIVATE"),
+        batch("DERIVE_KEY", sym, enum(T("DERIVATION_METHOD"), K["DERIVATION_METHOD_PBKDF2"]),
+              struct_(T("DERIVATION_PARAMETERS"),
+                      struct_(T("CRYPTOGRAPHIC_PARAMETERS"),
+                              enum(T("HASHING_ALGORITHM"), K["HASHING_ALGORITHM_SHA_256"])),
+                      octets(T("SALT"), b"salt"), integer(T("ITERATION_COUNT"), 2)),
+              struct_(T("TEMPLATE_ATTRIBUTE"),
+                      attr1("Cryptographic Algorithm",
+                            av(enum, K["CRYPTOGRAPHIC_ALGORITHM_AES"])),
+                      attr1("Cryptographic Length", av(integer, 128)))),
+        batch("REKEY", interval(T("OFFSET"), 60)),
+        extra_header=(enum(T("BATCH_ERROR_CONTINUATION_OPTION"),
+                           K["BATCH_ERROR_CONTINUATION_OPTION_CONTINUE"]),))
+    yield "rekey_key_pair_2_0", request(
+        2, 0,
+        batch("CREATE_KEY_PAIR", struct_(
+            T("COMMON_ATTRIBUTES"),
+            enum(T("CRYPTOGRAPHIC_ALGORITHM"), K["CRYPTOGRAPHIC_ALGORITHM_ED25519"]))),
+        batch("REKEY_KEY_PAIR", struct_(T("PUBLIC_KEY_ATTRIBUTES"))),
+        batch("GET", enum(T("KEY_FORMAT_TYPE"), K["KEY_FORMAT_TYPE_RAW"])))
+    yield "register_sealed_1_4", request(1, 4, batch(
+        "REGISTER", sym, struct_(T("TEMPLATE_ATTRIBUTE")),
+        struct_(T("SYMMETRIC_KEY"), struct_(
+            T("KEY_BLOCK"),
+            enum(T("KEY_FORMAT_TYPE"), K["KEY_FORMAT_TYPE_RAW"]),
+            octets(T("KEY_VALUE"), bytes(range(40))),
+            enum(T("CRYPTOGRAPHIC_ALGORITHM"), K["CRYPTOGRAPHIC_ALGORITHM_AES"]),
+            integer(T("CRYPTOGRAPHIC_LENGTH"), 256),
+            struct_(T("KEY_WRAPPING_DATA"),
+                    enum(T("WRAPPING_METHOD"), K["WRAPPING_METHOD_ENCRYPT"]),
+                    struct_(T("ENCRYPTION_KEY_INFORMATION"),
+                            text(T("UNIQUE_IDENTIFIER"), UID),
+                            struct_(T("CRYPTOGRAPHIC_PARAMETERS"),
+                                    enum(T("BLOCK_CIPHER_MODE"),
+                                         K["BLOCK_CIPHER_MODE_AES_KEY_WRAP_PADDING"]),
+                                    enum(T("HASHING_ALGORITHM"),
+                                         K["HASHING_ALGORITHM_SHA_256"]))),
+                    enum(T("ENCODING_OPTION"), K["ENCODING_OPTION_TTLV_ENCODING"]))))))
     yield "all_types", struct_(
         0x420020,
         integer(0x420021, -1), long_(0x420022, -123456789000000000),

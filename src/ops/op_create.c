@@ -2,6 +2,7 @@
  * op_create.c - Create, Register and Get: objects coming in and going out.
  */
 #include "ops/attrs.h"
+#include "ops/keyops.h"
 #include "ops/object.h"
 #include "ops/ops.h"
 
@@ -224,10 +225,16 @@ kh_err kh_op_register(kh_ctx *ctx, uint32_t object_type, const kh_ttlv *attrs, c
 {
     kh_err err;
     int32_t alg = 0, bits = 0;
+    kh_ttlv *plain = NULL;
     if (!object_tag(object_type))
         return KH_ERR_UNSUPPORTED;
     if ((err = check_object(object_type, obj, &alg, &bits)) != KH_OK)
         return err;
+    /* sealed import: wrapped by a key held here, stored unwrapped (op_wrap.c) */
+    if ((err = kh_key_unwrap_import(ctx, obj, &plain)) != KH_OK)
+        return err;
+    if (plain)
+        obj = plain;
     kh_object *o = kh_object_new(ctx, object_type);
     o->row->algorithm = alg;
     o->row->length = bits;
@@ -241,6 +248,7 @@ kh_err kh_op_register(kh_ctx *ctx, uint32_t object_type, const kh_ttlv *attrs, c
     *uid = kh_xstrdup(o->row->uid);
 out:
     kh_object_free(&o);
+    kh_ttlv_free(&plain);
     return err;
 }
 

@@ -5,6 +5,7 @@
 #include "proto/kmip_dispatch.h"
 
 #include "proto/kmip_crypto.h"
+#include "proto/kmip_keyops.h"
 
 struct family {
     const kh_kmip_op *ops;
@@ -14,6 +15,7 @@ struct family {
 static const struct family families[] = {
     {kh_kmip_core_ops, &kh_kmip_core_ops_count},
     {kh_kmip_crypto_ops, &kh_kmip_crypto_ops_count},
+    {kh_kmip_keyops_ops, &kh_kmip_keyops_ops_count},
 };
 #define NFAMILIES (sizeof(families) / sizeof(families[0]))
 

@@ -12,6 +12,7 @@
 #include "proto/kmip_attrs.h"
 #include "proto/kmip_consts.h"
 #include "proto/kmip_dispatch.h"
+#include "proto/kmip_keyops.h"
 #include "proto/kmip_query.h"
 
 #include <string.h>
@@ -96,14 +97,6 @@ static kh_err op_register(kh_kmip_call *c, const kh_ttlv *p, kh_ttlv *resp)
     return err;
 }
 
-/* The stored key format of a managed object, 0 when it has no key block. */
-static uint32_t key_format(const kh_ttlv *obj)
-{
-    const kh_ttlv *kb = kh_ttlv_find(obj, KH_TAG_KEY_BLOCK);
-    const kh_ttlv *f = kb ? kh_ttlv_find(kb, KH_TAG_KEY_FORMAT_TYPE) : NULL;
-    return f ? (uint32_t)f->num : 0;
-}
-
 static kh_err op_get(kh_kmip_call *c, const kh_ttlv *p, kh_ttlv *resp)
 {
     const char *uid;
@@ -112,18 +105,17 @@ static kh_err op_get(kh_kmip_call *c, const kh_ttlv *p, kh_ttlv *resp)
     kh_err err = uid_in(c, p, &uid);
     if (err != KH_OK)
         return err;
-    if (kh_ttlv_find(p, KH_TAG_KEY_WRAPPING_SPECIFICATION) ||
-        kh_ttlv_find(p, KH_TAG_KEY_COMPRESSION_TYPE)) {
-        c->result_message = "key wrapping and compression are not supported yet";
+    if (kh_ttlv_find(p, KH_TAG_KEY_COMPRESSION_TYPE)) {
+        c->result_message = "key compression is not supported";
         return KH_ERR_UNSUPPORTED;
     }
-    if ((err = kh_op_get(c->ctx, uid, &type, &obj)) != KH_OK)
+    /* another format or wrapping: kmip_keyops.c */
+    if (kh_kmip_get_wants_keyops(p))
+        err = kh_kmip_get_keyops(c, p, uid, &type, &obj);
+    else
+        err = kh_op_get(c->ctx, uid, &type, &obj);
+    if (err != KH_OK)
         return err;
-    const kh_ttlv *fmt = kh_ttlv_find(p, KH_TAG_KEY_FORMAT_TYPE);
-    if (fmt && (fmt->type != KH_TTLV_ENUMERATION || (uint32_t)fmt->num != key_format(obj))) {
-        kh_ttlv_free(&obj);
-        return KH_ERR_KEY_FORMAT;
-    }
     kh_ttlv_add_take(resp, kh_ttlv_new_enum(KH_TAG_OBJECT_TYPE, type));
     uid_out(c, resp, uid);
     kh_ttlv_add_take(resp, obj);
