@@ -6,5 +6,7 @@
 
 int kh_cmd_serve(int argc, char **argv);
 int kh_cmd_migrate(int argc, char **argv);
+int kh_cmd_audit(int argc, char **argv); /* admin.c */
+int kh_cmd_grant(int argc, char **argv); /* admin.c */
 
 #endif

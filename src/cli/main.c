@@ -12,6 +12,8 @@ static void usage(FILE *f)
                "commands:\n"
                "  serve     run the key management server (KMIP over TLS)\n"
                "  migrate   apply pending database migrations and exit\n"
+               "  audit     audit verify: check the audit log's hash chain\n"
+               "  grant     grant add|remove|list: manage grants on objects\n"
                "  version   print the version\n\n"
                "keyhold <command> --help lists a command's options.\n");
 }
@@ -27,6 +29,10 @@ int main(int argc, char **argv)
         return kh_cmd_serve(argc - 1, argv + 1);
     if (strcmp(cmd, "migrate") == 0)
         return kh_cmd_migrate(argc - 1, argv + 1);
+    if (strcmp(cmd, "audit") == 0)
+        return kh_cmd_audit(argc - 1, argv + 1);
+    if (strcmp(cmd, "grant") == 0)
+        return kh_cmd_grant(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("keyhold %s\n", KH_VERSION);
         return 0;

@@ -238,7 +238,7 @@ int kh_cmd_serve(int argc, char **argv)
     if (err == KH_OK)
         err = open_keyring(kh_config_get(&cfg, "master-key-file"), store, realm, &kr);
     if (err == KH_OK) {
-        kh_service svc = {store, kr, realm, "keyhold"};
+        kh_service svc = {store, kr, realm, "keyhold", true};
         err = run_server(&cfg, &svc);
     }
     kh_keyring_free(&kr);

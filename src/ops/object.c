@@ -12,6 +12,7 @@
 #include "common/mem.h"
 #include "crypto/rand.h"
 #include "ops/attrs.h"
+#include "ops/authz.h"
 #include "proto/kmip_consts.h"
 
 #include <sched.h>
@@ -54,20 +55,20 @@ void kh_object_free(kh_object **o)
     *o = NULL;
 }
 
-static bool visible(const kh_ctx *ctx, const kh_obj_row *row)
+kh_err kh_object_load(kh_ctx *ctx, const char *uid, kh_object **out)
 {
-    return strcmp(row->owner, ctx->principal) == 0;
+    return kh_object_load_perm(ctx, uid, ctx->perm, out);
 }
 
-kh_err kh_object_load(kh_ctx *ctx, const char *uid, kh_object **out)
+kh_err kh_object_load_perm(kh_ctx *ctx, const char *uid, uint32_t perm, kh_object **out)
 {
     kh_obj_row *row = NULL;
     kh_err err = kh_store_object_get(ctx->svc->store, uid, &row);
     if (err != KH_OK)
         return err;
-    if (!visible(ctx, row)) {
+    if ((err = kh_authz_check(ctx, row, perm)) != KH_OK) {
         kh_obj_row_free(&row);
-        return KH_ERR_NOT_FOUND;
+        return err;
     }
     kh_ttlv *attrs = NULL;
     if (row->attrs_len == 0) {

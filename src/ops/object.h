@@ -18,8 +18,14 @@ typedef struct kh_object {
 /* A fresh object of type owned by ctx->principal, with a new uid and an
  * Initial Date of ctx->now. State PreActive. */
 kh_object *kh_object_new(kh_ctx *ctx, uint32_t object_type);
-/* Load uid if it exists and ctx->principal may see it (else NOT_FOUND). */
+/* Load uid if it exists and ctx->principal may use it with permission
+ * ctx->perm (ops/authz.h: owner, or a grant); NOT_FOUND when absent or not
+ * visible to the caller, PERMISSION when visible but not permitted. */
 kh_err kh_object_load(kh_ctx *ctx, const char *uid, kh_object **out) KH_MUST_CHECK;
+/* The same with an explicit permission (KH_PERM_*), for an operation that
+ * uses a second object differently (e.g. a wrapping key: Encrypt). */
+kh_err kh_object_load_perm(kh_ctx *ctx, const char *uid, uint32_t perm,
+                           kh_object **out) KH_MUST_CHECK;
 /* Apply the attributes a client gave at Create/Register/CreateKeyPair
  * (an Attributes structure, may be NULL), refusing server-only ones
  * (op_create.c). */

@@ -4,6 +4,7 @@
 #include "ops/ops.h"
 
 #include "common/mem.h"
+#include "ops/authz.h"
 #include "proto/kmip_consts.h"
 
 #include <string.h>
@@ -78,7 +79,10 @@ kh_err kh_op_locate(kh_ctx *ctx, const kh_ttlv *attrs, int64_t offset, int64_t m
         return KH_ERR_INVALID_FIELD;
     kh_locate_query q;
     kh_locate_query_init(&q);
-    q.owner = ctx->principal;
+    /* The caller's own objects and those granted to it for Locate, in SQL
+     * so that paging counts only what the caller may see. */
+    q.visible_to = ctx->principal;
+    q.permission = KH_PERM_LOCATE;
     kh_err err = build_query(attrs, &q);
     if (err == KH_ERR_NOT_FOUND)
         return KH_OK; /* contradictory filters: an empty answer, not an error */

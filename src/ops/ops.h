@@ -7,9 +7,12 @@
  * structure of tagged items (1.x "Attribute" forms are converted by proto/),
  * managed objects as their KMIP TTLV structure (e.g. SymmetricKey{KeyBlock}).
  *
- * Visibility: an object belongs to the principal that created it; another
- * principal gets KH_ERR_NOT_FOUND, exactly as for an object that does not
- * exist (grants come later).
+ * Visibility: an object belongs to the principal that created it, who may
+ * do everything with it. Another principal needs a grant (ops/authz.h):
+ * without any grant the object answers KH_ERR_NOT_FOUND, exactly as one
+ * that does not exist; with grants that lack the operation's permission,
+ * KH_ERR_PERMISSION. Every operation is recorded in the audit log
+ * (ops/audit.h) by the protocol layer.
  */
 #ifndef KH_OPS_OPS_H
 #define KH_OPS_OPS_H
@@ -27,12 +30,18 @@ typedef struct kh_service {
     kh_keyring *keyring; /* borrowed */
     int64_t realm_id;    /* the default realm */
     const char *server_name;
+    bool audit; /* append every operation to the audit log (serve sets it) */
 } kh_service;
 
 typedef struct kh_ctx {
     const char *principal; /* never NULL */
     int64_t now;           /* unix seconds, fixed for the whole request */
     kh_service *svc;
+    const char *client_addr; /* "ip:port" of the peer; NULL or "" when none */
+    /* The permission (KH_PERM_*, ops/authz.h) the current operation needs
+     * on the objects kh_object_load loads; the protocol layer sets it per
+     * operation (kh_authz_perm_of_kmip_op). 0 = owner only. */
+    uint32_t perm;
 } kh_ctx;
 
 /* Creates a key of object_type (SymmetricKey) from attrs, which must name

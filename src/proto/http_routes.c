@@ -21,6 +21,7 @@
 #include "proto/http_routes.h"
 
 #include "common/metrics.h"
+#include "proto/kes.h"
 #include "proto/kmip.h"
 #include "proto/kmip_consts.h"
 #include "proto/kmip_json.h"
@@ -73,12 +74,13 @@ static int invalid_message(const char *detail, kh_buf *out, kh_err *result)
 }
 
 /* Run one binary request; the decoded response tree, or NULL (a bug). */
-static kh_ttlv *run_binary(kh_service *svc, const char *principal, const kh_ttlv *req)
+static kh_ttlv *run_binary(kh_service *svc, const char *principal, const char *client_addr,
+                           const kh_ttlv *req)
 {
     kh_buf bin = {0}, reply = {0};
     kh_ttlv *resp = NULL;
     kh_ttlv_encode(req, &bin);
-    kh_kmip_handle_as(svc, principal, JSON_PROTOCOL, bin.data, bin.len, &reply);
+    kh_kmip_handle_as(svc, principal, client_addr, JSON_PROTOCOL, bin.data, bin.len, &reply);
     if (kh_ttlv_decode(reply.data, reply.len, &kh_ttlv_default_limits, &resp) != KH_OK)
         resp = NULL;
     kh_buf_free(&bin);
@@ -145,6 +147,12 @@ static int bare_reply(uint32_t op, const kh_ttlv *resp, kh_buf *out, kh_err *res
 int kh_kmip_json_endpoint(kh_service *svc, const char *principal, const uint8_t *body, size_t len,
                           kh_buf *out, kh_err *result)
 {
+    return kh_kmip_json_endpoint_from(svc, principal, NULL, body, len, out, result);
+}
+
+int kh_kmip_json_endpoint_from(kh_service *svc, const char *principal, const char *client_addr,
+                               const uint8_t *body, size_t len, kh_buf *out, kh_err *result)
+{
     char detail[KH_KMIP_JSON_DETAIL_MAX] = "";
     json_t *root = kh_kmip_json_parse((const char *)body, len);
     const json_t *jt = root ? json_object_get(root, "tag") : NULL;
@@ -167,7 +175,7 @@ int kh_kmip_json_endpoint(kh_service *svc, const char *principal, const uint8_t 
         return invalid_message(detail, out, result);
     if (!whole)
         req = wrap_payload(op, req);
-    kh_ttlv *resp = run_binary(svc, principal, req);
+    kh_ttlv *resp = run_binary(svc, principal, client_addr, req);
     kh_ttlv_free(&req);
     int status = 500;
     *result = KH_ERR_INTERNAL;
@@ -235,6 +243,8 @@ static bool route_cb(void *arg, const kh_http_request *req, kh_http_reply *r)
         }
         return false; /* to a worker */
     }
+    if (kh_kes_owns_path(req->path))
+        return kh_kes_route(req, r); /* /version, /v1/... (docs/kes.md) */
     r->label = "unknown";
     set_error(r, 404, KH_ERR_NOT_FOUND, "no such route");
     return true;
@@ -245,8 +255,12 @@ static void handle_cb(void *arg, const kh_http_request *req, kh_http_reply *r)
     kh_service *svc = arg;
     const char *principal =
         req->peer.principal[0] ? req->peer.principal : KH_HTTP_DEFAULT_PRINCIPAL;
-    r->status =
-        kh_kmip_json_endpoint(svc, principal, req->body.data, req->body.len, &r->body, &r->result);
+    if (kh_kes_owns_path(req->path)) {
+        kh_kes_handle(svc, principal, req, r);
+        return;
+    }
+    r->status = kh_kmip_json_endpoint_from(svc, principal, req->peer.addr, req->body.data,
+                                           req->body.len, &r->body, &r->result);
 }
 
 static void error_cb(void *arg, kh_err err, kh_http_reply *r)

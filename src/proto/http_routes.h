@@ -23,5 +23,8 @@ kh_http_handler kh_http_routes_handler(kh_service *svc);
  * and appends the JSON reply to out; *result is the failure for metrics. */
 int kh_kmip_json_endpoint(kh_service *svc, const char *principal, const uint8_t *body, size_t len,
                           kh_buf *out, kh_err *result);
+/* The same from client_addr ("ip:port", for the audit log; NULL = unknown). */
+int kh_kmip_json_endpoint_from(kh_service *svc, const char *principal, const char *client_addr,
+                               const uint8_t *body, size_t len, kh_buf *out, kh_err *result);
 
 #endif

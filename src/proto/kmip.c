@@ -9,6 +9,8 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/metrics.h"
+#include "ops/audit.h"
+#include "ops/authz.h"
 #include "proto/kmip_consts.h"
 #include "proto/kmip_names.h"
 
@@ -153,6 +155,7 @@ static kh_ttlv *run_item(kh_kmip_call *c, const kh_ttlv *item, kh_err *result)
         err = KH_ERR_DECODE;
     if (err == KH_OK)
         err = kh_kmip_check_tags(c, item, item_tags, COUNT(item_tags));
+    c->ctx->perm = kh_authz_perm_of_kmip_op(op); /* what kh_object_load checks */
     if (err == KH_OK)
         err = kh_kmip_dispatch(c, op, payload, resp);
     kh_ttlv *bi;
@@ -205,14 +208,47 @@ static void count_item(const char *proto, const kh_ttlv *bi, kh_err err)
     kh_metrics_count(proto, op ? (name ? name : "unknown") : NULL, err);
 }
 
-static void handle_message(kh_service *svc, const char *principal, const char *proto,
-                           const uint8_t *msg, size_t len, kh_buf *reply)
+/* The audit log's operation name and object of one batch item: the uid the
+ * request names, else the one uid its response names (Create, Register),
+ * else none. */
+static void audit_item(const kh_ctx *ctx, const kh_ttlv *item, const kh_ttlv *bi, kh_err err)
+{
+    const kh_ttlv *op = kh_ttlv_find(item, KH_TAG_OPERATION);
+    const char *name = op && op->type == KH_TTLV_ENUMERATION
+                           ? kh_kmip_enum_name_of(KH_TAG_OPERATION, (uint32_t)op->num)
+                           : NULL;
+    const kh_ttlv *req = kh_ttlv_find(item, KH_TAG_REQUEST_PAYLOAD);
+    const kh_ttlv *uid =
+        req && req->type == KH_TTLV_STRUCTURE ? kh_ttlv_find(req, KH_TAG_UNIQUE_IDENTIFIER) : NULL;
+    const kh_ttlv *resp = kh_ttlv_find(bi, KH_TAG_RESPONSE_PAYLOAD);
+    if ((!uid || uid->type != KH_TTLV_TEXT_STRING) && resp &&
+        kh_ttlv_count(resp, KH_TAG_UNIQUE_IDENTIFIER) == 1)
+        uid = kh_ttlv_find(resp, KH_TAG_UNIQUE_IDENTIFIER);
+    const char *uid_text = uid && uid->type == KH_TTLV_TEXT_STRING ? (const char *)uid->data : "";
+    (void)kh_audit_record(ctx, name ? name : (op ? "unknown" : ""), uid_text, err);
+}
+
+/* A request refused as a whole: audited as operation "RequestMessage". */
+static void refuse(const kh_ctx *ctx, const char *proto, kh_kmip_version v, kh_err err,
+                   const char *detail, kh_buf *reply)
+{
+    (void)kh_audit_record(ctx, "RequestMessage", "", err);
+    message_failure(proto, v, err, detail, reply);
+}
+
+static void handle_message(kh_service *svc, const char *principal, const char *client_addr,
+                           const char *proto, const uint8_t *msg, size_t len, kh_buf *reply)
 {
     kh_kmip_version v = {1, 0};
     kh_ttlv *req = NULL;
+    kh_ctx ctx = {.principal = principal,
+                  .now = (int64_t)time(NULL),
+                  .svc = svc,
+                  .client_addr = client_addr,
+                  .perm = 0};
     kh_err err = kh_ttlv_decode(msg, len, &kh_ttlv_default_limits, &req);
     if (err != KH_OK) {
-        message_failure(proto, v, err, "request does not decode as TTLV", reply);
+        refuse(&ctx, proto, v, err, "request does not decode as TTLV", reply);
         return;
     }
     const kh_ttlv *hdr = NULL;
@@ -220,21 +256,20 @@ static void handle_message(kh_service *svc, const char *principal, const char *p
     if ((err = check_header(req, &hdr, &on_error)) != KH_OK ||
         (err = kh_kmip_version_parse(kh_ttlv_find(hdr, KH_TAG_PROTOCOL_VERSION), &v)) != KH_OK) {
         kh_ttlv_free(&req);
-        message_failure(proto, v, err, "bad request header", reply);
+        refuse(&ctx, proto, v, err, "bad request header", reply);
         return;
     }
-    kh_ctx ctx = {principal, (int64_t)time(NULL), svc};
     if (!kh_kmip_version_supported(v)) {
         kh_kmip_version ours = v.major >= 2 ? kh_kmip_versions[0] : (kh_kmip_version){1, 4};
         kh_ttlv_free(&req);
-        message_failure(proto, ours, KH_ERR_VERSION, NULL, reply);
+        refuse(&ctx, proto, ours, KH_ERR_VERSION, NULL, reply);
         return;
     }
     kh_kmip_call call = {&ctx, v, NULL, NULL, {0}};
     if (kh_kmip_check_tags(&call, req, message_tags, COUNT(message_tags)) != KH_OK ||
         kh_kmip_check_tags(&call, hdr, header_tags, COUNT(header_tags)) != KH_OK) {
         kh_ttlv_free(&req);
-        message_failure(proto, v, KH_ERR_DECODE, call.detail, reply);
+        refuse(&ctx, proto, v, KH_ERR_DECODE, call.detail, reply);
         return;
     }
     kh_ttlv *resp = new_response(v, ctx.now);
@@ -244,6 +279,7 @@ static void handle_message(kh_service *svc, const char *principal, const char *p
         kh_err item_err;
         kh_ttlv *bi = kh_ttlv_add_take(resp, run_item(&call, req->kids[i], &item_err));
         count_item(proto, bi, item_err);
+        audit_item(&ctx, req->kids[i], bi, item_err);
         if (item_err != KH_OK && on_error != KH_BATCH_ERROR_CONTINUATION_OPTION_CONTINUE)
             break; /* Stop (and Undo, which we cannot honour) end the batch */
     }
@@ -253,25 +289,25 @@ static void handle_message(kh_service *svc, const char *principal, const char *p
     encode_free(&resp, reply);
 }
 
-void kh_kmip_handle_as(kh_service *svc, const char *principal, const char *protocol,
-                       const uint8_t *msg, size_t len, kh_buf *reply)
+void kh_kmip_handle_as(kh_service *svc, const char *principal, const char *client_addr,
+                       const char *protocol, const uint8_t *msg, size_t len, kh_buf *reply)
 {
     double t0 = kh_metrics_now();
-    handle_message(svc, principal, protocol, msg, len, reply);
+    handle_message(svc, principal, client_addr ? client_addr : "", protocol, msg, len, reply);
     kh_metrics_observe(protocol, kh_metrics_now() - t0);
 }
 
 void kh_kmip_handle(kh_service *svc, const char *principal, const uint8_t *msg, size_t len,
                     kh_buf *reply)
 {
-    kh_kmip_handle_as(svc, principal, "kmip", msg, len, reply);
+    kh_kmip_handle_as(svc, principal, NULL, "kmip", msg, len, reply);
 }
 
 static void handle_cb(void *arg, const kh_peer *peer, const uint8_t *msg, size_t len, kh_buf *reply)
 {
     kh_service *svc = arg;
     const char *principal = peer->principal[0] ? peer->principal : "admin";
-    kh_kmip_handle(svc, principal, msg, len, reply);
+    kh_kmip_handle_as(svc, principal, peer->addr, "kmip", msg, len, reply);
 }
 
 static void error_cb(void *arg, kh_err err, kh_buf *reply)

@@ -56,12 +56,15 @@ static inline int kh_kmip_is_v2(const kh_kmip_call *c)
 }
 
 /* Handle one encoded request for principal; reply gets the encoded
- * response. Counted in the metrics as protocol "kmip". */
+ * response. Counted in the metrics as protocol "kmip". Every batch item
+ * (and a message refused whole) is appended to the audit log when
+ * svc->audit. */
 void kh_kmip_handle(kh_service *svc, const char *principal, const uint8_t *msg, size_t len,
                     kh_buf *reply);
-/* The same, counted as protocol (a static label such as "kmip_json"). */
-void kh_kmip_handle_as(kh_service *svc, const char *principal, const char *protocol,
-                       const uint8_t *msg, size_t len, kh_buf *reply);
+/* The same from client_addr ("ip:port" of the peer, for the audit log; NULL
+ * = unknown), counted as protocol (a static label such as "kmip_json"). */
+void kh_kmip_handle_as(kh_service *svc, const char *principal, const char *client_addr,
+                       const char *protocol, const uint8_t *msg, size_t len, kh_buf *reply);
 
 /* A response for a message that could not be read at all (framing error,
  * too large, server busy). */

@@ -46,8 +46,37 @@ static const char v1[] =
     "  name TEXT NOT NULL,"
     "  PRIMARY KEY (name, uid));"
     "CREATE INDEX object_name_uid ON object_name(uid);";
+
+/* The audit log (docs/audit.md); see migrations_sqlite.c v2. */
+static const char v2[] =
+    "CREATE TABLE audit ("
+    "  id BIGINT PRIMARY KEY,"
+    "  time_us BIGINT NOT NULL,"
+    "  principal TEXT NOT NULL,"
+    "  client_addr TEXT NOT NULL,"
+    "  operation TEXT NOT NULL,"
+    "  object_uid TEXT NOT NULL,"
+    "  result TEXT NOT NULL,"
+    "  hash BYTEA NOT NULL);"
+    "CREATE TABLE audit_head ("
+    "  one INTEGER PRIMARY KEY CHECK (one = 1),"
+    "  last_id BIGINT NOT NULL,"
+    "  last_hash BYTEA NOT NULL);"
+    "INSERT INTO audit_head(one, last_id, last_hash)"
+    "  VALUES (1, 0, decode(repeat('00', 32), 'hex'));";
+
+/* Grants (docs/authorization.md); see migrations_sqlite.c v3. */
+static const char v3[] =
+    "CREATE TABLE access_grant ("
+    "  owner TEXT NOT NULL,"
+    "  object_uid TEXT NOT NULL,"
+    "  grantee TEXT NOT NULL,"
+    "  permissions INTEGER NOT NULL,"
+    "  created_at BIGINT NOT NULL,"
+    "  PRIMARY KEY (owner, object_uid, grantee));"
+    "CREATE INDEX access_grant_grantee ON access_grant(grantee, owner);";
 /* clang-format on */
 
-const char *const kh_postgres_migrations[] = {v1};
+const char *const kh_postgres_migrations[] = {v1, v2, v3};
 const size_t kh_postgres_n_migrations =
     sizeof(kh_postgres_migrations) / sizeof(kh_postgres_migrations[0]);

@@ -45,8 +45,39 @@ static const char v1[] =
     "  name TEXT NOT NULL,"
     "  PRIMARY KEY (name, uid));"
     "CREATE INDEX object_name_uid ON object_name(uid);";
+
+/* The audit log (docs/audit.md). ids are assigned by keyhold, 1, 2, ...
+ * without gaps, so a deleted row shows as a missing id; audit_head holds
+ * the last id and hash, so that deleting the newest rows shows too. */
+static const char v2[] =
+    "CREATE TABLE audit ("
+    "  id INTEGER PRIMARY KEY,"
+    "  time_us INTEGER NOT NULL,"
+    "  principal TEXT NOT NULL,"
+    "  client_addr TEXT NOT NULL,"
+    "  operation TEXT NOT NULL,"
+    "  object_uid TEXT NOT NULL,"
+    "  result TEXT NOT NULL,"
+    "  hash BLOB NOT NULL);"
+    "CREATE TABLE audit_head ("
+    "  one INTEGER PRIMARY KEY CHECK (one = 1),"
+    "  last_id INTEGER NOT NULL,"
+    "  last_hash BLOB NOT NULL);"
+    "INSERT INTO audit_head(one, last_id, last_hash) VALUES (1, 0, zeroblob(32));";
+
+/* Grants (docs/authorization.md). "grant" is an SQL keyword, hence the
+ * name. object_uid '*' = every object of owner; grantee '*' = everyone. */
+static const char v3[] =
+    "CREATE TABLE access_grant ("
+    "  owner TEXT NOT NULL,"
+    "  object_uid TEXT NOT NULL,"
+    "  grantee TEXT NOT NULL,"
+    "  permissions INTEGER NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (owner, object_uid, grantee));"
+    "CREATE INDEX access_grant_grantee ON access_grant(grantee, owner);";
 /* clang-format on */
 
-const char *const kh_sqlite_migrations[] = {v1};
+const char *const kh_sqlite_migrations[] = {v1, v2, v3};
 const size_t kh_sqlite_n_migrations =
     sizeof(kh_sqlite_migrations) / sizeof(kh_sqlite_migrations[0]);

@@ -76,6 +76,26 @@ static const char *const stmt_sql[PG_STMT_MAX_] = {
     [PG_NAME_INSERT] = "INSERT INTO object_name(uid, name) VALUES ($1, $2)"
                        " ON CONFLICT DO NOTHING",
     [PG_NAME_DELETE] = "DELETE FROM object_name WHERE uid = $1",
+    /* The row lock on the chain head serializes appends across nodes. */
+    [PG_AUDIT_HEAD_LOCK] = "SELECT last_id, last_hash FROM audit_head WHERE one = 1 FOR UPDATE",
+    [PG_AUDIT_HEAD] = "SELECT last_id, last_hash FROM audit_head WHERE one = 1",
+    [PG_AUDIT_HEAD_SET] = "UPDATE audit_head SET last_id = $1, last_hash = $2 WHERE one = 1",
+    [PG_AUDIT_INSERT] = "INSERT INTO audit(id, time_us, principal, client_addr, operation,"
+                        " object_uid, result, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    [PG_AUDIT_READ] = "SELECT id, time_us, principal, client_addr, operation, object_uid, result,"
+                      " hash FROM audit WHERE id > $1 ORDER BY id LIMIT $2",
+    [PG_GRANT_ADD] = "INSERT INTO access_grant(owner, object_uid, grantee, permissions, created_at)"
+                     " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (owner, object_uid, grantee)"
+                     " DO UPDATE SET permissions = access_grant.permissions | EXCLUDED.permissions",
+    [PG_GRANT_SUB] = "UPDATE access_grant SET permissions = permissions & ~($4::integer)"
+                     " WHERE owner = $1 AND object_uid = $2 AND grantee = $3",
+    [PG_GRANT_PRUNE] = "DELETE FROM access_grant WHERE owner = $1 AND object_uid = $2"
+                       " AND grantee = $3 AND permissions = 0",
+    [PG_GRANT_LIST] = "SELECT owner, object_uid, grantee, permissions FROM access_grant"
+                      " WHERE owner = $1 AND ($2::text IS NULL OR object_uid = $2::text)"
+                      " ORDER BY object_uid COLLATE \"C\", grantee COLLATE \"C\"",
+    [PG_GRANT_PERMS] = "SELECT permissions FROM access_grant WHERE owner = $1"
+                       " AND object_uid IN ($2, '*') AND grantee IN ($3, '*')",
 };
 
 /* What each statement is, for log lines. */
@@ -85,7 +105,12 @@ static const char *const stmt_what[PG_STMT_MAX_] = {
     [PG_RKEY_INSERT] = "realm key insert", [PG_OBJ_INSERT] = "object insert",
     [PG_OBJ_GET] = "object select",        [PG_OBJ_UPDATE] = "object update",
     [PG_OBJ_REVISION] = "revision select", [PG_NAME_INSERT] = "name insert",
-    [PG_NAME_DELETE] = "name delete",
+    [PG_NAME_DELETE] = "name delete",      [PG_AUDIT_HEAD_LOCK] = "audit head lock",
+    [PG_AUDIT_HEAD] = "audit head",        [PG_AUDIT_HEAD_SET] = "audit head update",
+    [PG_AUDIT_INSERT] = "audit insert",    [PG_AUDIT_READ] = "audit select",
+    [PG_GRANT_ADD] = "grant insert",       [PG_GRANT_SUB] = "grant update",
+    [PG_GRANT_PRUNE] = "grant delete",     [PG_GRANT_LIST] = "grant select",
+    [PG_GRANT_PERMS] = "grant select",
 };
 
 /* ---- statements ------------------------------------------------------- */
@@ -143,12 +168,13 @@ kh_err pg_exec_locate(pg_conn *c, unsigned mask, const char *sql, const pg_param
 {
     /* owner, name: text; type, state, algorithm, length: int4; limit,
      * offset: int8. Given explicitly since a variant may not use them all. */
-    static const Oid types[8] = {25, 25, 23, 23, 23, 23, 20, 20};
+    /* visible_to: text, permission: int4. */
+    static const Oid types[10] = {25, 25, 23, 23, 23, 23, 20, 20, 25, 23};
     char name[16];
     mask %= PG_LOCATE_VARIANTS;
     snprintf(name, sizeof(name), "kh_l%u", mask);
     if (!c->locate_prepared[mask]) {
-        kh_err err = prepare(c, name, sql, 8, types);
+        kh_err err = prepare(c, name, sql, 10, types);
         if (err != KH_OK)
             return err;
         c->locate_prepared[mask] = 1;
@@ -604,6 +630,13 @@ static const struct kh_store_ops postgres_ops = {
     .object_get = pg_object_get,
     .object_update = pg_object_update,
     .object_locate = pg_object_locate,
+    .audit_append = pg_audit_append,
+    .audit_read = pg_audit_read,
+    .audit_head = pg_audit_head,
+    .grant_add = pg_grant_add,
+    .grant_remove = pg_grant_remove,
+    .grant_list = pg_grant_list,
+    .grant_perms = pg_grant_perms,
 };
 
 kh_err kh_postgres_open(const char *url, kh_store **out)

@@ -4,7 +4,8 @@
  *
  * postgres.c owns the connection pool, prepared statements, migrations and
  * realms; postgres_values.c parameters, results and errors;
- * postgres_objects.c managed objects and Locate.
+ * postgres_objects.c managed objects and Locate; postgres_audit.c the
+ * audit log and grants.
  */
 #ifndef KH_STORE_POSTGRES_INTERNAL_H
 #define KH_STORE_POSTGRES_INTERNAL_H
@@ -29,6 +30,16 @@ typedef enum pg_stmt_id {
     PG_OBJ_REVISION,
     PG_NAME_INSERT,
     PG_NAME_DELETE,
+    PG_AUDIT_HEAD_LOCK,
+    PG_AUDIT_HEAD,
+    PG_AUDIT_HEAD_SET,
+    PG_AUDIT_INSERT,
+    PG_AUDIT_READ,
+    PG_GRANT_ADD,
+    PG_GRANT_SUB,
+    PG_GRANT_PRUNE,
+    PG_GRANT_LIST,
+    PG_GRANT_PERMS,
     PG_STMT_MAX_
 } pg_stmt_id;
 
@@ -40,7 +51,8 @@ typedef enum pg_stmt_id {
 #define PG_LOCATE_STATE 0x08
 #define PG_LOCATE_ALG 0x10
 #define PG_LOCATE_LEN 0x20
-#define PG_LOCATE_VARIANTS 0x40
+#define PG_LOCATE_VISIBLE 0x40
+#define PG_LOCATE_VARIANTS 0x80
 
 typedef struct pg_conn {
     PGconn *conn;
@@ -106,5 +118,15 @@ kh_err pg_object_insert(kh_store *s, const kh_obj_row *row);
 kh_err pg_object_get(kh_store *s, const char *uid, kh_obj_row **out);
 kh_err pg_object_update(kh_store *s, const kh_obj_row *row);
 kh_err pg_object_locate(kh_store *s, const kh_locate_query *q, char ***uids, size_t *n);
+
+kh_err pg_audit_append(kh_store *s, kh_audit_row *row);
+kh_err pg_audit_read(kh_store *s, int64_t after_id, size_t max, kh_audit_row **rows, size_t *n);
+kh_err pg_audit_head(kh_store *s, int64_t *last_id, uint8_t hash[KH_AUDIT_HASH_LEN]);
+kh_err pg_grant_add(kh_store *s, const kh_grant_row *g);
+kh_err pg_grant_remove(kh_store *s, const kh_grant_row *g);
+kh_err pg_grant_list(kh_store *s, const char *owner, const char *object_uid, kh_grant_row **rows,
+                     size_t *n);
+kh_err pg_grant_perms(kh_store *s, const char *owner, const char *object_uid, const char *principal,
+                      uint32_t *perms);
 
 #endif

@@ -219,13 +219,22 @@ static const struct {
     {PG_LOCATE_STATE, " AND o.state = $4"},
     {PG_LOCATE_ALG, " AND o.algorithm = $5"},
     {PG_LOCATE_LEN, " AND o.length = $6"},
+    /* Owned by $9 or granted to it (or to everyone) with a permission in
+     * $10; the owner test first lets the owner index narrow the search. */
+    {PG_LOCATE_VISIBLE,
+     " AND o.owner IN (SELECT $9 UNION SELECT g.owner FROM access_grant g"
+     " WHERE g.grantee IN ($9, '*') AND (g.permissions & $10) <> 0)"
+     " AND (o.owner = $9 OR EXISTS (SELECT 1 FROM access_grant g WHERE g.owner = o.owner"
+     " AND g.object_uid IN (o.uid, '*') AND g.grantee IN ($9, '*')"
+     " AND (g.permissions & $10) <> 0))"},
 };
 
 static unsigned locate_mask(const kh_locate_query *q)
 {
     return (q->owner ? PG_LOCATE_OWNER : 0) | (q->name ? PG_LOCATE_NAME : 0) |
            (q->object_type >= 0 ? PG_LOCATE_TYPE : 0) | (q->state >= 0 ? PG_LOCATE_STATE : 0) |
-           (q->algorithm >= 0 ? PG_LOCATE_ALG : 0) | (q->length >= 0 ? PG_LOCATE_LEN : 0);
+           (q->algorithm >= 0 ? PG_LOCATE_ALG : 0) | (q->length >= 0 ? PG_LOCATE_LEN : 0) |
+           (q->visible_to ? PG_LOCATE_VISIBLE : 0);
 }
 
 static void locate_sql(unsigned mask, kh_buf *sql)
@@ -257,6 +266,11 @@ static void locate_params(pg_params *p, const kh_locate_query *q)
     else
         pg_param_null(p);
     pg_param_int(p, q->offset);
+    pg_param_text(p, q->visible_to);
+    if (q->visible_to)
+        pg_param_int(p, (int64_t)q->permission);
+    else
+        pg_param_null(p);
 }
 
 struct locate_ctx {

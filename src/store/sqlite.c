@@ -67,6 +67,24 @@ static const char *const stmt_sql[SQ_STMT_MAX_] = {
     [SQ_NAME_INSERT] = "INSERT OR IGNORE INTO object_name(uid, name) VALUES (?1, ?2)",
     [SQ_NAME_DELETE] = "DELETE FROM object_name WHERE uid = ?1",
     [SQ_NAME_GET] = "SELECT name FROM object_name WHERE uid = ?1 ORDER BY name",
+    [SQ_AUDIT_HEAD] = "SELECT last_id, last_hash FROM audit_head WHERE one = 1",
+    [SQ_AUDIT_HEAD_SET] = "UPDATE audit_head SET last_id = ?1, last_hash = ?2 WHERE one = 1",
+    [SQ_AUDIT_INSERT] = "INSERT INTO audit(id, time_us, principal, client_addr, operation,"
+                        " object_uid, result, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [SQ_AUDIT_READ] = "SELECT id, time_us, principal, client_addr, operation, object_uid, result,"
+                      " hash FROM audit WHERE id > ?1 ORDER BY id LIMIT ?2",
+    [SQ_GRANT_ADD] = "INSERT INTO access_grant(owner, object_uid, grantee, permissions, created_at)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (owner, object_uid, grantee)"
+                     " DO UPDATE SET permissions = access_grant.permissions | excluded.permissions",
+    [SQ_GRANT_SUB] = "UPDATE access_grant SET permissions = permissions & ~?4"
+                     " WHERE owner = ?1 AND object_uid = ?2 AND grantee = ?3",
+    [SQ_GRANT_PRUNE] = "DELETE FROM access_grant WHERE owner = ?1 AND object_uid = ?2"
+                       " AND grantee = ?3 AND permissions = 0",
+    [SQ_GRANT_LIST] = "SELECT owner, object_uid, grantee, permissions FROM access_grant"
+                      " WHERE owner = ?1 AND (?2 IS NULL OR object_uid = ?2)"
+                      " ORDER BY object_uid, grantee",
+    [SQ_GRANT_PERMS] = "SELECT permissions FROM access_grant WHERE owner = ?1"
+                       " AND object_uid IN (?2, '*') AND grantee IN (?3, '*')",
 };
 
 /* ---- errors and statements ------------------------------------------- */
@@ -522,6 +540,13 @@ static const struct kh_store_ops sqlite_ops = {
     .object_get = sq_object_get,
     .object_update = sq_object_update,
     .object_locate = sq_object_locate,
+    .audit_append = sq_audit_append,
+    .audit_read = sq_audit_read,
+    .audit_head = sq_audit_head,
+    .grant_add = sq_grant_add,
+    .grant_remove = sq_grant_remove,
+    .grant_list = sq_grant_list,
+    .grant_perms = sq_grant_perms,
 };
 
 /* SQLite would create the file 0644; the database names every key and its

@@ -13,7 +13,7 @@
 
 struct sq_job {
     sq_write_fn fn;
-    const kh_obj_row *row;
+    void *arg;
     kh_err err;
     int done;
     sq_job *next;
@@ -46,7 +46,7 @@ static void run_job(sq_conn *c, sq_job *j)
     j->err = savepoint(c, "SAVEPOINT job");
     if (j->err != KH_OK)
         return;
-    j->err = j->fn(c, j->row);
+    j->err = j->fn(c, j->arg);
     if (j->err != KH_OK && savepoint(c, "ROLLBACK TO job") != KH_OK)
         j->err = KH_ERR_STORE;
     if (savepoint(c, "RELEASE job") != KH_OK && j->err == KH_OK)
@@ -71,10 +71,10 @@ static void run_batch(kh_store *s, sq_job *batch)
         sq_release(s, c); /* rolls back whatever is still open */
 }
 
-kh_err sq_group_write(kh_store *s, sq_write_fn fn, const kh_obj_row *row)
+kh_err sq_group_write(kh_store *s, sq_write_fn fn, void *arg)
 {
     sq_group *g = sq_group_of(s);
-    sq_job job = {fn, row, KH_OK, 0, NULL};
+    sq_job job = {fn, arg, KH_OK, 0, NULL};
     pthread_mutex_lock(&g->mu);
     *g->tail = &job;
     g->tail = &job.next;

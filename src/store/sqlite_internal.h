@@ -2,7 +2,8 @@
  * sqlite_internal.h - shared between the files of the SQLite backend only.
  *
  * sqlite.c owns the connection pool, statement cache, errors, migrations
- * and realms; sqlite_objects.c owns managed objects and Locate.
+ * and realms; sqlite_objects.c owns managed objects and Locate;
+ * sqlite_audit.c the audit log and grants.
  */
 #ifndef KH_STORE_SQLITE_INTERNAL_H
 #define KH_STORE_SQLITE_INTERNAL_H
@@ -33,6 +34,15 @@ typedef enum sq_stmt_id {
     SQ_NAME_INSERT,
     SQ_NAME_DELETE,
     SQ_NAME_GET,
+    SQ_AUDIT_HEAD,
+    SQ_AUDIT_HEAD_SET,
+    SQ_AUDIT_INSERT,
+    SQ_AUDIT_READ,
+    SQ_GRANT_ADD,
+    SQ_GRANT_SUB,
+    SQ_GRANT_PRUNE,
+    SQ_GRANT_LIST,
+    SQ_GRANT_PERMS,
     SQ_STMT_MAX_
 } sq_stmt_id;
 
@@ -43,7 +53,8 @@ typedef enum sq_stmt_id {
 #define SQ_LOCATE_STATE 0x08
 #define SQ_LOCATE_ALG 0x10
 #define SQ_LOCATE_LEN 0x20
-#define SQ_LOCATE_VARIANTS 0x40
+#define SQ_LOCATE_VISIBLE 0x40
+#define SQ_LOCATE_VARIANTS 0x80
 
 typedef struct sq_conn {
     sqlite3 *db;
@@ -56,7 +67,7 @@ typedef struct sq_conn {
  * fsync. Each write runs in its own savepoint, so one write's failure does
  * not undo the others'; every caller returns only once its write is
  * durable (or failed). sqlite_commit.c. */
-typedef kh_err (*sq_write_fn)(sq_conn *c, const kh_obj_row *row);
+typedef kh_err (*sq_write_fn)(sq_conn *c, void *arg);
 typedef struct sq_job sq_job;
 typedef struct sq_group {
     pthread_mutex_t mu;
@@ -69,7 +80,7 @@ typedef struct sq_group {
 void sq_group_init(sq_group *g);
 void sq_group_destroy(sq_group *g);
 sq_group *sq_group_of(kh_store *s);
-kh_err sq_group_write(kh_store *s, sq_write_fn fn, const kh_obj_row *row);
+kh_err sq_group_write(kh_store *s, sq_write_fn fn, void *arg);
 
 /* Borrow a connection (waits when all are busy); give it back with
  * sq_release, which also rolls back a transaction left open. */
@@ -102,5 +113,15 @@ kh_err sq_object_insert(kh_store *s, const kh_obj_row *row);
 kh_err sq_object_get(kh_store *s, const char *uid, kh_obj_row **out);
 kh_err sq_object_update(kh_store *s, const kh_obj_row *row);
 kh_err sq_object_locate(kh_store *s, const kh_locate_query *q, char ***uids, size_t *n);
+
+kh_err sq_audit_append(kh_store *s, kh_audit_row *row);
+kh_err sq_audit_read(kh_store *s, int64_t after_id, size_t max, kh_audit_row **rows, size_t *n);
+kh_err sq_audit_head(kh_store *s, int64_t *last_id, uint8_t hash[KH_AUDIT_HASH_LEN]);
+kh_err sq_grant_add(kh_store *s, const kh_grant_row *g);
+kh_err sq_grant_remove(kh_store *s, const kh_grant_row *g);
+kh_err sq_grant_list(kh_store *s, const char *owner, const char *object_uid, kh_grant_row **rows,
+                     size_t *n);
+kh_err sq_grant_perms(kh_store *s, const char *owner, const char *object_uid, const char *principal,
+                      uint32_t *perms);
 
 #endif

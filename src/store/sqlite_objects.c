@@ -32,8 +32,9 @@ static kh_err insert_names(sq_conn *c, const kh_obj_row *r)
     return KH_OK;
 }
 
-static kh_err insert_row(sq_conn *c, const kh_obj_row *r)
+static kh_err insert_row(sq_conn *c, void *arg)
 {
+    const kh_obj_row *r = arg;
     sqlite3_stmt *st = sq_stmt(c, SQ_OBJ_INSERT);
     if (!st)
         return KH_ERR_STORE;
@@ -55,7 +56,7 @@ static kh_err insert_row(sq_conn *c, const kh_obj_row *r)
 
 kh_err sq_object_insert(kh_store *s, const kh_obj_row *row)
 {
-    return sq_group_write(s, insert_row, row);
+    return sq_group_write(s, insert_row, (void *)row);
 }
 
 /* ---- get -------------------------------------------------------------- */
@@ -159,8 +160,9 @@ static kh_err why_unchanged(sq_conn *c, const char *uid)
     return err;
 }
 
-static kh_err update_row(sq_conn *c, const kh_obj_row *r)
+static kh_err update_row(sq_conn *c, void *arg)
 {
+    const kh_obj_row *r = arg;
     sqlite3_stmt *st = sq_stmt(c, SQ_OBJ_UPDATE);
     if (!st)
         return KH_ERR_STORE;
@@ -190,7 +192,7 @@ static kh_err update_row(sq_conn *c, const kh_obj_row *r)
 
 kh_err sq_object_update(kh_store *s, const kh_obj_row *row)
 {
-    return sq_group_write(s, update_row, row);
+    return sq_group_write(s, update_row, (void *)row);
 }
 
 /* ---- locate ----------------------------------------------------------- */
@@ -211,13 +213,27 @@ static const struct {
     {SQ_LOCATE_STATE, " AND o.state = ?4"},
     {SQ_LOCATE_ALG, " AND o.algorithm = ?5"},
     {SQ_LOCATE_LEN, " AND o.length = ?6"},
+    /* Owned by ?9 or granted to it (or to everyone) with a permission in
+     * ?10, checked per object. */
+    {SQ_LOCATE_VISIBLE,
+     " AND (o.owner = ?9 OR EXISTS (SELECT 1 FROM access_grant g WHERE g.owner = o.owner"
+     " AND g.object_uid IN (o.uid, '*') AND g.grantee IN (?9, '*')"
+     " AND (g.permissions & ?10) <> 0))"},
 };
+
+/* Without a name, this first narrows the search to the owners whose objects
+ * may be visible at all, through the owner index: for a caller nobody
+ * granted anything that is just ?9, the plan Locate had before grants. */
+static const char visible_owners[] =
+    " AND o.owner IN (SELECT ?9 UNION SELECT g.owner FROM access_grant g"
+    " WHERE g.grantee IN (?9, '*') AND (g.permissions & ?10) <> 0)";
 
 static unsigned locate_mask(const kh_locate_query *q)
 {
     return (q->owner ? SQ_LOCATE_OWNER : 0) | (q->name ? SQ_LOCATE_NAME : 0) |
            (q->object_type >= 0 ? SQ_LOCATE_TYPE : 0) | (q->state >= 0 ? SQ_LOCATE_STATE : 0) |
-           (q->algorithm >= 0 ? SQ_LOCATE_ALG : 0) | (q->length >= 0 ? SQ_LOCATE_LEN : 0);
+           (q->algorithm >= 0 ? SQ_LOCATE_ALG : 0) | (q->length >= 0 ? SQ_LOCATE_LEN : 0) |
+           (q->visible_to ? SQ_LOCATE_VISIBLE : 0);
 }
 
 static sqlite3_stmt *locate_stmt(sq_conn *c, unsigned mask)
@@ -233,6 +249,9 @@ static sqlite3_stmt *locate_stmt(sq_conn *c, unsigned mask)
         /* with a name, keep the planner off the owner index ("+" column) */
         if (filters[i].bit == SQ_LOCATE_OWNER && (mask & SQ_LOCATE_NAME))
             frag = " AND +o.owner = ?1";
+        if (filters[i].bit == SQ_LOCATE_VISIBLE && (mask & SQ_LOCATE_VISIBLE) &&
+            !(mask & SQ_LOCATE_NAME))
+            kh_buf_append(&sql, visible_owners, strlen(visible_owners));
         if (mask & filters[i].bit)
             kh_buf_append(&sql, frag, strlen(frag));
     }
@@ -256,6 +275,10 @@ static void locate_bind(sqlite3_stmt *st, const kh_locate_query *q)
         sqlite3_bind_int(st, 5, q->algorithm);
     if (q->length >= 0)
         sqlite3_bind_int(st, 6, q->length);
+    if (q->visible_to) {
+        sqlite3_bind_text(st, 9, q->visible_to, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 10, (int64_t)q->permission);
+    }
     sqlite3_bind_int64(st, 7, q->limit); /* -1 is "no limit" to SQLite too */
     sqlite3_bind_int64(st, 8, q->offset);
 }

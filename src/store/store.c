@@ -8,6 +8,7 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "store/audit_chain.h"
 #include "store/postgres.h"
 #include "store/sqlite.h"
 
@@ -126,6 +127,8 @@ kh_err kh_store_object_locate(kh_store *s, const kh_locate_query *q, char ***uid
 {
     if (!q || !uids || !n || q->offset < 0 || q->limit < -1)
         return KH_ERR_INVALID_ARG;
+    if (q->visible_to && q->permission == 0)
+        return KH_ERR_INVALID_ARG;
     return s->ops->object_locate(s, q, uids, n);
 }
 
@@ -156,4 +159,93 @@ void kh_locate_query_init(kh_locate_query *q)
     q->length = -1;
     q->offset = 0;
     q->limit = -1;
+    q->visible_to = NULL;
+    q->permission = 0;
+}
+
+/* ---- audit ------------------------------------------------------------ */
+
+static int audit_field_ok(const char *f)
+{
+    return f && strlen(f) <= KH_AUDIT_FIELD_MAX;
+}
+
+kh_err kh_store_audit_append(kh_store *s, kh_audit_row *row)
+{
+    if (!row || !audit_field_ok(row->principal) || !audit_field_ok(row->client_addr) ||
+        !audit_field_ok(row->operation) || !audit_field_ok(row->object_uid) ||
+        !audit_field_ok(row->result))
+        return KH_ERR_INVALID_ARG;
+    return s->ops->audit_append(s, row);
+}
+
+kh_err kh_store_audit_read(kh_store *s, int64_t after_id, size_t max, kh_audit_row **rows,
+                           size_t *n)
+{
+    if (!rows || !n || max == 0 || max > 100000 || after_id < 0)
+        return KH_ERR_INVALID_ARG;
+    return s->ops->audit_read(s, after_id, max, rows, n);
+}
+
+kh_err kh_store_audit_head(kh_store *s, int64_t *last_id, uint8_t hash[KH_AUDIT_HASH_LEN])
+{
+    if (!last_id || !hash)
+        return KH_ERR_INVALID_ARG;
+    return s->ops->audit_head(s, last_id, hash);
+}
+
+void kh_audit_rows_free(kh_audit_row *rows, size_t n)
+{
+    for (size_t i = 0; rows && i < n; i++) {
+        free(rows[i].principal);
+        free(rows[i].client_addr);
+        free(rows[i].operation);
+        free(rows[i].object_uid);
+        free(rows[i].result);
+    }
+    free(rows);
+}
+
+/* ---- grants ----------------------------------------------------------- */
+
+static int grant_ok(const kh_grant_row *g)
+{
+    return g && g->owner && *g->owner && g->object_uid && *g->object_uid && g->grantee &&
+           *g->grantee && g->permissions != 0;
+}
+
+kh_err kh_store_grant_add(kh_store *s, const kh_grant_row *g)
+{
+    return grant_ok(g) ? s->ops->grant_add(s, g) : KH_ERR_INVALID_ARG;
+}
+
+kh_err kh_store_grant_remove(kh_store *s, const kh_grant_row *g)
+{
+    return grant_ok(g) ? s->ops->grant_remove(s, g) : KH_ERR_INVALID_ARG;
+}
+
+kh_err kh_store_grant_list(kh_store *s, const char *owner, const char *object_uid,
+                           kh_grant_row **rows, size_t *n)
+{
+    if (!owner || !rows || !n)
+        return KH_ERR_INVALID_ARG;
+    return s->ops->grant_list(s, owner, object_uid, rows, n);
+}
+
+kh_err kh_store_grant_perms(kh_store *s, const char *owner, const char *object_uid,
+                            const char *principal, uint32_t *perms)
+{
+    if (!owner || !object_uid || !principal || !perms)
+        return KH_ERR_INVALID_ARG;
+    return s->ops->grant_perms(s, owner, object_uid, principal, perms);
+}
+
+void kh_grant_rows_free(kh_grant_row *rows, size_t n)
+{
+    for (size_t i = 0; rows && i < n; i++) {
+        free(rows[i].owner);
+        free(rows[i].object_uid);
+        free(rows[i].grantee);
+    }
+    free(rows);
 }

@@ -56,10 +56,44 @@ typedef struct kh_locate_query {
     int32_t length;      /* -1 = any */
     int64_t offset;      /* skip this many matches */
     int64_t limit;       /* at most this many, -1 = no limit */
+    /* When set: only objects this principal owns, or on which a grant
+     * (kh_store_grant_*) gives it a permission in the mask `permission`. */
+    const char *visible_to;
+    uint32_t permission;
 } kh_locate_query;
 
 /* Initialise q to match everything. */
 void kh_locate_query_init(kh_locate_query *q);
+
+/* One row of the hash-chained audit log. Strings are malloc'd and owned by
+ * the row (kh_audit_rows_free). Never key material: who, from where, what,
+ * on which object, with what result. */
+#define KH_AUDIT_HASH_LEN 32
+typedef struct kh_audit_row {
+    int64_t id;      /* 1, 2, 3, ... without gaps, assigned by the store */
+    int64_t time_us; /* unix microseconds */
+    char *principal;
+    char *client_addr;               /* "ip:port", "" when not over the network */
+    char *operation;                 /* e.g. "Get" */
+    char *object_uid;                /* "" when none */
+    char *result;                    /* kh_err_name(), e.g. "KH_OK" */
+    uint8_t hash[KH_AUDIT_HASH_LEN]; /* SHA-256(previous hash || canonical row) */
+} kh_audit_row;
+
+/* Free rows[0..n) and the array. */
+void kh_audit_rows_free(kh_audit_row *rows, size_t n);
+
+/* One grant: owner's object (or "*": all of owner's objects) to grantee
+ * (or "*": everyone), permissions as a bit mask (ops/authz.h). */
+typedef struct kh_grant_row {
+    char *owner;
+    char *object_uid;
+    char *grantee;
+    uint32_t permissions;
+} kh_grant_row;
+
+/* Free rows[0..n) and the array. */
+void kh_grant_rows_free(kh_grant_row *rows, size_t n);
 
 struct kh_store_ops {
     const char *name;
@@ -79,6 +113,17 @@ struct kh_store_ops {
     kh_err (*object_get)(kh_store *s, const char *uid, kh_obj_row **out);
     kh_err (*object_update)(kh_store *s, const kh_obj_row *row);
     kh_err (*object_locate)(kh_store *s, const kh_locate_query *q, char ***uids, size_t *n);
+    /* Audit */
+    kh_err (*audit_append)(kh_store *s, kh_audit_row *row);
+    kh_err (*audit_read)(kh_store *s, int64_t after_id, size_t max, kh_audit_row **rows, size_t *n);
+    kh_err (*audit_head)(kh_store *s, int64_t *last_id, uint8_t hash[KH_AUDIT_HASH_LEN]);
+    /* Grants */
+    kh_err (*grant_add)(kh_store *s, const kh_grant_row *g);
+    kh_err (*grant_remove)(kh_store *s, const kh_grant_row *g);
+    kh_err (*grant_list)(kh_store *s, const char *owner, const char *object_uid,
+                         kh_grant_row **rows, size_t *n);
+    kh_err (*grant_perms)(kh_store *s, const char *owner, const char *object_uid,
+                          const char *principal, uint32_t *perms);
 };
 
 struct kh_store {
@@ -119,5 +164,36 @@ kh_err kh_store_object_update(kh_store *s, const kh_obj_row *row) KH_MUST_CHECK;
 /* Matching uids (array and strings malloc'd; free each then the array). */
 kh_err kh_store_object_locate(kh_store *s, const kh_locate_query *q, char ***uids,
                               size_t *n) KH_MUST_CHECK;
+
+/* Append row to the audit chain: under the chain's lock (SQLite: the group
+ * commit's write transaction; PostgreSQL: a row lock on audit_head) the
+ * store reads the head, sets row->id to the next id and row->hash to
+ * SHA-256(head hash || canonical(row)) (store/audit_chain.h), inserts the
+ * row and moves the head, in one transaction. Durable when it returns KH_OK.
+ * row->id and row->hash are ignored on input. */
+kh_err kh_store_audit_append(kh_store *s, kh_audit_row *row) KH_MUST_CHECK;
+/* Up to max rows with id > after_id, in id order (*rows malloc'd, may be
+ * NULL when *n == 0; free with kh_audit_rows_free). */
+kh_err kh_store_audit_read(kh_store *s, int64_t after_id, size_t max, kh_audit_row **rows,
+                           size_t *n) KH_MUST_CHECK;
+/* The chain head: id and hash of the last row appended (0 and zeros when
+ * none). */
+kh_err kh_store_audit_head(kh_store *s, int64_t *last_id,
+                           uint8_t hash[KH_AUDIT_HASH_LEN]) KH_MUST_CHECK;
+
+/* Add g->permissions to the grant (owner, object_uid, grantee), creating it
+ * if needed. */
+kh_err kh_store_grant_add(kh_store *s, const kh_grant_row *g) KH_MUST_CHECK;
+/* Remove g->permissions from that grant; the grant goes when none remain.
+ * KH_ERR_NOT_FOUND when there is no such grant. */
+kh_err kh_store_grant_remove(kh_store *s, const kh_grant_row *g) KH_MUST_CHECK;
+/* Grants made by owner, on object_uid only when it is not NULL ("*" lists
+ * the all-objects grants). Free with kh_grant_rows_free. */
+kh_err kh_store_grant_list(kh_store *s, const char *owner, const char *object_uid,
+                           kh_grant_row **rows, size_t *n) KH_MUST_CHECK;
+/* Union of the permissions that owner's grants give principal on
+ * object_uid (grants on the uid or "*", to principal or "*"); 0 when none. */
+kh_err kh_store_grant_perms(kh_store *s, const char *owner, const char *object_uid,
+                            const char *principal, uint32_t *perms) KH_MUST_CHECK;
 
 #endif

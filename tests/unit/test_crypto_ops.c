@@ -295,7 +295,7 @@ static int teardown(void **state)
 
 static kh_ctx ctx_for(kh_fixture *f, const char *who)
 {
-    kh_ctx c = {who, 1700000000, &f->svc};
+    kh_ctx c = {.principal = who, .now = 1700000000, .svc = &f->svc};
     return c;
 }
 

@@ -20,6 +20,8 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "ops/audit.h"
+#include "store/audit_chain.h"
 #include "store/store.h"
 
 #include <fcntl.h>
@@ -37,7 +39,8 @@
 
 typedef enum backend { BK_SQLITE, BK_PG } backend;
 
-#define MAX_DBS 4 /* the fixture's database plus fresh ones a test asks for */
+#define MAX_DBS 4        /* the fixture's database plus fresh ones a test asks for */
+#define SCHEMA_VERSION 3 /* migrations both backends ship */
 
 typedef struct fixture {
     backend kind;
@@ -131,7 +134,7 @@ static int open_fixture_store(fixture *f)
 {
     int applied = -1;
     if (kh_store_open(f->url, &f->s) != KH_OK || kh_store_migrate(f->s, &applied) != KH_OK ||
-        applied != 1 || kh_store_realm_ensure(f->s, "default", &f->realm) != KH_OK)
+        applied != SCHEMA_VERSION || kh_store_realm_ensure(f->s, "default", &f->realm) != KH_OK)
         return -1;
     return 0;
 }
@@ -240,7 +243,7 @@ static void test_migrate_idempotent(void **state)
     assert_int_equal(applied, 0);
     assert_int_equal(kh_store_migrate(f->s, NULL), KH_OK);
     assert_int_equal(kh_store_schema_version(f->s, &version), KH_OK);
-    assert_int_equal(version, 1);
+    assert_int_equal(version, SCHEMA_VERSION);
     reopen(f);
     assert_int_equal(kh_store_migrate(f->s, &applied), KH_OK);
     assert_int_equal(applied, 0);
@@ -828,12 +831,12 @@ static void test_concurrent_migrate(void **state)
         assert_int_equal(m[i].err, KH_OK);
         total += m[i].applied;
     }
-    assert_int_equal(total, 1);
+    assert_int_equal(total, SCHEMA_VERSION); /* each migration ran exactly once */
     kh_store *s = NULL;
     int version = -1;
     assert_int_equal(kh_store_open(url, &s), KH_OK);
     assert_int_equal(kh_store_schema_version(s, &version), KH_OK);
-    assert_int_equal(version, 1);
+    assert_int_equal(version, SCHEMA_VERSION);
     kh_store_close(&s);
 }
 
@@ -971,7 +974,7 @@ static void test_pg_reconnect(void **state)
     kill_connections(f);
     int version = 0;
     assert_int_equal(kh_store_schema_version(f->s, &version), KH_OK);
-    assert_int_equal(version, 1);
+    assert_int_equal(version, SCHEMA_VERSION);
 }
 
 /* Text the database encoding cannot hold is the caller's fault, not a
@@ -992,6 +995,246 @@ static void test_pg_invalid_utf8(void **state)
     char **uids = NULL;
     size_t n = 0;
     assert_int_equal(kh_store_object_locate(f->s, &q, &uids, &n), KH_ERR_INVALID_FIELD);
+}
+
+/* ---- audit log ------------------------------------------------------------- */
+
+static void audit_append(kh_store *s, const char *who, const char *op, const char *uid, int64_t t)
+{
+    kh_audit_row r = {0};
+    r.time_us = t;
+    r.principal = (char *)who;
+    r.client_addr = "127.0.0.1:4242";
+    r.operation = (char *)op;
+    r.object_uid = (char *)uid;
+    r.result = "KH_OK";
+    assert_int_equal(kh_store_audit_append(s, &r), KH_OK);
+    assert_true(r.id > 0);
+}
+
+static void audit_five(fixture *f)
+{
+    static const char *const ops[] = {"Create", "Get", "Encrypt", "Revoke", "Destroy"};
+    for (int i = 0; i < 5; i++)
+        audit_append(f->s, "alice", ops[i], i % 2 ? "uid-1" : "", 1700000000000000 + i);
+}
+
+static int64_t verify_broken(fixture *f, int64_t *rows)
+{
+    kh_audit_report rep;
+    assert_int_equal(kh_audit_verify(f->s, &rep), KH_OK);
+    if (rows)
+        *rows = rep.rows;
+    return rep.broken_id;
+}
+
+static void test_audit_chain(void **state)
+{
+    fixture *f = *state;
+    int64_t rows = -1, head = -1;
+    uint8_t h[KH_AUDIT_HASH_LEN], prev[KH_AUDIT_HASH_LEN] = {0};
+    assert_int_equal(verify_broken(f, &rows), 0); /* empty chain */
+    assert_int_equal(rows, 0);
+    audit_five(f);
+    kh_audit_row *got = NULL;
+    size_t n = 0;
+    assert_int_equal(kh_store_audit_read(f->s, 0, 100, &got, &n), KH_OK);
+    assert_int_equal(n, 5);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(got[i].id, (int64_t)i + 1);
+        assert_int_equal(got[i].time_us, 1700000000000000 + (int64_t)i);
+        assert_string_equal(got[i].client_addr, "127.0.0.1:4242");
+        assert_int_equal(kh_audit_chain_hash(prev, &got[i], h), KH_OK);
+        assert_memory_equal(h, got[i].hash, KH_AUDIT_HASH_LEN);
+        memcpy(prev, h, sizeof(h));
+    }
+    kh_audit_rows_free(got, n);
+    assert_int_equal(kh_store_audit_read(f->s, 3, 1, &got, &n), KH_OK); /* paging */
+    assert_int_equal(n, 1);
+    assert_int_equal(got[0].id, 4);
+    kh_audit_rows_free(got, n);
+    assert_int_equal(kh_store_audit_head(f->s, &head, h), KH_OK);
+    assert_int_equal(head, 5);
+    assert_memory_equal(h, prev, KH_AUDIT_HASH_LEN);
+    assert_int_equal(verify_broken(f, &rows), 0);
+    assert_int_equal(rows, 5);
+    reopen(f); /* the chain continues across restarts */
+    audit_append(f->s, "bob", "Get", "x", 1);
+    assert_int_equal(verify_broken(f, &rows), 0);
+    assert_int_equal(rows, 6);
+}
+
+static void test_audit_edit_detected(void **state)
+{
+    fixture *f = *state;
+    int64_t rows = -1;
+    audit_five(f);
+    raw_exec(f, "UPDATE audit SET result = 'KH_ERR_PERMISSION' WHERE id = 3");
+    assert_int_equal(verify_broken(f, &rows), 3);
+    assert_int_equal(rows, 2);
+}
+
+static void test_audit_time_edit_detected(void **state)
+{
+    fixture *f = *state;
+    audit_five(f);
+    raw_exec(f, "UPDATE audit SET time_us = time_us + 1 WHERE id = 4");
+    assert_int_equal(verify_broken(f, NULL), 4);
+}
+
+static void test_audit_delete_detected(void **state)
+{
+    fixture *f = *state;
+    audit_five(f);
+    raw_exec(f, "DELETE FROM audit WHERE id = 2");
+    assert_int_equal(verify_broken(f, NULL), 2);
+}
+
+static void test_audit_truncation_detected(void **state)
+{
+    fixture *f = *state;
+    audit_five(f);
+    raw_exec(f, "DELETE FROM audit WHERE id = 5");
+    assert_int_equal(verify_broken(f, NULL), 5);
+}
+
+static void test_audit_refuses_bad_rows(void **state)
+{
+    fixture *f = *state;
+    kh_audit_row r = {0};
+    r.principal = "alice";
+    r.client_addr = "";
+    r.operation = "Get";
+    r.object_uid = NULL; /* every field is required */
+    r.result = "KH_OK";
+    assert_int_equal(kh_store_audit_append(f->s, &r), KH_ERR_INVALID_ARG);
+    assert_int_equal(verify_broken(f, NULL), 0);
+}
+
+#define AUDIT_THREADS 8
+#define AUDIT_PER_THREAD 25
+
+typedef struct audit_worker {
+    kh_store *s;
+    int failures;
+} audit_worker;
+
+static void *audit_worker_fn(void *arg)
+{
+    audit_worker *w = arg;
+    for (int i = 0; i < AUDIT_PER_THREAD; i++) {
+        kh_audit_row r = {0};
+        r.time_us = i;
+        r.principal = "p";
+        r.client_addr = "";
+        r.operation = "Get";
+        r.object_uid = "";
+        r.result = "KH_OK";
+        if (kh_store_audit_append(w->s, &r) != KH_OK)
+            w->failures++;
+    }
+    return NULL;
+}
+
+/* Appends from many threads and two store handles (two nodes on
+ * PostgreSQL, two pools on SQLite) still form one unbroken chain. */
+static void test_audit_concurrent(void **state)
+{
+    fixture *f = *state;
+    kh_store *other = NULL;
+    pthread_t t[AUDIT_THREADS];
+    audit_worker w[AUDIT_THREADS];
+    int64_t rows = -1;
+    assert_int_equal(kh_store_open(f->url, &other), KH_OK);
+    for (int i = 0; i < AUDIT_THREADS; i++) {
+        w[i] = (audit_worker){i % 2 ? other : f->s, 0};
+        assert_int_equal(pthread_create(&t[i], NULL, audit_worker_fn, &w[i]), 0);
+    }
+    for (int i = 0; i < AUDIT_THREADS; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(w[i].failures, 0);
+    }
+    kh_store_close(&other);
+    assert_int_equal(verify_broken(f, &rows), 0);
+    assert_int_equal(rows, AUDIT_THREADS * AUDIT_PER_THREAD);
+}
+
+/* ---- grants ---------------------------------------------------------------- */
+
+static uint32_t perms_of(fixture *f, const char *owner, const char *uid, const char *who)
+{
+    uint32_t p = 0xdead;
+    assert_int_equal(kh_store_grant_perms(f->s, owner, uid, who, &p), KH_OK);
+    return p;
+}
+
+static void grant(fixture *f, const char *owner, const char *uid, const char *to, uint32_t p)
+{
+    kh_grant_row g = {(char *)owner, (char *)uid, (char *)to, p};
+    assert_int_equal(kh_store_grant_add(f->s, &g), KH_OK);
+}
+
+static void test_grants(void **state)
+{
+    fixture *f = *state;
+    grant(f, "alice", "a", "bob", 0x2);
+    grant(f, "alice", "a", "bob", 0x8); /* merges */
+    grant(f, "alice", "*", "carol", 0x400);
+    grant(f, "alice", "c", "*", 0x2000);
+    assert_int_equal(perms_of(f, "alice", "a", "bob"), 0xa);
+    assert_int_equal(perms_of(f, "alice", "c", "bob"), 0x2000);
+    assert_int_equal(perms_of(f, "alice", "a", "carol"), 0x400);
+    assert_int_equal(perms_of(f, "alice", "c", "carol"), 0x2400);
+    assert_int_equal(perms_of(f, "alice", "a", "dave"), 0);
+    assert_int_equal(perms_of(f, "bob", "a", "bob"), 0); /* bob's grants are not alice's */
+    kh_grant_row *rows = NULL;
+    size_t n = 0;
+    assert_int_equal(kh_store_grant_list(f->s, "alice", NULL, &rows, &n), KH_OK);
+    assert_int_equal(n, 3);
+    assert_string_equal(rows[0].object_uid, "*");
+    assert_string_equal(rows[1].object_uid, "a");
+    assert_int_equal(rows[1].permissions, 0xa);
+    kh_grant_rows_free(rows, n);
+    assert_int_equal(kh_store_grant_list(f->s, "alice", "a", &rows, &n), KH_OK);
+    assert_int_equal(n, 1);
+    kh_grant_rows_free(rows, n);
+    kh_grant_row g = {"alice", "a", "bob", 0x2};
+    assert_int_equal(kh_store_grant_remove(f->s, &g), KH_OK);
+    assert_int_equal(perms_of(f, "alice", "a", "bob"), 0x8);
+    g.permissions = 0x8;
+    assert_int_equal(kh_store_grant_remove(f->s, &g), KH_OK); /* none left: gone */
+    assert_int_equal(kh_store_grant_list(f->s, "alice", "a", &rows, &n), KH_OK);
+    assert_int_equal(n, 0);
+    kh_grant_rows_free(rows, n);
+    assert_int_equal(kh_store_grant_remove(f->s, &g), KH_ERR_NOT_FOUND);
+    g.permissions = 0;
+    assert_int_equal(kh_store_grant_add(f->s, &g), KH_ERR_INVALID_ARG);
+}
+
+static void test_locate_visible(void **state)
+{
+    fixture *f = *state;
+    kh_locate_query q;
+    locate_fixture(f); /* alice: a, c, d; bob: b */
+    kh_locate_query_init(&q);
+    q.visible_to = "bob";
+    q.permission = 0x400;
+    expect_locate(f, &q, (const char *const[]){"b"}, 1);
+    grant(f, "alice", "a", "bob", 0x2); /* Get only: not for Locate */
+    expect_locate(f, &q, (const char *const[]){"b"}, 1);
+    grant(f, "alice", "a", "bob", 0x400);
+    expect_locate(f, &q, (const char *const[]){"b", "a"}, 2);
+    q.name = "shared";
+    expect_locate(f, &q, (const char *const[]){"a"}, 1);
+    q.name = NULL;
+    grant(f, "alice", "*", "*", 0x400);
+    expect_locate(f, &q, (const char *const[]){"c", "b", "a", "d"}, 4);
+    q.visible_to = "carol";
+    expect_locate(f, &q, (const char *const[]){"c", "a", "d"}, 3);
+    q.permission = 0;
+    char **uids = NULL;
+    size_t n = 0;
+    assert_int_equal(kh_store_object_locate(f->s, &q, &uids, &n), KH_ERR_INVALID_ARG);
 }
 
 static void test_pg_skipped(void **state)
@@ -1020,7 +1263,16 @@ static void test_pg_skipped(void **state)
                                         teardown),                                                 \
         cmocka_unit_test_setup_teardown(test_concurrent_migrate, setup, teardown),                 \
         cmocka_unit_test_setup_teardown(test_two_nodes, setup, teardown),                          \
-        cmocka_unit_test_setup_teardown(test_concurrent_realm_keys, setup, teardown)
+        cmocka_unit_test_setup_teardown(test_concurrent_realm_keys, setup, teardown),              \
+        cmocka_unit_test_setup_teardown(test_audit_chain, setup, teardown),                        \
+        cmocka_unit_test_setup_teardown(test_audit_edit_detected, setup, teardown),                \
+        cmocka_unit_test_setup_teardown(test_audit_time_edit_detected, setup, teardown),           \
+        cmocka_unit_test_setup_teardown(test_audit_delete_detected, setup, teardown),              \
+        cmocka_unit_test_setup_teardown(test_audit_truncation_detected, setup, teardown),          \
+        cmocka_unit_test_setup_teardown(test_audit_refuses_bad_rows, setup, teardown),             \
+        cmocka_unit_test_setup_teardown(test_audit_concurrent, setup, teardown),                   \
+        cmocka_unit_test_setup_teardown(test_grants, setup, teardown),                             \
+        cmocka_unit_test_setup_teardown(test_locate_visible, setup, teardown)
 
 int main(void)
 {

@@ -1,0 +1,279 @@
+/*
+ * postgres_audit.c - PostgreSQL backend: the audit log and grants.
+ *
+ * Several nodes append to one chain. An append is one transaction that
+ * locks the chain head (SELECT ... FOR UPDATE on the single audit_head row),
+ * so a second node's append waits until the first has committed and then
+ * reads the new head: the chain stays a single line whatever the
+ * concurrency, and ids stay contiguous. The canonical encoding is in
+ * audit_chain.c.
+ */
+#include "common/mem.h"
+#include "store/audit_chain.h"
+#include "store/postgres_internal.h"
+
+#include <string.h>
+#include <time.h>
+
+/* ---- audit ------------------------------------------------------------ */
+
+static kh_err head_of(pg_conn *c, pg_stmt_id id, int64_t *last_id, uint8_t hash[KH_AUDIT_HASH_LEN])
+{
+    pg_params p;
+    PGresult *res = NULL;
+    pg_params_init(&p);
+    kh_err err = pg_exec(c, id, &p, &res);
+    if (err != KH_OK)
+        return err;
+    if (PQntuples(res) != 1 || PQgetlength(res, 0, 1) != KH_AUDIT_HASH_LEN) {
+        err = KH_ERR_STORE;
+    } else {
+        *last_id = pg_get_int(res, 0, 0);
+        memcpy(hash, PQgetvalue(res, 0, 1), KH_AUDIT_HASH_LEN);
+    }
+    pg_clear(res);
+    return err;
+}
+
+static kh_err append_on(pg_conn *c, void *ctx)
+{
+    kh_audit_row *row = ctx;
+    kh_audit_row r = *row;
+    uint8_t prev[KH_AUDIT_HASH_LEN];
+    int64_t last = 0;
+    pg_params p;
+    PGresult *res = NULL;
+    kh_err err = pg_begin(c);
+    if (err == KH_OK)
+        err = head_of(c, PG_AUDIT_HEAD_LOCK, &last, prev);
+    if (err != KH_OK)
+        return err;
+    r.id = last + 1;
+    if ((err = kh_audit_chain_hash(prev, &r, r.hash)) != KH_OK)
+        return err;
+    pg_params_init(&p);
+    pg_param_int(&p, r.id);
+    pg_param_int(&p, r.time_us);
+    pg_param_text(&p, r.principal);
+    pg_param_text(&p, r.client_addr);
+    pg_param_text(&p, r.operation);
+    pg_param_text(&p, r.object_uid);
+    pg_param_text(&p, r.result);
+    pg_param_blob(&p, r.hash, KH_AUDIT_HASH_LEN);
+    err = pg_exec(c, PG_AUDIT_INSERT, &p, &res);
+    pg_clear(res);
+    res = NULL;
+    if (err != KH_OK)
+        return err == KH_ERR_EXISTS ? KH_ERR_INTERNAL : err;
+    pg_params_init(&p);
+    pg_param_int(&p, r.id);
+    pg_param_blob(&p, r.hash, KH_AUDIT_HASH_LEN);
+    err = pg_exec(c, PG_AUDIT_HEAD_SET, &p, &res);
+    pg_clear(res);
+    if (err == KH_OK)
+        err = pg_commit(c);
+    if (err == KH_OK) {
+        row->id = r.id;
+        memcpy(row->hash, r.hash, KH_AUDIT_HASH_LEN);
+    }
+    return err;
+}
+
+kh_err pg_audit_append(kh_store *s, kh_audit_row *row)
+{
+    return pg_run(s, append_on, row, 0);
+}
+
+struct read_ctx {
+    int64_t after_id;
+    size_t max;
+    kh_audit_row **rows;
+    size_t *n;
+};
+
+static kh_err read_on(pg_conn *c, void *ctx)
+{
+    struct read_ctx *x = ctx;
+    pg_params p;
+    PGresult *res = NULL;
+    pg_params_init(&p);
+    pg_param_int(&p, x->after_id);
+    pg_param_int(&p, (int64_t)x->max);
+    kh_err err = pg_exec(c, PG_AUDIT_READ, &p, &res);
+    if (err != KH_OK)
+        return err;
+    size_t count = (size_t)PQntuples(res);
+    kh_audit_row *list = kh_xcalloc(count ? count : 1, sizeof(*list));
+    for (size_t i = 0; i < count; i++) {
+        kh_audit_row *r = &list[i];
+        int row = (int)i;
+        r->id = pg_get_int(res, row, 0);
+        r->time_us = pg_get_int(res, row, 1);
+        r->principal = pg_get_text(res, row, 2);
+        r->client_addr = pg_get_text(res, row, 3);
+        r->operation = pg_get_text(res, row, 4);
+        r->object_uid = pg_get_text(res, row, 5);
+        r->result = pg_get_text(res, row, 6);
+        int hl = PQgetlength(res, row, 7);
+        memcpy(r->hash, PQgetvalue(res, row, 7),
+               hl < KH_AUDIT_HASH_LEN ? (size_t)hl : KH_AUDIT_HASH_LEN);
+    }
+    pg_clear(res);
+    *x->rows = list;
+    *x->n = count;
+    return KH_OK;
+}
+
+kh_err pg_audit_read(kh_store *s, int64_t after_id, size_t max, kh_audit_row **rows, size_t *n)
+{
+    struct read_ctx x = {after_id, max, rows, n};
+    return pg_run(s, read_on, &x, 1);
+}
+
+struct head_ctx {
+    int64_t *last_id;
+    uint8_t *hash;
+};
+
+static kh_err head_on(pg_conn *c, void *ctx)
+{
+    struct head_ctx *x = ctx;
+    return head_of(c, PG_AUDIT_HEAD, x->last_id, x->hash);
+}
+
+kh_err pg_audit_head(kh_store *s, int64_t *last_id, uint8_t hash[KH_AUDIT_HASH_LEN])
+{
+    struct head_ctx x = {last_id, hash};
+    return pg_run(s, head_on, &x, 1);
+}
+
+/* ---- grants ----------------------------------------------------------- */
+
+static void grant_key(pg_params *p, const kh_grant_row *g)
+{
+    pg_params_init(p);
+    pg_param_text(p, g->owner);
+    pg_param_text(p, g->object_uid);
+    pg_param_text(p, g->grantee);
+}
+
+static kh_err grant_add_on(pg_conn *c, void *ctx)
+{
+    const kh_grant_row *g = ctx;
+    pg_params p;
+    PGresult *res = NULL;
+    grant_key(&p, g);
+    pg_param_int(&p, (int64_t)g->permissions);
+    pg_param_int(&p, (int64_t)time(NULL));
+    kh_err err = pg_begin(c);
+    if (err == KH_OK)
+        err = pg_exec(c, PG_GRANT_ADD, &p, &res);
+    pg_clear(res);
+    return err == KH_OK ? pg_commit(c) : err;
+}
+
+kh_err pg_grant_add(kh_store *s, const kh_grant_row *g)
+{
+    return pg_run(s, grant_add_on, (void *)g, 0);
+}
+
+static kh_err grant_remove_on(pg_conn *c, void *ctx)
+{
+    const kh_grant_row *g = ctx;
+    pg_params p;
+    PGresult *res = NULL;
+    grant_key(&p, g);
+    pg_param_int(&p, (int64_t)g->permissions);
+    kh_err err = pg_begin(c);
+    if (err == KH_OK)
+        err = pg_exec(c, PG_GRANT_SUB, &p, &res);
+    if (err != KH_OK)
+        return err;
+    int changed = strcmp(PQcmdTuples(res), "0") != 0;
+    pg_clear(res);
+    res = NULL;
+    if (!changed)
+        return KH_ERR_NOT_FOUND;
+    grant_key(&p, g);
+    err = pg_exec(c, PG_GRANT_PRUNE, &p, &res);
+    pg_clear(res);
+    return err == KH_OK ? pg_commit(c) : err;
+}
+
+kh_err pg_grant_remove(kh_store *s, const kh_grant_row *g)
+{
+    return pg_run(s, grant_remove_on, (void *)g, 0);
+}
+
+struct list_ctx {
+    const char *owner;
+    const char *object_uid;
+    kh_grant_row **rows;
+    size_t *n;
+};
+
+static kh_err list_on(pg_conn *c, void *ctx)
+{
+    struct list_ctx *x = ctx;
+    pg_params p;
+    PGresult *res = NULL;
+    pg_params_init(&p);
+    pg_param_text(&p, x->owner);
+    pg_param_text(&p, x->object_uid);
+    kh_err err = pg_exec(c, PG_GRANT_LIST, &p, &res);
+    if (err != KH_OK)
+        return err;
+    size_t count = (size_t)PQntuples(res);
+    kh_grant_row *list = kh_xcalloc(count ? count : 1, sizeof(*list));
+    for (size_t i = 0; i < count; i++) {
+        list[i].owner = pg_get_text(res, (int)i, 0);
+        list[i].object_uid = pg_get_text(res, (int)i, 1);
+        list[i].grantee = pg_get_text(res, (int)i, 2);
+        list[i].permissions = (uint32_t)pg_get_int(res, (int)i, 3);
+    }
+    pg_clear(res);
+    *x->rows = list;
+    *x->n = count;
+    return KH_OK;
+}
+
+kh_err pg_grant_list(kh_store *s, const char *owner, const char *object_uid, kh_grant_row **rows,
+                     size_t *n)
+{
+    struct list_ctx x = {owner, object_uid, rows, n};
+    return pg_run(s, list_on, &x, 1);
+}
+
+struct perms_ctx {
+    const char *owner;
+    const char *object_uid;
+    const char *principal;
+    uint32_t *perms;
+};
+
+static kh_err perms_on(pg_conn *c, void *ctx)
+{
+    struct perms_ctx *x = ctx;
+    pg_params p;
+    PGresult *res = NULL;
+    pg_params_init(&p);
+    pg_param_text(&p, x->owner);
+    pg_param_text(&p, x->object_uid);
+    pg_param_text(&p, x->principal);
+    kh_err err = pg_exec(c, PG_GRANT_PERMS, &p, &res);
+    if (err != KH_OK)
+        return err;
+    uint32_t all = 0;
+    for (int i = 0; i < PQntuples(res); i++)
+        all |= (uint32_t)pg_get_int(res, i, 0);
+    pg_clear(res);
+    *x->perms = all;
+    return KH_OK;
+}
+
+kh_err pg_grant_perms(kh_store *s, const char *owner, const char *object_uid, const char *principal,
+                      uint32_t *perms)
+{
+    struct perms_ctx x = {owner, object_uid, principal, perms};
+    return pg_run(s, perms_on, &x, 1);
+}

@@ -1,0 +1,196 @@
+/*
+ * test_audit.c - src/ops/audit.c and the KMIP hook: what a row holds for
+ * an allowed, a denied and a malformed request, field hygiene, and
+ * kh_audit_verify against edits behind the store's back. The chain itself
+ * is tested on both backends in test_store.c.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+#include "fixture.h"
+#include "ops/audit.h"
+#include "proto/kmip.h"
+#include "proto/kmip_consts.h"
+#include "store/audit_chain.h"
+
+#include <sqlite3.h>
+
+static int setup(void **state)
+{
+    kh_fixture *f = kh_fixture_new();
+    f->svc.audit = true;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    kh_fixture *f = *state;
+    kh_fixture_free(&f);
+    return 0;
+}
+
+static kh_audit_row *read_all(kh_fixture *f, size_t *n)
+{
+    kh_audit_row *rows = NULL;
+    assert_int_equal(kh_store_audit_read(f->store, 0, 1000, &rows, n), KH_OK);
+    return rows;
+}
+
+static int64_t broken_at(kh_fixture *f)
+{
+    kh_audit_report rep;
+    assert_int_equal(kh_audit_verify(f->store, &rep), KH_OK);
+    return rep.broken_id;
+}
+
+static void raw(kh_fixture *f, const char *sql)
+{
+    sqlite3 *db = NULL;
+    char path[160];
+    snprintf(path, sizeof(path), "%s/test.db", f->dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+/* RequestMessage (1.2) of one batch item: operation op on uid. */
+static void request(uint32_t op, const char *uid, kh_buf *out)
+{
+    kh_ttlv *msg = kh_ttlv_new_struct(KH_TAG_REQUEST_MESSAGE);
+    kh_ttlv *hdr = kh_ttlv_add_take(msg, kh_ttlv_new_struct(KH_TAG_REQUEST_HEADER));
+    kh_ttlv_add_take(hdr, kh_kmip_version_item((kh_kmip_version){1, 2}));
+    kh_ttlv_add_take(hdr, kh_ttlv_new_int(KH_TAG_BATCH_COUNT, 1));
+    kh_ttlv *bi = kh_ttlv_add_take(msg, kh_ttlv_new_struct(KH_TAG_BATCH_ITEM));
+    kh_ttlv_add_take(bi, kh_ttlv_new_enum(KH_TAG_OPERATION, op));
+    kh_ttlv *p = kh_ttlv_add_take(bi, kh_ttlv_new_struct(KH_TAG_REQUEST_PAYLOAD));
+    kh_ttlv_add_take(p, kh_ttlv_new_text(KH_TAG_UNIQUE_IDENTIFIER, uid));
+    kh_ttlv_encode(msg, out);
+    kh_ttlv_free(&msg);
+}
+
+static void test_kmip_items_are_recorded(void **state)
+{
+    kh_fixture *f = *state;
+    kh_buf req = {0}, reply = {0};
+    request(KH_OPERATION_GET, "no-such-uid", &req);
+    kh_kmip_handle_as(&f->svc, "alice", "192.0.2.7:40000", "kmip", req.data, req.len, &reply);
+    kh_buf_clear(&reply);
+    kh_kmip_handle_as(&f->svc, "bob", NULL, "kmip", (const uint8_t *)"junk", 4, &reply);
+    size_t n = 0;
+    kh_audit_row *rows = read_all(f, &n);
+    assert_int_equal(n, 2);
+    assert_int_equal(rows[0].id, 1);
+    assert_string_equal(rows[0].principal, "alice");
+    assert_string_equal(rows[0].client_addr, "192.0.2.7:40000");
+    assert_string_equal(rows[0].operation, "Get");
+    assert_string_equal(rows[0].object_uid, "no-such-uid");
+    assert_string_equal(rows[0].result, "KH_ERR_NOT_FOUND");
+    assert_true(rows[0].time_us > 1600000000000000);
+    assert_string_equal(rows[1].principal, "bob");
+    assert_string_equal(rows[1].client_addr, "");
+    assert_string_equal(rows[1].operation, "RequestMessage");
+    assert_string_equal(rows[1].result, "KH_ERR_DECODE");
+    kh_audit_rows_free(rows, n);
+    assert_int_equal(broken_at(f), 0);
+    kh_buf_free(&req);
+    kh_buf_free(&reply);
+}
+
+static void test_disabled_records_nothing(void **state)
+{
+    kh_fixture *f = *state;
+    f->svc.audit = false;
+    kh_ctx c = {.principal = "alice", .now = 1, .svc = &f->svc};
+    assert_int_equal(kh_audit_record(&c, "Get", "u", KH_OK), KH_OK);
+    size_t n = 9;
+    kh_audit_row *rows = read_all(f, &n);
+    assert_int_equal(n, 0);
+    kh_audit_rows_free(rows, n);
+}
+
+static void test_fields_are_cleaned(void **state)
+{
+    kh_fixture *f = *state;
+    char long_uid[KH_AUDIT_FIELD_MAX + 100];
+    memset(long_uid, 'u', sizeof(long_uid) - 1);
+    long_uid[sizeof(long_uid) - 1] = '\0';
+    kh_ctx c = {.principal = "al\nice\xff", .now = 1, .svc = &f->svc, .client_addr = NULL};
+    assert_int_equal(kh_audit_record(&c, "Get", long_uid, KH_ERR_PERMISSION), KH_OK);
+    size_t n = 0;
+    kh_audit_row *rows = read_all(f, &n);
+    assert_int_equal(n, 1);
+    assert_string_equal(rows[0].principal, "al?ice?");
+    assert_int_equal(strlen(rows[0].object_uid), KH_AUDIT_FIELD_MAX);
+    assert_string_equal(rows[0].result, "KH_ERR_PERMISSION");
+    kh_audit_rows_free(rows, n);
+}
+
+static void record_n(kh_fixture *f, int n)
+{
+    kh_ctx c = {.principal = "alice", .now = 1, .svc = &f->svc, .client_addr = "127.0.0.1:1"};
+    for (int i = 0; i < n; i++)
+        assert_int_equal(kh_audit_record(&c, "Encrypt", "k", KH_OK), KH_OK);
+}
+
+static void test_verify_pages_and_finds_edits(void **state)
+{
+    kh_fixture *f = *state;
+    kh_audit_report rep;
+    record_n(f, 1005); /* more than one page of the walk */
+    assert_int_equal(kh_audit_verify(f->store, &rep), KH_OK);
+    assert_int_equal(rep.broken_id, 0);
+    assert_int_equal(rep.rows, 1005);
+    raw(f, "UPDATE audit SET operation = 'Decrypt' WHERE id = 1002");
+    assert_int_equal(kh_audit_verify(f->store, &rep), KH_OK);
+    assert_int_equal(rep.broken_id, 1002);
+    assert_int_equal(rep.rows, 1001);
+    assert_non_null(strstr(rep.reason, "hash"));
+}
+
+static void test_verify_finds_deletions(void **state)
+{
+    kh_fixture *f = *state;
+    record_n(f, 6);
+    raw(f, "DELETE FROM audit WHERE id = 1");
+    assert_int_equal(broken_at(f), 1);
+}
+
+static void test_verify_finds_rewritten_hash(void **state)
+{
+    kh_fixture *f = *state;
+    record_n(f, 4);
+    /* an editor who also rewrites that row's hash breaks the next row */
+    raw(f, "UPDATE audit SET hash = zeroblob(32) WHERE id = 2");
+    assert_int_equal(broken_at(f), 2);
+}
+
+static void test_verify_finds_forged_head(void **state)
+{
+    kh_fixture *f = *state;
+    record_n(f, 3);
+    raw(f, "UPDATE audit_head SET last_id = 2");
+    assert_int_equal(broken_at(f), 3);
+}
+
+int main(void)
+{
+    if (!getenv("KH_TEST_LOG"))
+        kh_log_set_level((kh_log_level)(KH_LOG_ERROR + 1));
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_kmip_items_are_recorded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_disabled_records_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fields_are_cleaned, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_pages_and_finds_edits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_finds_deletions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_finds_rewritten_hash, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_finds_forged_head, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
