@@ -61,7 +61,21 @@ static kh_err set_policy(SSL_CTX *ctx, const kh_tls_config *cfg)
      * life of decrypted bytes inside OpenSSL. */
     SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
                                  SSL_OP_CIPHER_SERVER_PREFERENCE);
+    /* Most KMIP clients hang up without close_notify. OpenSSL 3 makes that a
+     * fatal error, after which not even a pending reply can be sent to a
+     * client that half-closed after its last request. Every message we read
+     * is framed by its length, so truncation is detected without the alert:
+     * read such an EOF as the end of the stream. */
+    SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    /* No resumption: KMIP clients hold their connections, so tickets (two
+     * per TLS 1.3 handshake, each a session copy to build and encrypt) and
+     * the server session cache (which kept every TLS 1.2 session, peer
+     * certificate included, for minutes) cost memory and CPU for nothing. */
+    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+    if (!SSL_CTX_set_num_tickets(ctx, 0))
+        return config_error("cannot disable session tickets", NULL);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     static const unsigned char sid[] = "keyhold";
     if (!SSL_CTX_set_session_id_context(ctx, sid, sizeof(sid) - 1))
         return config_error("cannot set the session id context", NULL);

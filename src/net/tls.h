@@ -3,7 +3,8 @@
  *
  * This is the one place in net/ that speaks OpenSSL: it builds the server
  * SSL_CTX from a kh_tls_config (TLS >= 1.2, ANSSI cipher list, no
- * compression, no renegotiation, optional or mandatory client certificates),
+ * compression, no renegotiation, no resumption, optional or mandatory
+ * client certificates),
  * makes one SSL per connection, derives the peer principal from the client
  * certificate and drains OpenSSL's error queue into the log. It does no I/O:
  * server.c hands the SSL objects to libevent.

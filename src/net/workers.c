@@ -2,8 +2,11 @@
  * workers.c - a bounded worker pool: one mutex, one condition variable, a
  * FIFO of intrusive jobs and a fixed set of threads.
  *
- * It is deliberately plain: jobs here are whole requests (milliseconds of
- * store and crypto work), so a single lock is nowhere near contention.
+ * It is deliberately plain: jobs here are whole requests (store and crypto
+ * work), so a single lock is nowhere near contention. A submit signals the
+ * condition variable only when some thread is waiting on it: a busy worker
+ * takes the next job without sleeping, so a burst costs one wake-up per
+ * idle thread rather than one per job.
  * Not a general scheduler: no priorities, no per-job cancellation.
  */
 #include "net/workers.h"
@@ -18,6 +21,7 @@ struct kh_workers {
     pthread_cond_t cv;
     kh_work *head, *tail;
     size_t len, max;
+    unsigned idle; /* threads waiting on cv */
     int stopping;
     kh_work_fn run, drop;
     pthread_t *threads;
@@ -27,8 +31,11 @@ struct kh_workers {
 /* Next job, or NULL when the pool is stopping. Called with mu held. */
 static kh_work *take_locked(kh_workers *p)
 {
-    while (!p->stopping && !p->head)
+    while (!p->stopping && !p->head) {
+        p->idle++;
         pthread_cond_wait(&p->cv, &p->mu);
+        p->idle--;
+    }
     if (p->stopping)
         return NULL;
     kh_work *w = p->head;
@@ -93,7 +100,10 @@ kh_err kh_workers_submit(kh_workers *p, kh_work *w)
             p->head = w;
         p->tail = w;
         p->len++;
-        pthread_cond_signal(&p->cv);
+        /* Workers look at the queue before they wait, so a job nobody is
+         * woken for is taken by the next one to finish. */
+        if (p->idle > 0)
+            pthread_cond_signal(&p->cv);
     }
     pthread_mutex_unlock(&p->mu);
     return err;

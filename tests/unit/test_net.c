@@ -717,6 +717,154 @@ static void test_disconnect_during_slow_handler(void **state)
     client_close(&c);
 }
 
+/* Reading stays enabled while a message is in a worker: a client that
+ * sends its last request and then its close_notify still gets the reply,
+ * and then the connection closes. */
+static void test_reply_after_client_close_notify(void **state)
+{
+    (void)state;
+    srv x;
+    client c;
+    char got[64];
+    int err;
+    start(&x);
+    assert_int_equal(client_open(&c, x.port, ctx_good), 1);
+    assert_true(send_msg(&c, "slow goodbye"));
+    SSL_shutdown(c.ssl); /* our close_notify, while the handler sleeps */
+    ERR_clear_error();
+    assert_int_equal(read_reply(&c, got, sizeof(got), &err), RD_OK);
+    assert_int_equal(err, 0);
+    assert_string_equal(got, "eybdoog wols");
+    assert_int_equal(read_reply(&c, got, sizeof(got), &err), RD_CLOSED);
+    client_close(&c);
+    stop(&x);
+}
+
+/* The same after a bare TCP half-close (no close_notify), with more
+ * messages pipelined behind the one in the worker: all are answered, in
+ * order, then the connection closes. */
+static void test_reply_after_client_half_close(void **state)
+{
+    (void)state;
+    srv x;
+    client c;
+    char got[64];
+    int err;
+    start(&x);
+    assert_int_equal(client_open(&c, x.port, ctx_good), 1);
+    assert_true(send_msg(&c, "slow half"));
+    assert_true(send_msg(&c, "two"));
+    assert_true(send_msg(&c, "three"));
+    assert_int_equal(shutdown(c.fd, SHUT_WR), 0);
+    static const char *want[] = {"flah wols", "owt", "eerht"};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(read_reply(&c, got, sizeof(got), &err), RD_OK);
+        assert_int_equal(err, 0);
+        assert_string_equal(got, want[i]);
+    }
+    assert_int_equal(read_reply(&c, got, sizeof(got), &err), RD_CLOSED);
+    client_close(&c);
+    /* A part of a message, then EOF: closed without an answer. */
+    int before = handled_count();
+    assert_int_equal(client_open(&c, x.port, ctx_good), 1);
+    uint8_t part[6] = {0, 0, 0, 9, 'p', 'a'};
+    assert_true(send_raw(&c, part, sizeof(part)));
+    assert_int_equal(shutdown(c.fd, SHUT_WR), 0);
+    assert_int_equal(read_reply(&c, got, sizeof(got), &err), RD_CLOSED);
+    assert_int_equal(handled_count(), before);
+    client_close(&c);
+    stop(&x);
+}
+
+/* Many messages in one write, more than one TLS record's worth: each is
+ * answered once, in order, one at a time. */
+static void test_many_pipelined_messages(void **state)
+{
+    (void)state;
+    srv x;
+    client c;
+    start(&x);
+    assert_int_equal(client_open(&c, x.port, ctx_good), 1);
+    int before = handled_count();
+    enum { N = 2000 };
+    static uint8_t buf[N * 16];
+    size_t n = 0;
+    for (int i = 0; i < N; i++) {
+        char m[16];
+        int len = snprintf(m, sizeof(m), "p%d", i);
+        buf[n++] = 0, buf[n++] = 0, buf[n++] = 0, buf[n++] = (uint8_t)len;
+        memcpy(buf + n, m, (size_t)len);
+        n += (size_t)len;
+    }
+    assert_true(send_raw(&c, buf, n));
+    for (int i = 0; i < N; i++) {
+        char got[64], want[16], m[16];
+        int err, len = snprintf(m, sizeof(m), "p%d", i);
+        for (int k = 0; k < len; k++)
+            want[k] = m[len - 1 - k];
+        want[len] = '\0';
+        assert_int_equal(read_reply(&c, got, sizeof(got), &err), RD_OK);
+        assert_int_equal(err, 0);
+        assert_string_equal(got, want);
+    }
+    assert_int_equal(handled_count() - before, N);
+    assert_true(roundtrip(&c, "after the burst"));
+    client_close(&c);
+    stop(&x);
+}
+
+/* The idle timeout does not run while a message is in a worker, however
+ * long the handler takes. */
+static void test_idle_timeout_paused_while_busy(void **state)
+{
+    (void)state;
+    srv x;
+    client c;
+    char got[64];
+    int err;
+    kh_server_config cfg = test_config();
+    cfg.idle_timeout_s = 1;
+    start_cfg(&x, &cfg, 1);
+    assert_int_equal(client_open(&c, x.port, ctx_good), 1);
+    set_gate(0);
+    assert_true(send_msg(&c, "gate long"));
+    assert_true(await_gate_entered(1));
+    usleep(1800 * 1000); /* well past the idle timeout */
+    set_gate(1);
+    assert_int_equal(read_reply(&c, got, sizeof(got), &err), RD_OK);
+    assert_string_equal(got, "gnol etag");
+    assert_true(roundtrip(&c, "still open"));
+    client_close(&c);
+    stop(&x);
+}
+
+/* The idle deadline moves with each message (the timer armed for an
+ * earlier deadline re-arms itself instead of closing), and still fires once
+ * the client goes quiet. */
+static void test_idle_deadline_moves_with_activity(void **state)
+{
+    (void)state;
+    srv x;
+    client c;
+    char got[64];
+    int err;
+    kh_server_config cfg = test_config();
+    cfg.idle_timeout_s = 1;
+    start_cfg(&x, &cfg, 1);
+    assert_int_equal(client_open(&c, x.port, ctx_good), 1);
+    for (int i = 0; i < 5; i++) { /* 3 s in all, never 1 s idle */
+        assert_true(roundtrip(&c, "keepalive"));
+        usleep(600 * 1000);
+    }
+    assert_true(roundtrip(&c, "last"));
+    double t0 = now_s();
+    assert_int_equal(read_reply(&c, got, sizeof(got), &err), RD_CLOSED);
+    double waited = now_s() - t0;
+    assert_true(waited >= 0.9 && waited < 10);
+    client_close(&c);
+    stop(&x);
+}
+
 static void test_full_queue_answers_busy(void **state)
 {
     (void)state;
@@ -927,6 +1075,11 @@ int main(void)
         cmocka_unit_test(test_trickling_client_is_cut_off),
         cmocka_unit_test(test_idle_timeout),
         cmocka_unit_test(test_disconnect_during_slow_handler),
+        cmocka_unit_test(test_reply_after_client_close_notify),
+        cmocka_unit_test(test_reply_after_client_half_close),
+        cmocka_unit_test(test_many_pipelined_messages),
+        cmocka_unit_test(test_idle_timeout_paused_while_busy),
+        cmocka_unit_test(test_idle_deadline_moves_with_activity),
         cmocka_unit_test(test_full_queue_answers_busy),
         cmocka_unit_test(test_max_connections),
         cmocka_unit_test(test_optional_client_cert),
