@@ -26,36 +26,6 @@ static bool at_least(const kh_kmip_call *c, int major, int minor)
     return c->version.major > major || (c->version.major == major && c->version.minor >= minor);
 }
 
-/* The object named by the payload, or the ID placeholder (as kmip_ops.c). */
-static kh_err uid_in(kh_kmip_call *c, const kh_ttlv *p, const char **uid)
-{
-    const kh_ttlv *u = kh_ttlv_find(p, KH_TAG_UNIQUE_IDENTIFIER);
-    if (!u || u->type == KH_TTLV_ENUMERATION) {
-        if (!c->id_placeholder) {
-            c->result_message = "no Unique Identifier and no ID placeholder";
-            return KH_ERR_MISSING_DATA;
-        }
-        *uid = c->id_placeholder;
-        return KH_OK;
-    }
-    if (u->type != KH_TTLV_TEXT_STRING)
-        return KH_ERR_INVALID_FIELD;
-    *uid = (const char *)u->data;
-    return KH_OK;
-}
-
-static void uid_out(kh_kmip_call *c, kh_ttlv *resp, uint32_t tag, const char *uid, bool keep)
-{
-    char *copy = kh_xstrdup(uid); /* uid may point into the old placeholder */
-    kh_ttlv_add_take(resp, kh_ttlv_new_text(tag, copy));
-    if (!keep) {
-        free(copy);
-        return;
-    }
-    free(c->id_placeholder);
-    c->id_placeholder = copy;
-}
-
 /* An optional ByteString child: *p stays NULL when absent. */
 static kh_err bytes_in(const kh_ttlv *p, uint32_t tag, const uint8_t **out, size_t *len)
 {
@@ -101,7 +71,7 @@ static kh_err req_in(kh_kmip_call *c, const kh_ttlv *p, uint32_t check, kh_crypt
     memset(req, 0, sizeof(*req));
     kh_err err = common_checks(c, p);
     if (err == KH_OK)
-        err = uid_in(c, p, &req->uid);
+        err = kh_kmip_uid_in(c, p, KH_TAG_UNIQUE_IDENTIFIER, &req->uid);
     if (err == KH_OK)
         err = bytes_in(p, KH_TAG_DATA, &req->data, &req->data_len);
     if (err == KH_OK)
@@ -156,7 +126,7 @@ static kh_err keyed(kh_kmip_call *c, const kh_ttlv *p, kh_ttlv *resp, uint32_t c
     if (err == KH_OK)
         err = fn(c->ctx, &req, r);
     if (err == KH_OK)
-        uid_out(c, resp, KH_TAG_UNIQUE_IDENTIFIER, req.uid, true);
+        kh_kmip_uid_out(c, resp, KH_TAG_UNIQUE_IDENTIFIER, req.uid, true);
     return err;
 }
 
@@ -300,8 +270,8 @@ static kh_err op_create_key_pair(kh_kmip_call *c, const kh_ttlv *p, kh_ttlv *res
         err = kh_op_create_key_pair(c->ctx, common, priv, pub, &priv_uid, &pub_uid);
     if (err == KH_OK) {
         /* the placeholder is the private key, as KMIP says */
-        uid_out(c, resp, KH_TAG_PRIVATE_KEY_UNIQUE_IDENTIFIER, priv_uid, true);
-        uid_out(c, resp, KH_TAG_PUBLIC_KEY_UNIQUE_IDENTIFIER, pub_uid, false);
+        kh_kmip_uid_out(c, resp, KH_TAG_PRIVATE_KEY_UNIQUE_IDENTIFIER, priv_uid, true);
+        kh_kmip_uid_out(c, resp, KH_TAG_PUBLIC_KEY_UNIQUE_IDENTIFIER, pub_uid, false);
     }
     free(priv_uid);
     free(pub_uid);

@@ -4,6 +4,11 @@
  */
 #include "proto/kmip_dispatch.h"
 
+#include "common/mem.h"
+#include "proto/kmip_consts.h"
+
+#include <stdlib.h>
+
 #include "proto/kmip_crypto.h"
 #include "proto/kmip_keyops.h"
 
@@ -40,4 +45,34 @@ size_t kh_kmip_operations(uint32_t *out, size_t max)
         for (size_t i = 0; i < *families[f].count && n < max; i++)
             out[n++] = families[f].ops[i].op;
     return n;
+}
+
+kh_err kh_kmip_uid_in(kh_kmip_call *c, const kh_ttlv *p, uint32_t tag, const char **uid)
+{
+    const kh_ttlv *u = kh_ttlv_find(p, tag);
+    if (!u || u->type == KH_TTLV_ENUMERATION) { /* 2.x may name the placeholder */
+        if (!c->id_placeholder) {
+            c->result_message = "no Unique Identifier and no ID placeholder";
+            return KH_ERR_MISSING_DATA;
+        }
+        *uid = c->id_placeholder;
+        return KH_OK;
+    }
+    if (u->type != KH_TTLV_TEXT_STRING)
+        return KH_ERR_INVALID_FIELD;
+    *uid = (const char *)u->data;
+    return KH_OK;
+}
+
+void kh_kmip_uid_out(kh_kmip_call *c, kh_ttlv *resp, uint32_t tag, const char *uid,
+                     bool placeholder)
+{
+    char *copy = kh_xstrdup(uid); /* uid may point into the old placeholder */
+    kh_ttlv_add_take(resp, kh_ttlv_new_text(tag, copy));
+    if (!placeholder) {
+        free(copy);
+        return;
+    }
+    free(c->id_placeholder);
+    c->id_placeholder = copy;
 }

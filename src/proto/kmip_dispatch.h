@@ -25,6 +25,15 @@ typedef struct kh_kmip_op {
 extern const kh_kmip_op kh_kmip_core_ops[];
 extern const size_t kh_kmip_core_ops_count;
 
+/* The object a payload names with tag, or the ID placeholder left by the
+ * previous batch item when it names none (KH_ERR_MISSING_DATA if neither). */
+kh_err kh_kmip_uid_in(kh_kmip_call *c, const kh_ttlv *p, uint32_t tag,
+                      const char **uid) KH_MUST_CHECK;
+/* Append uid to resp under tag; when placeholder, it also becomes the ID
+ * placeholder for the next batch item. */
+void kh_kmip_uid_out(kh_kmip_call *c, kh_ttlv *resp, uint32_t tag, const char *uid,
+                     bool placeholder);
+
 /* Every operation of every family, in table order (for Query). */
 size_t kh_kmip_operations(uint32_t *out, size_t max);
 

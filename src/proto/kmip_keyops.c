@@ -17,36 +17,6 @@
 
 static const uint8_t empty[1] = {0};
 
-/* The object named by tag, or the ID placeholder (as kmip_ops.c). */
-static kh_err uid_in(kh_kmip_call *c, const kh_ttlv *p, uint32_t tag, const char **uid)
-{
-    const kh_ttlv *u = kh_ttlv_find(p, tag);
-    if (!u || u->type == KH_TTLV_ENUMERATION) {
-        if (!c->id_placeholder) {
-            c->result_message = "no Unique Identifier and no ID placeholder";
-            return KH_ERR_MISSING_DATA;
-        }
-        *uid = c->id_placeholder;
-        return KH_OK;
-    }
-    if (u->type != KH_TTLV_TEXT_STRING)
-        return KH_ERR_INVALID_FIELD;
-    *uid = (const char *)u->data;
-    return KH_OK;
-}
-
-static void uid_out(kh_kmip_call *c, kh_ttlv *resp, uint32_t tag, const char *uid, bool keep)
-{
-    char *copy = kh_xstrdup(uid);
-    kh_ttlv_add_take(resp, kh_ttlv_new_text(tag, copy));
-    if (!keep) {
-        free(copy);
-        return;
-    }
-    free(c->id_placeholder);
-    c->id_placeholder = copy;
-}
-
 static kh_err opt_enum(const kh_ttlv *p, uint32_t tag, uint32_t *out)
 {
     const kh_ttlv *t = kh_ttlv_find(p, tag);
@@ -157,7 +127,7 @@ static kh_err op_rekey(kh_kmip_call *c, const kh_ttlv *p, kh_ttlv *resp)
     int64_t offset;
     kh_ttlv *attrs = NULL;
     char *new_uid = NULL;
-    kh_err err = uid_in(c, p, KH_TAG_UNIQUE_IDENTIFIER, &uid);
+    kh_err err = kh_kmip_uid_in(c, p, KH_TAG_UNIQUE_IDENTIFIER, &uid);
     if (err == KH_OK)
         err = offset_in(p, &offset);
     if (err == KH_OK)
@@ -166,7 +136,7 @@ static kh_err op_rekey(kh_kmip_call *c, const kh_ttlv *p, kh_ttlv *resp)
     if (err == KH_OK)
         err = kh_op_rekey(c->ctx, uid, offset, attrs, &new_uid);
     if (err == KH_OK)
-        uid_out(c, resp, KH_TAG_UNIQUE_IDENTIFIER, new_uid, true);
+        kh_kmip_uid_out(c, resp, KH_TAG_UNIQUE_IDENTIFIER, new_uid, true);
     free(new_uid);
     kh_ttlv_free(&attrs);
     return err;
@@ -198,7 +168,7 @@ static kh_err op_rekey_key_pair(kh_kmip_call *c, const kh_ttlv *p, kh_ttlv *resp
     int64_t offset;
     kh_ttlv *common = NULL, *priv = NULL, *pub = NULL;
     char *priv_uid = NULL, *pub_uid = NULL;
-    kh_err err = uid_in(c, p, KH_TAG_PRIVATE_KEY_UNIQUE_IDENTIFIER, &uid);
+    kh_err err = kh_kmip_uid_in(c, p, KH_TAG_PRIVATE_KEY_UNIQUE_IDENTIFIER, &uid);
     if (err == KH_OK)
         err = offset_in(p, &offset);
     if (err == KH_OK)
@@ -212,8 +182,8 @@ static kh_err op_rekey_key_pair(kh_kmip_call *c, const kh_ttlv *p, kh_ttlv *resp
     if (err == KH_OK)
         err = kh_op_rekey_key_pair(c->ctx, uid, offset, common, priv, pub, &priv_uid, &pub_uid);
     if (err == KH_OK) {
-        uid_out(c, resp, KH_TAG_PRIVATE_KEY_UNIQUE_IDENTIFIER, priv_uid, true);
-        uid_out(c, resp, KH_TAG_PUBLIC_KEY_UNIQUE_IDENTIFIER, pub_uid, false);
+        kh_kmip_uid_out(c, resp, KH_TAG_PRIVATE_KEY_UNIQUE_IDENTIFIER, priv_uid, true);
+        kh_kmip_uid_out(c, resp, KH_TAG_PUBLIC_KEY_UNIQUE_IDENTIFIER, pub_uid, false);
     }
     free(priv_uid);
     free(pub_uid);
@@ -290,7 +260,7 @@ static kh_err op_derive_key(kh_kmip_call *c, const kh_ttlv *p, kh_ttlv *resp)
     if (err == KH_OK)
         err = kh_op_derive_key(c->ctx, type, uids, n, method, &d, attrs, &uid);
     if (err == KH_OK)
-        uid_out(c, resp, KH_TAG_UNIQUE_IDENTIFIER, uid, true);
+        kh_kmip_uid_out(c, resp, KH_TAG_UNIQUE_IDENTIFIER, uid, true);
     free(uid);
     free(uids);
     kh_ttlv_free(&attrs);

@@ -17,31 +17,6 @@
 
 #include <string.h>
 
-/* The object identified by the payload, or the ID placeholder left by the
- * previous batch item when the payload names none. */
-static kh_err uid_in(kh_kmip_call *c, const kh_ttlv *p, const char **uid)
-{
-    const kh_ttlv *u = kh_ttlv_find(p, KH_TAG_UNIQUE_IDENTIFIER);
-    if (!u || u->type == KH_TTLV_ENUMERATION) { /* 2.x may name the placeholder */
-        if (!c->id_placeholder)
-            return KH_ERR_MISSING_DATA;
-        *uid = c->id_placeholder;
-        return KH_OK;
-    }
-    if (u->type != KH_TTLV_TEXT_STRING)
-        return KH_ERR_INVALID_FIELD;
-    *uid = (const char *)u->data;
-    return KH_OK;
-}
-
-static void uid_out(kh_kmip_call *c, kh_ttlv *resp, const char *uid)
-{
-    char *copy = kh_xstrdup(uid); /* uid may point into the old placeholder */
-    kh_ttlv_add_take(resp, kh_ttlv_new_text(KH_TAG_UNIQUE_IDENTIFIER, copy));
-    free(c->id_placeholder);
-    c->id_placeholder = copy;
-}
-
 static uint32_t attrs_tag(const kh_kmip_call *c)
 {
     return kh_kmip_is_v2(c) ? KH_TAG_ATTRIBUTES : KH_TAG_TEMPLATE_ATTRIBUTE;
@@ -59,7 +34,7 @@ static kh_err op_create(kh_kmip_call *c, const kh_ttlv *p, kh_ttlv *resp)
         err = kh_op_create(c->ctx, type, attrs, &uid);
     if (err == KH_OK) {
         kh_ttlv_add_take(resp, kh_ttlv_new_enum(KH_TAG_OBJECT_TYPE, type));
-        uid_out(c, resp, uid);
+        kh_kmip_uid_out(c, resp, KH_TAG_UNIQUE_IDENTIFIER, uid, true);
     }
     free(uid);
     kh_ttlv_free(&attrs);
@@ -91,7 +66,7 @@ static kh_err op_register(kh_kmip_call *c, const kh_ttlv *p, kh_ttlv *resp)
     if (err == KH_OK)
         err = kh_op_register(c->ctx, type, attrs, obj, &uid);
     if (err == KH_OK)
-        uid_out(c, resp, uid);
+        kh_kmip_uid_out(c, resp, KH_TAG_UNIQUE_IDENTIFIER, uid, true);
     free(uid);
     kh_ttlv_free(&attrs);
     return err;
@@ -102,7 +77,7 @@ static kh_err op_get(kh_kmip_call *c, const kh_ttlv *p, kh_ttlv *resp)
     const char *uid;
     uint32_t type;
     kh_ttlv *obj = NULL;
-    kh_err err = uid_in(c, p, &uid);
+    kh_err err = kh_kmip_uid_in(c, p, KH_TAG_UNIQUE_IDENTIFIER, &uid);
     if (err != KH_OK)
         return err;
     if (kh_ttlv_find(p, KH_TAG_KEY_COMPRESSION_TYPE)) {
@@ -117,7 +92,7 @@ static kh_err op_get(kh_kmip_call *c, const kh_ttlv *p, kh_ttlv *resp)
     if (err != KH_OK)
         return err;
     kh_ttlv_add_take(resp, kh_ttlv_new_enum(KH_TAG_OBJECT_TYPE, type));
-    uid_out(c, resp, uid);
+    kh_kmip_uid_out(c, resp, KH_TAG_UNIQUE_IDENTIFIER, uid, true);
     kh_ttlv_add_take(resp, obj);
     return KH_OK;
 }
@@ -125,7 +100,7 @@ static kh_err op_get(kh_kmip_call *c, const kh_ttlv *p, kh_ttlv *resp)
 static kh_err op_get_attributes(kh_kmip_call *c, const kh_ttlv *p, kh_ttlv *resp)
 {
     const char *uid;
-    kh_err err = uid_in(c, p, &uid);
+    kh_err err = kh_kmip_uid_in(c, p, KH_TAG_UNIQUE_IDENTIFIER, &uid);
     if (err != KH_OK)
         return err;
     size_t n =
@@ -141,7 +116,7 @@ static kh_err op_get_attributes(kh_kmip_call *c, const kh_ttlv *p, kh_ttlv *resp
     if (err == KH_OK)
         err = kh_op_get_attributes(c->ctx, uid, refs, n, &attrs);
     if (err == KH_OK) {
-        uid_out(c, resp, uid);
+        kh_kmip_uid_out(c, resp, KH_TAG_UNIQUE_IDENTIFIER, uid, true);
         kh_kmip_attrs_out(c, attrs, resp);
     }
     kh_ttlv_free(&attrs);
@@ -153,12 +128,12 @@ static kh_err op_get_attribute_list(kh_kmip_call *c, const kh_ttlv *p, kh_ttlv *
 {
     const char *uid;
     kh_ttlv *attrs = NULL;
-    kh_err err = uid_in(c, p, &uid);
+    kh_err err = kh_kmip_uid_in(c, p, KH_TAG_UNIQUE_IDENTIFIER, &uid);
     if (err == KH_OK)
         err = kh_op_get_attributes(c->ctx, uid, NULL, 0, &attrs);
     if (err != KH_OK)
         return err;
-    uid_out(c, resp, uid);
+    kh_kmip_uid_out(c, resp, KH_TAG_UNIQUE_IDENTIFIER, uid, true);
     for (size_t i = 0; i < attrs->nkids; i++) {
         const kh_ttlv *a = attrs->kids[i];
         kh_attr_ref ref = kh_attr_ref_of(a);
@@ -220,13 +195,13 @@ static kh_err op_add_attribute(kh_kmip_call *c, const kh_ttlv *p, kh_ttlv *resp)
     const char *uid;
     kh_ttlv *attr = NULL;
     int32_t index;
-    kh_err err = uid_in(c, p, &uid);
+    kh_err err = kh_kmip_uid_in(c, p, KH_TAG_UNIQUE_IDENTIFIER, &uid);
     if (err == KH_OK)
         err = new_attr_in(c, p, &attr, &index);
     if (err == KH_OK)
         err = kh_op_add_attribute(c->ctx, uid, attr, &index);
     if (err == KH_OK) {
-        uid_out(c, resp, uid);
+        kh_kmip_uid_out(c, resp, KH_TAG_UNIQUE_IDENTIFIER, uid, true);
         if (!kh_kmip_is_v2(c))
             kh_ttlv_add_take(resp, kh_kmip_attr_to_v1(attr, index));
     }
@@ -240,7 +215,7 @@ static kh_err op_modify_attribute(kh_kmip_call *c, const kh_ttlv *p, kh_ttlv *re
     kh_ttlv *attr = NULL;
     const kh_ttlv *current = NULL;
     int32_t index;
-    kh_err err = uid_in(c, p, &uid);
+    kh_err err = kh_kmip_uid_in(c, p, KH_TAG_UNIQUE_IDENTIFIER, &uid);
     if (err == KH_OK)
         err = new_attr_in(c, p, &attr, &index);
     if (err == KH_OK && kh_kmip_is_v2(c))
@@ -250,7 +225,7 @@ static kh_err op_modify_attribute(kh_kmip_call *c, const kh_ttlv *p, kh_ttlv *re
     if (err == KH_OK)
         err = kh_op_modify_attribute(c->ctx, uid, current, attr, index, &index);
     if (err == KH_OK) {
-        uid_out(c, resp, uid);
+        kh_kmip_uid_out(c, resp, KH_TAG_UNIQUE_IDENTIFIER, uid, true);
         if (!kh_kmip_is_v2(c))
             kh_ttlv_add_take(resp, kh_kmip_attr_to_v1(attr, index));
     }
@@ -293,13 +268,13 @@ static kh_err op_delete_attribute(kh_kmip_call *c, const kh_ttlv *p, kh_ttlv *re
     const kh_ttlv *current = NULL;
     int32_t index = -1;
     kh_ttlv *deleted = NULL;
-    kh_err err = uid_in(c, p, &uid);
+    kh_err err = kh_kmip_uid_in(c, p, KH_TAG_UNIQUE_IDENTIFIER, &uid);
     if (err == KH_OK)
         err = delete_target(c, p, &ref, &current, &index);
     if (err == KH_OK)
         err = kh_op_delete_attribute(c->ctx, uid, &ref, current, index, &deleted);
     if (err == KH_OK) {
-        uid_out(c, resp, uid);
+        kh_kmip_uid_out(c, resp, KH_TAG_UNIQUE_IDENTIFIER, uid, true);
         if (!kh_kmip_is_v2(c))
             kh_ttlv_add_take(resp, kh_kmip_attr_to_v1(deleted, index));
     }
@@ -310,22 +285,22 @@ static kh_err op_delete_attribute(kh_kmip_call *c, const kh_ttlv *p, kh_ttlv *re
 static kh_err op_activate(kh_kmip_call *c, const kh_ttlv *p, kh_ttlv *resp)
 {
     const char *uid;
-    kh_err err = uid_in(c, p, &uid);
+    kh_err err = kh_kmip_uid_in(c, p, KH_TAG_UNIQUE_IDENTIFIER, &uid);
     if (err == KH_OK)
         err = kh_op_activate(c->ctx, uid);
     if (err == KH_OK)
-        uid_out(c, resp, uid);
+        kh_kmip_uid_out(c, resp, KH_TAG_UNIQUE_IDENTIFIER, uid, true);
     return err;
 }
 
 static kh_err op_destroy(kh_kmip_call *c, const kh_ttlv *p, kh_ttlv *resp)
 {
     const char *uid;
-    kh_err err = uid_in(c, p, &uid);
+    kh_err err = kh_kmip_uid_in(c, p, KH_TAG_UNIQUE_IDENTIFIER, &uid);
     if (err == KH_OK)
         err = kh_op_destroy(c->ctx, uid);
     if (err == KH_OK)
-        uid_out(c, resp, uid);
+        kh_kmip_uid_out(c, resp, KH_TAG_UNIQUE_IDENTIFIER, uid, true);
     return err;
 }
 
@@ -333,7 +308,7 @@ static kh_err op_revoke(kh_kmip_call *c, const kh_ttlv *p, kh_ttlv *resp)
 {
     const char *uid;
     uint32_t code;
-    kh_err err = uid_in(c, p, &uid);
+    kh_err err = kh_kmip_uid_in(c, p, KH_TAG_UNIQUE_IDENTIFIER, &uid);
     if (err != KH_OK)
         return err;
     const kh_ttlv *rr = kh_ttlv_find(p, KH_TAG_REVOCATION_REASON);
@@ -349,7 +324,7 @@ static kh_err op_revoke(kh_kmip_call *c, const kh_ttlv *p, kh_ttlv *resp)
     if (occ && occ->type != KH_TTLV_DATE_TIME)
         return KH_ERR_INVALID_FIELD;
     if ((err = kh_op_revoke(c->ctx, uid, code, msg, occ ? occ->num : 0)) == KH_OK)
-        uid_out(c, resp, uid);
+        kh_kmip_uid_out(c, resp, KH_TAG_UNIQUE_IDENTIFIER, uid, true);
     return err;
 }
 
