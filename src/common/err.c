@@ -50,6 +50,7 @@ static const struct err_info table[KH_ERR_MAX_] = {
     E(KH_ERR_NO_KEY_VALUE, "key value not present", KH_RESULT_REASON_KEY_VALUE_NOT_PRESENT, 409),
     E(KH_ERR_CONFLICT, "concurrent update, retry", KH_RESULT_REASON_GENERAL_FAILURE, 409),
     E(KH_ERR_VERSION, "protocol version not supported", KH_RESULT_REASON_INVALID_MESSAGE, 400),
+    E(KH_ERR_NOT_EXTRACTABLE, "object is not extractable", KH_RESULT_REASON_NOT_EXTRACTABLE, 403),
 };
 
 static const struct err_info *info(kh_err err)

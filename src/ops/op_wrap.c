@@ -298,7 +298,7 @@ static kh_err wrap_object(kh_ctx *ctx, const kh_object *o, kh_ttlv *obj, const k
     if (!w->key_uid)
         return KH_ERR_MISSING_DATA;
     if (!extractable(o))
-        return KH_ERR_PERMISSION;
+        return KH_ERR_NOT_EXTRACTABLE;
     kh_err err = plain_key_block(obj, &kb, &kv, &km);
     if (err == KH_ERR_KEY_FORMAT)
         err = KH_ERR_INVALID_FIELD; /* nothing that could be wrapped */

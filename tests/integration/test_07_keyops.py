@@ -259,7 +259,7 @@ def test_get_wrapped_not_extractable(module_server, alice):
                  ttlv.attribute_v1("Extractable", BOOL(0, False))), version=(1, 4)))
     uid = p.get(Tag.UNIQUE_IDENTIFIER)
     expect_failure(lambda: alice.get(uid, key_wrapping_specification=spec(kek)),
-                   RR.PERMISSION_DENIED)
+                   RR.NOT_EXTRACTABLE)
 
 
 # ---- KeyFormatType conversions ----------------------------------------------------
