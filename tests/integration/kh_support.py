@@ -179,13 +179,15 @@ class ServerError(AssertionError):
 
 
 class KeyholdServer:
-    """One keyhold instance on a SQLite file; restartable on the same data."""
+    """One keyhold instance on a SQLite file (or db_url); restartable on the
+    same data."""
 
-    def __init__(self, workdir, certs, extra_args=(), log_level=None):
+    def __init__(self, workdir, certs, extra_args=(), log_level=None, db_url=None):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.certs = certs
         self.db_path = self.workdir / "keyhold.db"
+        self.db_url = db_url
         self.master_key = self.workdir / "master.key"
         self.ready_file = self.workdir / "ready.json"
         self.extra_args = list(extra_args)
@@ -198,7 +200,7 @@ class KeyholdServer:
 
     def args(self, db=None, master_key=None):
         return [str(keyhold_bin()), "serve",
-                "--db", "sqlite://" + str(db or self.db_path),
+                "--db", self.db_url or "sqlite://" + str(db or self.db_path),
                 "--master-key-file", str(master_key or self.master_key),
                 "--tls-cert", self.certs.cert("server"),
                 "--tls-key", self.certs.key("server"),

@@ -1,0 +1,111 @@
+"""Several keyhold nodes on one PostgreSQL database (DESIGN: scale out).
+
+Runs when KH_TEST_PG_URL names a PostgreSQL database (scripts/test-all
+starts a throwaway cluster and sets it). Each test gets its own schema.
+"""
+import os
+import shutil
+import subprocess
+import threading
+import uuid
+
+import pytest
+
+import kh_support
+from kmip.core import enums
+from kmip.core.factories.attributes import AttributeFactory
+from kmip.pie import exceptions
+
+PG = os.environ.get("KH_TEST_PG_URL")
+pytestmark = pytest.mark.skipif(not PG, reason="KH_TEST_PG_URL is not set")
+
+
+@pytest.fixture
+def pg_url():
+    schema = "it_" + uuid.uuid4().hex[:12]
+    subprocess.run(["psql", PG, "-q", "-c", f"CREATE SCHEMA {schema}"], check=True,
+                   capture_output=True)
+    yield PG + ("&" if "?" in PG else "?") + "options=-csearch_path%3D" + schema
+    subprocess.run(["psql", PG, "-q", "-c", f"DROP SCHEMA {schema} CASCADE"],
+                   capture_output=True)
+
+
+def node(workdir, certs, url, master_key=None):
+    srv = kh_support.KeyholdServer(workdir, certs, db_url=url)
+    if master_key:
+        srv.workdir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(master_key, srv.master_key)
+        os.chmod(srv.master_key, 0o600)
+    srv.start()
+    return srv
+
+
+@pytest.fixture
+def two_nodes(tmp_path, certs, pg_url):
+    a = node(tmp_path / "a", certs, pg_url)
+    b = None
+    try:
+        b = node(tmp_path / "b", certs, pg_url, master_key=a.master_key)
+        yield a, b
+    finally:
+        for srv in (b, a):
+            if srv is not None and srv.proc is not None:
+                try:
+                    srv.stop()
+                finally:
+                    srv.kill()
+
+
+def test_object_created_on_one_node_is_served_by_the_other(two_nodes, client):
+    a, b = two_nodes
+    ca, cb = client(a), client(b)
+    uid = ca.create(enums.CryptographicAlgorithm.AES, 256, name="shared-key")
+    assert cb.get(uid).value == ca.get(uid).value
+    name = AttributeFactory().create_attribute(enums.AttributeType.NAME, "shared-key")
+    assert cb.locate(attributes=[name]) == [uid]
+    cb.activate(uid)
+    cb.revoke(enums.RevocationReasonCode.KEY_COMPROMISE, uid)
+    cb.destroy(uid)
+    _, attrs = ca.get_attributes(uid, ["State"])
+    assert attrs[0].attribute_value.value == enums.State.DESTROYED_COMPROMISED
+    with pytest.raises(exceptions.KmipOperationFailure) as e:
+        ca.get(uid)
+    assert e.value.status == enums.ResultStatus.OPERATION_FAILED
+
+
+def test_concurrent_creates_on_both_nodes(two_nodes, client):
+    a, b = two_nodes
+    made, errors = [], []
+
+    def work(srv):
+        try:
+            c = kh_support.make_client(srv.port)
+            with c:
+                for _ in range(15):
+                    made.append(c.create(enums.CryptographicAlgorithm.AES, 128))
+        except Exception as exc:  # collected, asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(srv,)) for srv in (a, b, a, b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert len(made) == 60 and len(set(made)) == 60
+    for srv in (a, b):
+        found = set(client(srv).locate())
+        assert set(made) <= found
+
+
+def test_node_with_another_master_key_refuses_to_start(tmp_path, certs, pg_url, client):
+    a = node(tmp_path / "a", certs, pg_url)
+    try:
+        client(a).create(enums.CryptographicAlgorithm.AES, 256)  # realm key now exists
+        intruder = kh_support.KeyholdServer(tmp_path / "c", certs, db_url=pg_url)
+        with pytest.raises(Exception):
+            intruder.start(timeout=5)
+        intruder.kill()
+        assert "does not open" in intruder.log()
+    finally:
+        a.stop()
