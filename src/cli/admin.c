@@ -15,9 +15,11 @@
 #include "ops/ops.h"
 #include "store/store.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define DEFAULT_DB "sqlite:///var/lib/keyhold/keyhold.db"
 
@@ -26,9 +28,26 @@ static const kh_option audit_opts[] = {
 };
 #define NAUDIT (sizeof(audit_opts) / sizeof(audit_opts[0]))
 
+/* Admin verbs work on an existing database: opening a SQLite URL creates
+ * the file, so a mistyped path would otherwise "verify" an empty log. */
+static bool sqlite_file_missing(const char *url)
+{
+    const char *path = url;
+    if (strncmp(url, "sqlite://", 9) == 0)
+        path = url + 9;
+    else if (strstr(url, "://"))
+        return false; /* not SQLite */
+    return access(path, F_OK) != 0;
+}
+
 static kh_err open_db(const kh_config *cfg, kh_store **s)
 {
-    kh_err err = kh_store_open(kh_config_get(cfg, "db"), s);
+    const char *url = kh_config_get(cfg, "db");
+    if (url && sqlite_file_missing(url)) {
+        fprintf(stderr, "keyhold: no database at the --db path\n");
+        return KH_ERR_NOT_FOUND;
+    }
+    kh_err err = kh_store_open(url, s);
     if (err != KH_OK)
         fprintf(stderr, "keyhold: cannot open the database (--db): %s\n", kh_strerror(err));
     return err;

@@ -101,3 +101,12 @@ def test_malformed_master_key_is_refused(tmp_path):
     assert r.returncode != 0
     assert "master key" in r.stderr
     assert mk.read_text() == "zz" * 32 + "\n"  # never overwritten
+
+
+def test_admin_verbs_do_not_create_a_missing_database(tmp_path):
+    db = tmp_path / "typo.db"
+    for argv in (["audit", "verify"], ["grant", "list", "--owner", "alice"]):
+        r = run(*argv, "--db", f"sqlite://{db}")
+        assert r.returncode != 0, argv
+        assert "no database" in r.stderr
+        assert not db.exists()
