@@ -95,6 +95,24 @@ out:
     return KH_OK;
 }
 
+kh_err kh_kmip_pair_attrs_in(kh_kmip_call *c, const kh_ttlv *p, uint32_t v1_tag, uint32_t v2_tag,
+                             kh_ttlv **out)
+{
+    if (kh_ttlv_find(p, kh_kmip_is_v2(c) ? v1_tag : v2_tag)) {
+        c->result_message = "attribute container of another protocol version";
+        return KH_ERR_DECODE;
+    }
+    if (!kh_kmip_is_v2(c))
+        return kh_kmip_attrs_in(c, p, v1_tag, 0, out);
+    const kh_ttlv *box = kh_ttlv_find(p, v2_tag);
+    if (box && box->type != KH_TTLV_STRUCTURE)
+        return KH_ERR_INVALID_FIELD;
+    *out = kh_ttlv_new_struct(KH_TAG_ATTRIBUTES);
+    for (size_t i = 0; box && i < box->nkids; i++)
+        kh_ttlv_add_take(*out, kh_ttlv_dup(box->kids[i]));
+    return KH_OK;
+}
+
 kh_err kh_kmip_attr_ref_in(const kh_ttlv *item, kh_attr_ref *ref)
 {
     ref->name = NULL;

@@ -23,6 +23,12 @@ kh_ttlv *kh_kmip_attr_to_v1(const kh_ttlv *canon, int32_t index);
 kh_err kh_kmip_attrs_in(const kh_kmip_call *c, const kh_ttlv *payload, uint32_t container_tag,
                         int bare_ok, kh_ttlv **out) KH_MUST_CHECK;
 
+/* One of the three attribute sets of CreateKeyPair / ReKeyKeyPair,
+ * canonical: 1.x carries a TemplateAttribute under v1_tag, 2.x a structure
+ * of attributes under v2_tag; the other version's container is refused. */
+kh_err kh_kmip_pair_attrs_in(kh_kmip_call *c, const kh_ttlv *p, uint32_t v1_tag, uint32_t v2_tag,
+                             kh_ttlv **out) KH_MUST_CHECK;
+
 /* 2.x AttributeReference (Enumeration of a tag, or a structure naming a
  * vendor attribute) or 1.x AttributeName -> reference. The name pointer
  * borrows from item. */

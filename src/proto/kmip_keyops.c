@@ -142,26 +142,6 @@ static kh_err op_rekey(kh_kmip_call *c, const kh_ttlv *p, kh_ttlv *resp)
     return err;
 }
 
-/* One of the three attribute sets of ReKeyKeyPair (as CreateKeyPair). */
-static kh_err pair_attrs(kh_kmip_call *c, const kh_ttlv *p, uint32_t v1_tag, uint32_t v2_tag,
-                         kh_ttlv **out)
-{
-    if (kh_ttlv_find(p, kh_kmip_is_v2(c) ? v1_tag : v2_tag)) {
-        c->result_message = "attribute container of another protocol version";
-        return KH_ERR_DECODE;
-    }
-    if (!kh_kmip_is_v2(c))
-        return kh_kmip_attrs_in(c, p, v1_tag, 0, out);
-    const kh_ttlv *box;
-    kh_err err = opt_struct(p, v2_tag, &box);
-    if (err != KH_OK)
-        return err;
-    *out = kh_ttlv_new_struct(KH_TAG_ATTRIBUTES);
-    for (size_t i = 0; box && i < box->nkids; i++)
-        kh_ttlv_add_take(*out, kh_ttlv_dup(box->kids[i]));
-    return KH_OK;
-}
-
 static kh_err op_rekey_key_pair(kh_kmip_call *c, const kh_ttlv *p, kh_ttlv *resp)
 {
     const char *uid;
@@ -172,13 +152,14 @@ static kh_err op_rekey_key_pair(kh_kmip_call *c, const kh_ttlv *p, kh_ttlv *resp
     if (err == KH_OK)
         err = offset_in(p, &offset);
     if (err == KH_OK)
-        err = pair_attrs(c, p, KH_TAG_COMMON_TEMPLATE_ATTRIBUTE, KH_TAG_COMMON_ATTRIBUTES, &common);
+        err = kh_kmip_pair_attrs_in(c, p, KH_TAG_COMMON_TEMPLATE_ATTRIBUTE,
+                                    KH_TAG_COMMON_ATTRIBUTES, &common);
     if (err == KH_OK)
-        err = pair_attrs(c, p, KH_TAG_PRIVATE_KEY_TEMPLATE_ATTRIBUTE, KH_TAG_PRIVATE_KEY_ATTRIBUTES,
-                         &priv);
+        err = kh_kmip_pair_attrs_in(c, p, KH_TAG_PRIVATE_KEY_TEMPLATE_ATTRIBUTE,
+                                    KH_TAG_PRIVATE_KEY_ATTRIBUTES, &priv);
     if (err == KH_OK)
-        err = pair_attrs(c, p, KH_TAG_PUBLIC_KEY_TEMPLATE_ATTRIBUTE, KH_TAG_PUBLIC_KEY_ATTRIBUTES,
-                         &pub);
+        err = kh_kmip_pair_attrs_in(c, p, KH_TAG_PUBLIC_KEY_TEMPLATE_ATTRIBUTE,
+                                    KH_TAG_PUBLIC_KEY_ATTRIBUTES, &pub);
     if (err == KH_OK)
         err = kh_op_rekey_key_pair(c->ctx, uid, offset, common, priv, pub, &priv_uid, &pub_uid);
     if (err == KH_OK) {
