@@ -238,7 +238,11 @@ int kh_cmd_serve(int argc, char **argv)
     if (err == KH_OK)
         err = open_keyring(kh_config_get(&cfg, "master-key-file"), store, realm, &kr);
     if (err == KH_OK) {
-        kh_service svc = {store, kr, realm, "keyhold", true};
+        kh_service svc = {.store = store,
+                          .keyring = kr,
+                          .realm_id = realm,
+                          .server_name = "keyhold",
+                          .audit = true};
         err = run_server(&cfg, &svc);
     }
     kh_keyring_free(&kr);

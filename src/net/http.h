@@ -27,6 +27,8 @@
 #define KH_HTTP_MAX_HEADERS (16 * 1024) /* request line + headers, bytes */
 #define KH_HTTP_PATH_MAX 512
 #define KH_HTTP_CTYPE_MAX 128
+#define KH_HTTP_AUTHZ_MAX 8192 /* Authorization header (a JWT may be long) */
+#define KH_HTTP_FWD_MAX 256    /* X-Forwarded-For */
 
 typedef enum kh_http_method {
     KH_HTTP_OTHER = 0,
@@ -43,9 +45,15 @@ typedef struct kh_http_request {
     kh_http_method method;
     char path[KH_HTTP_PATH_MAX];          /* without the query; "" if longer */
     char content_type[KH_HTTP_CTYPE_MAX]; /* "" when absent or longer */
-    kh_buf body;                          /* a copy, wiped when freed */
-    kh_peer peer;                         /* principal "" = no client certificate */
-    kh_metrics_gauges gauges;             /* server state when the request arrived */
+    /* Headers that authentication (proto/authn.h) reads; "" when absent or
+     * longer than the buffer. Only what the peer sent: whether to believe
+     * the X-Forwarded-* ones is authn's decision. */
+    char authorization[KH_HTTP_AUTHZ_MAX];
+    char forwarded_for[KH_HTTP_FWD_MAX]; /* X-Forwarded-For */
+    char forwarded_proto[16];            /* X-Forwarded-Proto */
+    kh_buf body;                         /* a copy, wiped when freed */
+    kh_peer peer;                        /* principal "" = no client certificate */
+    kh_metrics_gauges gauges;            /* server state when the request arrived */
 } kh_http_request;
 
 typedef struct kh_http_reply {

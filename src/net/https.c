@@ -224,6 +224,7 @@ static void peer_of(struct evhttp_connection *evcon, kh_peer *peer)
 
 static void hreq_free(hreq *r)
 {
+    kh_wipe(r->in.authorization, sizeof(r->in.authorization));
     kh_buf_free(&r->in.body);
     kh_buf_free(&r->out.body);
     hconn_unref(r->hc);
@@ -278,6 +279,7 @@ static void hreq_run(kh_task *t)
     hreq *r = (hreq *)t;
     r->lst->h.handle(r->lst->h.arg, &r->in, &r->out);
     kh_buf_free(&r->in.body); /* wipe the request as soon as it is answered */
+    kh_wipe(r->in.authorization, sizeof(r->in.authorization));
 }
 
 static void hreq_complete(kh_task *t)
@@ -312,8 +314,17 @@ static void request_cb(struct evhttp_request *req, void *arg)
     r->in.method = method_of(evhttp_request_get_command(req));
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     copy_bounded(r->in.path, sizeof(r->in.path), uri ? evhttp_uri_get_path(uri) : NULL);
+    struct evkeyvalq *ih = evhttp_request_get_input_headers(req);
     copy_bounded(r->in.content_type, sizeof(r->in.content_type),
-                 evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type"));
+                 evhttp_find_header(ih, "Content-Type"));
+    const char *authz = evhttp_find_header(ih, "Authorization");
+    copy_bounded(r->in.authorization, sizeof(r->in.authorization), authz);
+    if (authz) /* a bearer token or API key: wipe libevent's copy now */
+        kh_wipe((char *)authz, strlen(authz));
+    copy_bounded(r->in.forwarded_for, sizeof(r->in.forwarded_for),
+                 evhttp_find_header(ih, "X-Forwarded-For"));
+    copy_bounded(r->in.forwarded_proto, sizeof(r->in.forwarded_proto),
+                 evhttp_find_header(ih, "X-Forwarded-Proto"));
     take_body(evhttp_request_get_input_buffer(req), &r->in.body);
     peer_of(evcon, &r->in.peer);
     kh_server_gauges(l->srv, &r->in.gauges);

@@ -21,6 +21,7 @@
 #include "proto/http_routes.h"
 
 #include "common/metrics.h"
+#include "proto/authn.h"
 #include "proto/kes.h"
 #include "proto/kmip.h"
 #include "proto/kmip_consts.h"
@@ -253,8 +254,12 @@ static bool route_cb(void *arg, const kh_http_request *req, kh_http_reply *r)
 static void handle_cb(void *arg, const kh_http_request *req, kh_http_reply *r)
 {
     kh_service *svc = arg;
-    const char *principal =
-        req->peer.principal[0] ? req->peer.principal : KH_HTTP_DEFAULT_PRINCIPAL;
+    char principal[KH_IDENTITY_MAX];
+    kh_err err = kh_authn_http(svc->authn, req, principal);
+    if (err != KH_OK) {
+        set_error(r, 401, err, kh_strerror(err));
+        return;
+    }
     if (kh_kes_owns_path(req->path)) {
         kh_kes_handle(svc, principal, req, r);
         return;
