@@ -15,12 +15,15 @@
 #include "net/server.h"
 #include "ops/keyring.h"
 #include "ops/ops.h"
+#include "proto/authn.h"
 #include "proto/http_routes.h"
+#include "proto/jwt_auth.h"
 #include "proto/kmip.h"
 #include "store/store.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 static const kh_option serve_opts[] = {
     {"db", "sqlite:///var/lib/keyhold/keyhold.db",
@@ -44,6 +47,16 @@ static const kh_option serve_opts[] = {
     {"read-timeout", "30", "seconds a started request may take to arrive"},
     {"idle-timeout", "300", "seconds an idle connection is kept"},
     {"max-connections", "16384", "simultaneous connections"},
+    {"jwt-issuer", NULL,
+     "accept JWT bearer tokens from this issuer (\"iss\"); identity jwt:<iss>#<sub>"},
+    {"jwks-url", NULL, "where --jwt-issuer publishes its JSON Web Key Set (https://)"},
+    {"jwt-audience", NULL, "tokens must name this audience (\"aud\"); unset = not checked"},
+    {"jwt-leeway", "60", "seconds of clock skew allowed on a token's exp and nbf"},
+    {"jwks-ca", NULL, "PEM CA certificate(s) for the JWKS server (default: the system's)"},
+    {"jwks-refresh", "300", "seconds after which the JWKS is fetched again"},
+    {"jwks-min-refetch", "10", "least seconds between two JWKS fetches (unknown kid, failures)"},
+    {"jwks-timeout", "10", "seconds one JWKS fetch may take"},
+    {"jwks-allow-http", "false", "true: accept an http:// --jwks-url (tests, loopback issuers)"},
     {"ready-file", NULL,
      "write {\"kmip_port\": N, \"https_port\": M} here once listening (for scripts/tests)"},
     {"log-level", "info", "debug, info, warn or error"},
@@ -178,6 +191,57 @@ static kh_err listen_https(kh_server *srv, const kh_config *cfg, const kh_tls_co
     return KH_OK;
 }
 
+/* JWT bearer tokens (--jwt-issuer and friends) into *authn; leaves it
+ * NULL when no issuer is configured. */
+static kh_err configure_jwt(const kh_config *cfg, kh_authn **authn)
+{
+    long leeway, refresh, min_refetch, timeout;
+    int allow_http = 0;
+    kh_jwt_auth *jwt = NULL;
+    const char *issuer = kh_config_get(cfg, "jwt-issuer");
+    if (!issuer) {
+        if (kh_config_get(cfg, "jwks-url") || kh_config_get(cfg, "jwt-audience")) {
+            kh_error("--jwks-url and --jwt-audience need --jwt-issuer");
+            return KH_ERR_CONFIG;
+        }
+        return KH_OK;
+    }
+    if (kh_config_int(cfg, "jwt-leeway", 0, 600, &leeway) != KH_OK ||
+        kh_config_int(cfg, "jwks-refresh", 1, 86400, &refresh) != KH_OK ||
+        kh_config_int(cfg, "jwks-min-refetch", 0, 3600, &min_refetch) != KH_OK ||
+        kh_config_int(cfg, "jwks-timeout", 1, 120, &timeout) != KH_OK ||
+        config_bool(cfg, "jwks-allow-http", &allow_http) != KH_OK)
+        return KH_ERR_CONFIG;
+    kh_jwt_auth_config jc = {issuer,
+                             kh_config_get(cfg, "jwt-audience"),
+                             kh_config_get(cfg, "jwks-url"),
+                             kh_config_get(cfg, "jwks-ca"),
+                             allow_http != 0,
+                             (unsigned)leeway,
+                             (unsigned)refresh,
+                             (unsigned)min_refetch,
+                             (unsigned)timeout};
+    kh_err err = kh_jwt_auth_new(&jc, &jwt);
+    if (err == KH_OK && !*authn)
+        err = kh_authn_new(authn);
+    if (err != KH_OK) {
+        kh_jwt_auth_free(&jwt);
+        return err;
+    }
+    kh_info("JWT authentication is ON: bearer tokens from issuer %s (keys from %s; audience %s)",
+            issuer, jc.jwks_url, jc.audience ? jc.audience : "not checked");
+    if (!jc.audience)
+        kh_warn("--jwt-audience is not set: any token of issuer %s is accepted, also one "
+                "meant for another service",
+                issuer);
+    if (allow_http && strncmp(jc.jwks_url, "http://", 7) == 0)
+        kh_warn("JWKS fetched over plain HTTP (--jwks-allow-http): anyone on the path can "
+                "substitute the issuer's keys");
+    kh_jwt_auth_prefetch(jwt, (int64_t)time(NULL));
+    kh_authn_set_jwt_take(*authn, &jwt);
+    return KH_OK;
+}
+
 static kh_err run_server(const kh_config *cfg, kh_service *svc)
 {
     kh_server_config sc;
@@ -221,6 +285,7 @@ int kh_cmd_serve(int argc, char **argv)
     kh_store *store = NULL;
     kh_keyring *kr = NULL;
     int64_t realm = 0;
+    kh_authn *authn = NULL;
     kh_err err = kh_config_load(&cfg, serve_opts, NSERVE, argc, argv, &help);
     if (err == KH_OK && help) {
         kh_config_usage(stdout, "serve", "Run the key management server.", serve_opts, NSERVE);
@@ -237,14 +302,18 @@ int kh_cmd_serve(int argc, char **argv)
         err = kh_store_realm_ensure(store, "default", &realm);
     if (err == KH_OK)
         err = open_keyring(kh_config_get(&cfg, "master-key-file"), store, realm, &kr);
+    if (err == KH_OK)
+        err = configure_jwt(&cfg, &authn);
     if (err == KH_OK) {
         kh_service svc = {.store = store,
                           .keyring = kr,
                           .realm_id = realm,
                           .server_name = "keyhold",
-                          .audit = true};
+                          .audit = true,
+                          .authn = authn};
         err = run_server(&cfg, &svc);
     }
+    kh_authn_free(&authn);
     kh_keyring_free(&kr);
     kh_store_close(&store);
     kh_config_free(&cfg);

@@ -29,5 +29,20 @@ typedef struct kh_authn kh_authn;
  * credentials that do not authenticate (the route answers 401). */
 kh_err kh_authn_http(const kh_authn *a, const kh_http_request *req,
                      char out[KH_IDENTITY_MAX]) KH_MUST_CHECK;
+/* The same; on KH_ERR_AUTH *why (when why is not NULL) is a static,
+ * general reason fit for the client ("token expired..."), or NULL. */
+kh_err kh_authn_http_why(const kh_authn *a, const kh_http_request *req, char out[KH_IDENTITY_MAX],
+                         const char **why) KH_MUST_CHECK;
+
+/* Empty settings (nothing configured yet); caller frees. */
+kh_err kh_authn_new(kh_authn **out) KH_MUST_CHECK;
+void kh_authn_free(kh_authn **a);
+
+/* JWT bearer tokens: "Authorization: Bearer <jwt>" (exactly two dots) is
+ * checked by jwt (proto/jwt_auth.h), which a takes over; *jwt = NULL. A
+ * JWT sent to a server without an issuer is refused, never taken for
+ * single-user mode. */
+struct kh_jwt_auth;
+void kh_authn_set_jwt_take(kh_authn *a, struct kh_jwt_auth **jwt);
 
 #endif

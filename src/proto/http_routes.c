@@ -255,9 +255,10 @@ static void handle_cb(void *arg, const kh_http_request *req, kh_http_reply *r)
 {
     kh_service *svc = arg;
     char principal[KH_IDENTITY_MAX];
-    kh_err err = kh_authn_http(svc->authn, req, principal);
+    const char *why = NULL;
+    kh_err err = kh_authn_http_why(svc->authn, req, principal, &why);
     if (err != KH_OK) {
-        set_error(r, 401, err, kh_strerror(err));
+        set_error(r, 401, err, why ? why : kh_strerror(err));
         return;
     }
     if (kh_kes_owns_path(req->path)) {
