@@ -23,7 +23,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 static const kh_option serve_opts[] = {
     {"db", "sqlite:///var/lib/keyhold/keyhold.db",
@@ -237,7 +236,7 @@ static kh_err configure_jwt(const kh_config *cfg, kh_authn **authn)
     if (allow_http && strncmp(jc.jwks_url, "http://", 7) == 0)
         kh_warn("JWKS fetched over plain HTTP (--jwks-allow-http): anyone on the path can "
                 "substitute the issuer's keys");
-    kh_jwt_auth_prefetch(jwt, (int64_t)time(NULL));
+    kh_jwt_auth_prefetch(jwt);
     kh_authn_set_jwt_take(*authn, &jwt);
     return KH_OK;
 }

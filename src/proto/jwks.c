@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 
 #define RSA_N_MAX (KH_JOSE_RSA_MAX_BITS / 8 + 1) /* one leading zero tolerated */
 #define RSA_E_MAX 8
@@ -217,8 +218,8 @@ struct kh_jwks_cache {
     pthread_mutex_t lock;       /* guards keys, fetched_at, attempted_at */
     pthread_mutex_t fetch_lock; /* held by the one thread fetching, without lock */
     kh_jwks *keys;              /* NULL until a fetch succeeded */
-    int64_t fetched_at;         /* last successful fetch */
-    int64_t attempted_at;       /* last fetch started, successful or not */
+    int64_t fetched_at;         /* last successful fetch, monotonic ms */
+    int64_t attempted_at;       /* last fetch started, successful or not, monotonic ms */
     unsigned long attempts;     /* fetches started, so a waiter sees one it missed */
 };
 
@@ -255,6 +256,15 @@ void kh_jwks_cache_free(kh_jwks_cache **c)
     *c = NULL;
 }
 
+/* Intervals are measured on the monotonic clock: a wall clock that jumps
+ * must neither stop refreshes nor allow a burst of fetches. */
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* Fetch and parse, with no lock held; NULL on failure (logged). */
 static kh_jwks *download(const kh_jwks_cache *c)
 {
@@ -273,7 +283,7 @@ static kh_jwks *download(const kh_jwks_cache *c)
 /* Fetch unless another thread did since `seen` (an attempts value).
  * wait: block behind a fetch in progress (we have no keys at all) rather
  * than go on with the old set. */
-static void refresh(kh_jwks_cache *c, unsigned long seen, int64_t now, bool wait)
+static void refresh(kh_jwks_cache *c, unsigned long seen, bool wait)
 {
     if (wait)
         pthread_mutex_lock(&c->fetch_lock);
@@ -283,7 +293,7 @@ static void refresh(kh_jwks_cache *c, unsigned long seen, int64_t now, bool wait
     bool done_meanwhile = c->attempts != seen;
     if (!done_meanwhile) {
         c->attempts++;
-        c->attempted_at = now; /* claimed: others now back off */
+        c->attempted_at = now_ms(); /* claimed: others now back off */
     }
     pthread_mutex_unlock(&c->lock);
     if (!done_meanwhile) {
@@ -292,28 +302,27 @@ static void refresh(kh_jwks_cache *c, unsigned long seen, int64_t now, bool wait
         if (fresh) {
             kh_jwks_release(&c->keys);
             c->keys = fresh;
-            c->fetched_at = now;
+            c->fetched_at = now_ms();
         }
         pthread_mutex_unlock(&c->lock);
     }
     pthread_mutex_unlock(&c->fetch_lock);
 }
 
-kh_err kh_jwks_cache_get(kh_jwks_cache *c, const char *kid, kh_jws_alg alg, int64_t now,
-                         kh_jwks **out)
+kh_err kh_jwks_cache_get(kh_jwks_cache *c, const char *kid, kh_jws_alg alg, kh_jwks **out)
 {
     if (!c || !out)
         return KH_ERR_INVALID_ARG;
+    int64_t now = now_ms();
     pthread_mutex_lock(&c->lock);
     bool have = c->keys != NULL;
-    bool due = !have || now - c->fetched_at >= (int64_t)c->refresh_s ||
+    bool due = !have || now - c->fetched_at >= (int64_t)c->refresh_s * 1000 ||
                (kid && !kh_jwks_find(c->keys, kid, alg));
-    bool allowed = c->attempts == 0 || now - c->attempted_at >= (int64_t)c->min_refetch_s ||
-                   now < c->attempted_at; /* the clock went back */
+    bool allowed = c->attempts == 0 || now - c->attempted_at >= (int64_t)c->min_refetch_s * 1000;
     unsigned long seen = c->attempts;
     pthread_mutex_unlock(&c->lock);
     if (due && allowed)
-        refresh(c, seen, now, !have);
+        refresh(c, seen, !have);
     pthread_mutex_lock(&c->lock);
     *out = jwks_ref(c->keys);
     pthread_mutex_unlock(&c->lock);

@@ -77,7 +77,7 @@ void kh_jwks_cache_free(kh_jwks_cache **c);
 /* A reference to the current key set (caller releases it), refreshed first
  * when due: because it is old, or because it has no key kid for alg. Thread
  * safe. KH_ERR_IO when no key set could ever be fetched. */
-kh_err kh_jwks_cache_get(kh_jwks_cache *c, const char *kid, kh_jws_alg alg, int64_t now,
+kh_err kh_jwks_cache_get(kh_jwks_cache *c, const char *kid, kh_jws_alg alg,
                          kh_jwks **out) KH_MUST_CHECK;
 
 #endif

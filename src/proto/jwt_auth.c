@@ -81,10 +81,10 @@ void kh_jwt_auth_free(kh_jwt_auth **a)
     *a = NULL;
 }
 
-void kh_jwt_auth_prefetch(kh_jwt_auth *a, int64_t now)
+void kh_jwt_auth_prefetch(kh_jwt_auth *a)
 {
     kh_jwks *keys = NULL;
-    if (kh_jwks_cache_get(a->cache, NULL, KH_JWS_NONE, now, &keys) != KH_OK)
+    if (kh_jwks_cache_get(a->cache, NULL, KH_JWS_NONE, &keys) != KH_OK)
         kh_warn("JWT issuer %s: its keys could not be fetched yet; tokens are refused until "
                 "they are",
                 a->issuer);
@@ -102,7 +102,7 @@ kh_err kh_jwt_auth_check(kh_jwt_auth *a, const char *token, size_t len, int64_t 
     kh_err err = kh_jwt_parse(token, len, &t, why);
     if (err != KH_OK)
         goto out;
-    if ((err = kh_jwks_cache_get(a->cache, kh_jwt_kid(t), kh_jwt_alg(t), now, &keys)) != KH_OK) {
+    if ((err = kh_jwks_cache_get(a->cache, kh_jwt_kid(t), kh_jwt_alg(t), &keys)) != KH_OK) {
         err = KH_ERR_AUTH;
         if (why)
             *why = KH_JWT_KEYS_UNAVAILABLE;

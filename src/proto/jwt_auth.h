@@ -37,7 +37,7 @@ void kh_jwt_auth_free(kh_jwt_auth **a);
 
 /* Fetch the issuer's keys once now, so that start-up shows whether they
  * are reachable; a failure is logged, not fatal (the workers try again). */
-void kh_jwt_auth_prefetch(kh_jwt_auth *a, int64_t now);
+void kh_jwt_auth_prefetch(kh_jwt_auth *a);
 
 /* The identity of token (len bytes, no "Bearer ") at time now into
  * identity (cap bytes). KH_ERR_AUTH with *why on refusal; thread safe. */
