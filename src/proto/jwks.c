@@ -280,14 +280,13 @@ static kh_jwks *download(const kh_jwks_cache *c)
     return keys;
 }
 
-/* Fetch unless another thread did since `seen` (an attempts value).
- * wait: block behind a fetch in progress (we have no keys at all) rather
- * than go on with the old set. */
-static void refresh(kh_jwks_cache *c, unsigned long seen, bool wait)
+/* Fetch unless another thread did since `seen` (an attempts value). When
+ * another thread is fetching, return at once and go on with the keys held
+ * (or none): a worker never waits behind a slow issuer, so an unreachable
+ * one costs at most the one worker that tries it. */
+static void refresh(kh_jwks_cache *c, unsigned long seen)
 {
-    if (wait)
-        pthread_mutex_lock(&c->fetch_lock);
-    else if (pthread_mutex_trylock(&c->fetch_lock) != 0)
+    if (pthread_mutex_trylock(&c->fetch_lock) != 0)
         return;
     pthread_mutex_lock(&c->lock);
     bool done_meanwhile = c->attempts != seen;
@@ -322,7 +321,7 @@ kh_err kh_jwks_cache_get(kh_jwks_cache *c, const char *kid, kh_jws_alg alg, kh_j
     unsigned long seen = c->attempts;
     pthread_mutex_unlock(&c->lock);
     if (due && allowed)
-        refresh(c, seen, !have);
+        refresh(c, seen);
     pthread_mutex_lock(&c->lock);
     *out = jwks_ref(c->keys);
     pthread_mutex_unlock(&c->lock);

@@ -12,8 +12,8 @@
  * kid it does not hold (key rotation), at most once per min_refetch_s
  * either way, so that tokens with made-up kids cannot make keyhold hammer
  * the issuer. A failed fetch keeps the keys already held. Workers read a
- * reference-counted snapshot; the fetch runs without the cache lock, and
- * only workers that have no keys at all wait for it.
+ * reference-counted snapshot; one worker fetches, without the cache lock,
+ * and the others never wait for it: they go on with the keys held.
  */
 #ifndef KH_PROTO_JWKS_H
 #define KH_PROTO_JWKS_H
