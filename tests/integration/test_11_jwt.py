@@ -77,6 +77,7 @@ class Issuer:
         self.ec = ec.generate_private_key(ec.SECP256R1())
         self.jwks = {"keys": [jwk_of("rsa-1", self.rsa), jwk_of("ec-1", self.ec)]}
         self.fetches = 0
+        self.mode = "ok"  # "redirect", "error", "huge": how the JWKS is answered
         issuer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -85,7 +86,18 @@ class Issuer:
                     self.send_error(404)
                     return
                 issuer.fetches += 1
+                if issuer.mode == "redirect":
+                    self.send_response(302)
+                    self.send_header("Location", "/jwks.json")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                if issuer.mode == "error":
+                    self.send_error(500)
+                    return
                 body = json.dumps(issuer.jwks).encode()
+                if issuer.mode == "huge":  # valid JSON, over keyhold's 256 KiB limit
+                    body = body[:-1] + b',"pad":"' + b"x" * (300 * 1024) + b'"}'
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -354,3 +366,54 @@ def test_jwks_over_https_is_verified(tmp_path, certs, issuer):
         assert "could not be fetched" in srv.log()
     finally:
         srv.stop()
+
+
+def test_concurrent_tokens(jwt_server, issuer):
+    """Workers share the key cache: many clients at once, RS256 and ES256."""
+    port = jwt_server.https_port
+    errors = []
+
+    def client(n):
+        try:
+            for i in range(10):
+                key = issuer.rsa if (n + i) % 2 else issuer.ec
+                status, resp = post(port, CREATE, issuer.token("worker-%d" % n, key=key))
+                if status != 200:
+                    errors.append((n, i, status, resp))
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append((n, repr(e)))
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[:3]
+
+
+@pytest.mark.parametrize("mode", ["redirect", "error", "huge"])
+def test_bad_jwks_answers_keep_the_old_keys(tmp_path, certs, mode):
+    """A JWKS answer keyhold refuses (a redirect, an HTTP error, a document
+    over the size limit) is not taken; the keys held go on working."""
+    issuer = Issuer(certs)
+    srv = kh_support.KeyholdServer(
+        tmp_path / "srv", certs,
+        extra_args=["--jwt-issuer", ISS, "--jwks-url", issuer.url, "--jwks-ca", certs.ca,
+                    "--jwks-min-refetch", "0", "--jwt-audience", AUD])
+    srv.start()
+    try:
+        port = srv.https_port
+        assert post(port, CREATE, issuer.token("alice"))[0] == 200
+        new = ec.generate_private_key(ec.SECP256R1())
+        issuer.jwks = {"keys": issuer.jwks["keys"] + [jwk_of("ec-new", new)]}
+        issuer.mode = mode
+        before = issuer.fetches
+        status, resp = post(port, CREATE, issuer.token("alice", key=new, kid="ec-new"))
+        assert status == 401 and "key" in resp["message"], resp
+        assert issuer.fetches > before  # it did ask, and refused the answer
+        assert post(port, CREATE, issuer.token("alice"))[0] == 200
+        issuer.mode = "ok"
+        assert post(port, CREATE, issuer.token("alice", key=new, kid="ec-new"))[0] == 200
+    finally:
+        srv.stop()
+        issuer.close()
