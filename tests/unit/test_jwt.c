@@ -5,9 +5,10 @@
  *
  * Tokens are built here with OpenSSL directly (and a base64url encoder of
  * this file's own), not with the code under test, so that both sides of
- * the format are not the same mistake. No network: key sets are parsed
- * from JSON strings; the fetching cache is covered by
- * tests/integration/test_11_jwt.py.
+ * the format are not the same mistake. Key sets are parsed from JSON
+ * strings, except for the cache's tests, which fetch from a one-thread
+ * HTTP server on the loopback interface (tests/integration/test_11_jwt.py
+ * covers HTTPS and whole requests).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,14 +21,19 @@
 #include "proto/jwks.h"
 #include "proto/jwt.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <openssl/core_names.h>
 #include <openssl/ecdsa.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #define NOW 1700000000LL
 #define ISS "https://issuer.example"
@@ -495,6 +501,134 @@ static void test_oversized(void **state)
                      KH_ERR_TOO_LARGE);
 }
 
+/* ---- the cache, against a loopback HTTP server --------------------------------- */
+
+typedef struct jwks_server {
+    int fd, port;
+    int fetches; /* requests answered; read after the cache call returns */
+    pthread_t thread;
+    volatile int stop;
+} jwks_server;
+
+static void *serve_jwks(void *arg)
+{
+    jwks_server *s = arg;
+    while (!s->stop) {
+        int c = accept(s->fd, NULL, NULL);
+        if (c < 0)
+            continue;
+        char req[4096];
+        size_t got = 0;
+        while (got < sizeof(req) - 1) {
+            ssize_t n = read(c, req + got, sizeof(req) - 1 - got);
+            if (n <= 0)
+                break;
+            got += (size_t)n;
+            req[got] = '\0';
+            if (strstr(req, "\r\n\r\n"))
+                break;
+        }
+        char hdr[128];
+        int hl = snprintf(hdr, sizeof(hdr),
+                          "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                          "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+                          strlen(jwks_json));
+        __atomic_add_fetch(&s->fetches, 1, __ATOMIC_SEQ_CST);
+        if (write(c, hdr, (size_t)hl) != hl ||
+            write(c, jwks_json, strlen(jwks_json)) != (ssize_t)strlen(jwks_json))
+            fprintf(stderr, "jwks server: short write\n");
+        close(c);
+    }
+    return NULL;
+}
+
+static void server_start(jwks_server *s)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    memset(s, 0, sizeof(*s));
+    s->fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(s->fd >= 0);
+    assert_int_equal(bind(s->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(s->fd, 8), 0);
+    assert_int_equal(getsockname(s->fd, (struct sockaddr *)&a, &len), 0);
+    s->port = ntohs(a.sin_port);
+    assert_int_equal(pthread_create(&s->thread, NULL, serve_jwks, s), 0);
+}
+
+static void server_stop(jwks_server *s)
+{
+    s->stop = 1;
+    shutdown(s->fd, SHUT_RDWR);
+    /* wake accept() with one last connection */
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+                            .sin_port = htons((uint16_t)s->port)};
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    (void)connect(c, (struct sockaddr *)&a, sizeof(a));
+    close(c);
+    pthread_join(s->thread, NULL);
+    close(s->fd);
+}
+
+static int fetches(jwks_server *s)
+{
+    return __atomic_load_n(&s->fetches, __ATOMIC_SEQ_CST);
+}
+
+static kh_jwks_cache *cache_for(const jwks_server *s, bool allow_http, unsigned refresh_s,
+                                unsigned min_refetch_s)
+{
+    char url[64];
+    kh_jwks_cache *c = NULL;
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/jwks.json", s->port);
+    kh_jwks_cache_config cfg = {url, NULL, allow_http, refresh_s, min_refetch_s, 5};
+    assert_int_equal(kh_jwks_cache_new(&cfg, &c), KH_OK);
+    return c;
+}
+
+static void get_keys(kh_jwks_cache *c, const char *kid, kh_jws_alg alg, kh_err want, size_t n)
+{
+    kh_jwks *keys = NULL;
+    assert_int_equal(kh_jwks_cache_get(c, kid, alg, &keys), want);
+    assert_int_equal(kh_jwks_count(keys), n);
+    kh_jwks_release(&keys);
+}
+
+static void test_cache_refetch_rules(void **state)
+{
+    (void)state;
+    jwks_server s;
+    server_start(&s);
+    /* rate-limited: one fetch, then an unknown kid does not fetch again */
+    kh_jwks_cache *c = cache_for(&s, true, 3600, 3600);
+    get_keys(c, "r1", KH_JWS_RS256, KH_OK, 2);
+    assert_int_equal(fetches(&s), 1);
+    get_keys(c, "r1", KH_JWS_RS256, KH_OK, 2);
+    get_keys(c, "rotated", KH_JWS_RS256, KH_OK, 2);
+    get_keys(c, "e1", KH_JWS_RS256, KH_OK, 2); /* known kid, other type: unknown */
+    assert_int_equal(fetches(&s), 1);
+    kh_jwks_cache_free(&c);
+    assert_null(c);
+
+    /* no rate limit: a known kid never fetches, an unknown one always does */
+    c = cache_for(&s, true, 3600, 0);
+    get_keys(c, NULL, KH_JWS_NONE, KH_OK, 2);
+    get_keys(c, "e1", KH_JWS_ES256, KH_OK, 2);
+    assert_int_equal(fetches(&s), 2);
+    get_keys(c, "rotated", KH_JWS_ES256, KH_OK, 2);
+    get_keys(c, "rotated", KH_JWS_ES256, KH_OK, 2);
+    assert_int_equal(fetches(&s), 4);
+    kh_jwks_cache_free(&c);
+
+    /* plain http:// refused by curl itself unless allowed: no keys, no request */
+    c = cache_for(&s, false, 3600, 0);
+    get_keys(c, "r1", KH_JWS_RS256, KH_ERR_IO, 0);
+    assert_int_equal(fetches(&s), 4);
+    kh_jwks_cache_free(&c);
+    server_stop(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -502,7 +636,7 @@ int main(void)
         cmocka_unit_test(test_valid_rs256_es256),   cmocka_unit_test(test_time_claims),
         cmocka_unit_test(test_wrong_claims),        cmocka_unit_test(test_wrong_key),
         cmocka_unit_test(test_algorithm_confusion), cmocka_unit_test(test_malformed),
-        cmocka_unit_test(test_oversized),
+        cmocka_unit_test(test_oversized),           cmocka_unit_test(test_cache_refetch_rules),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
