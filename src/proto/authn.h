@@ -9,7 +9,8 @@
  *
  * With a NULL kh_authn (nothing configured) a request acts as its client
  * certificate's principal, or as KH_HTTP_DEFAULT_PRINCIPAL ("admin") when
- * it sent none: single-user mode.
+ * it sent none: single-user mode. A JWT bearer token is never ignored: it
+ * is verified (jwt:<iss>#<sub>) or refused.
  */
 #ifndef KH_PROTO_AUTHN_H
 #define KH_PROTO_AUTHN_H
