@@ -40,7 +40,7 @@ kh_err kh_sq_sql_run(kh_store *s, int write, kh_sql_fn fn, void *arg)
 static int bind_all(sqlite3_stmt *st, const kh_sql_param *p, size_t np)
 {
     for (size_t i = 0; i < np; i++) {
-        char name[16];
+        char name[24];
         snprintf(name, sizeof(name), "$%zu", i + 1);
         int idx = sqlite3_bind_parameter_index(st, name), rc = SQLITE_OK;
         if (idx == 0)
