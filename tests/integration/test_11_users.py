@@ -418,3 +418,53 @@ def test_cli_verbs(srv, certs):
     assert r.returncode == 1 and "401" in r.stderr
     assert cli(srv, "user", "show").returncode == 2
     assert cli(srv, "user", "frobnicate", uid).returncode == 2
+
+
+# ---- PostgreSQL: users shared by several nodes ----------------------------------
+
+PG = os.environ.get("KH_TEST_PG_URL")
+
+
+@pytest.mark.skipif(not PG, reason="KH_TEST_PG_URL is not set")
+def test_users_shared_by_two_nodes_on_postgresql(tmp_path, certs, client):
+    import shutil
+    import uuid
+    schema = "it_users_" + uuid.uuid4().hex[:12]
+    subprocess.run(["psql", PG, "-q", "-c", "CREATE SCHEMA " + schema], check=True,
+                   capture_output=True)
+    url = PG + ("&" if "?" in PG else "?") + "options=-csearch_path%3D" + schema
+    a = kh_support.KeyholdServer(tmp_path / "a", certs, db_url=url,
+                                 extra_args=["--administration-token", TOKEN])
+    b = kh_support.KeyholdServer(tmp_path / "b", certs, db_url=url,
+                                 extra_args=["--administration-token", TOKEN])
+    try:
+        a.start()
+        b.workdir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(a.master_key, b.master_key)
+        os.chmod(b.master_key, 0o600)
+        b.start()
+        u = new_user(a, "pg-user", "ADMIN")
+        assert admin(a, "POST", "users/%s/identities" % u, {"identity": tls(certs, "alice")})[0] \
+            == 201
+        key = new_key(a, u)["api_key"]
+        # node b knows the user, its key and its certificate
+        assert api(b, "GET", "/v1/admin/users/" + u, headers=bearer(key))[0] == 200
+        uid = client(b, "alice").create(ALG.AES, 128)
+        status, resp = api(a, "POST", "/kmip/2_1", get_payload(uid), bearer(key))
+        assert status == 200, resp
+        status, u_shown = admin(b, "GET", "users/" + u)
+        assert [h["change"] for h in u_shown["history"]] == ["create"]
+        # revoked on b, refused on a at once
+        assert admin(b, "POST", "users/%s/revoke" % u)[0] == 200
+        assert api(a, "POST", "/kmip/2_1", get_payload(uid), bearer(key))[0] == 401
+        with pytest.raises(FAILURES) as e:
+            client(a, "alice").get(uid)
+        assert e.value.reason == RR.AUTHENTICATION_NOT_SUCCESSFUL
+    finally:
+        for s in (b, a):
+            try:
+                s.stop()
+            finally:
+                s.kill()
+        subprocess.run(["psql", PG, "-q", "-c", "DROP SCHEMA %s CASCADE" % schema],
+                       capture_output=True)
