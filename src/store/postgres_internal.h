@@ -60,8 +60,8 @@ typedef struct pg_conn {
     uint8_t prepared[PG_STMT_MAX_];
     uint8_t locate_prepared[PG_LOCATE_VARIANTS];
     uint8_t shared_prepared[KH_SQL_CACHE_MAX]; /* store/sql.h statements */
-    unsigned n_ok;        /* statements that succeeded since borrowed */
-    struct pg_conn *next; /* idle list */
+    unsigned n_ok;                             /* statements that succeeded since borrowed */
+    struct pg_conn *next;                      /* idle list */
 } pg_conn;
 
 /* Parameters of one statement: numbers as text, blobs as binary BYTEA,
