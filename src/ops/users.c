@@ -254,6 +254,8 @@ kh_err kh_op_user_update(kh_ctx *ctx, const char *id, const char *label, const c
     if ((label && !text_ok(label, true)) || !text_ok(email, false) ||
         (profile && !kh_profile_valid(profile)))
         err = KH_ERR_INVALID_FIELD;
+    if (!label && !email && !profile)
+        err = KH_ERR_MISSING_DATA; /* a history row must record a change */
     if (err == KH_OK)
         err = kh_store_user_get(ctx->svc->store, id, &cur);
     if (err == KH_OK && cur.revoked_at != 0)
@@ -282,12 +284,23 @@ kh_err kh_op_user_revoke(kh_ctx *ctx, const char *id, kh_user_row *out)
     return audited(ctx, "RevokeUser", id, err);
 }
 
+/* The audit log's object for an identity change: "<user> <identity>", so
+ * the log says which authenticator was given to (or taken from) whom. */
+static kh_err identity_audited(kh_ctx *ctx, const char *op, const char *user_id,
+                               const char *identity, kh_err err)
+{
+    char object[KH_WHO_MAX + KH_UUID_STRLEN + 2];
+    snprintf(object, sizeof(object), "%s %s", user_id ? user_id : "",
+             err == KH_ERR_INVALID_FIELD || !identity ? "" : identity);
+    return audited(ctx, op, object, err);
+}
+
 kh_err kh_op_identity_add(kh_ctx *ctx, const char *user_id, const char *identity)
 {
     kh_err err = kh_identity_valid(identity)
                      ? kh_store_identity_add(ctx->svc->store, identity, user_id, ctx->now)
                      : KH_ERR_INVALID_FIELD;
-    return audited(ctx, "AddIdentity", user_id, err);
+    return identity_audited(ctx, "AddIdentity", user_id, identity, err);
 }
 
 kh_err kh_op_identity_remove(kh_ctx *ctx, const char *user_id, const char *identity)
@@ -295,7 +308,7 @@ kh_err kh_op_identity_remove(kh_ctx *ctx, const char *user_id, const char *ident
     kh_err err = identity && *identity && strlen(identity) < KH_WHO_MAX
                      ? kh_store_identity_remove(ctx->svc->store, identity, user_id, ctx->now)
                      : KH_ERR_INVALID_FIELD;
-    return audited(ctx, "RemoveIdentity", user_id, err);
+    return identity_audited(ctx, "RemoveIdentity", user_id, identity, err);
 }
 
 static kh_err new_key(kh_apikey_row *k, char **token)

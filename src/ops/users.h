@@ -61,7 +61,8 @@ kh_err kh_op_org_create(kh_ctx *ctx, const char *id) KH_MUST_CHECK;
 /* organization NULL = "default"; profile NULL = "STANDARD". */
 kh_err kh_op_user_create(kh_ctx *ctx, const char *organization, const char *label,
                          const char *email, const char *profile, kh_user_row *out) KH_MUST_CHECK;
-/* NULL fields keep their value. KH_ERR_WRONG_STATE for a revoked user. */
+/* NULL fields keep their value (KH_ERR_MISSING_DATA when all are NULL).
+ * KH_ERR_WRONG_STATE for a revoked user. */
 kh_err kh_op_user_update(kh_ctx *ctx, const char *id, const char *label, const char *email,
                          const char *profile, kh_user_row *out) KH_MUST_CHECK;
 /* KH_ERR_WRONG_STATE when already revoked. Its identities stop

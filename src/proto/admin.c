@@ -223,6 +223,10 @@ static void user_result(adm *a, kh_err err, int status, kh_user_row *u)
         fail(a, err, "the user is revoked");
         return;
     }
+    if (err == KH_ERR_MISSING_DATA) {
+        fail(a, err, "nothing to change: give label, email or profile");
+        return;
+    }
     if (err == KH_ERR_INVALID_FIELD) {
         fail(a, err,
              "invalid field: label (required, printable), email, profile (ADMIN, "

@@ -50,7 +50,8 @@ static void take_rows(const PGresult *res, kh_sql_rows *out)
     size_t n = (size_t)PQntuples(res), cols = (size_t)PQnfields(res);
     out->n = n;
     out->cols = cols;
-    out->cells = kh_xcalloc(n * cols ? n * cols : 1, sizeof(char *));
+    size_t cells = n * cols;
+    out->cells = kh_xcalloc(cells > 0 ? cells : 1, sizeof(char *));
     for (size_t r = 0; r < n; r++)
         for (size_t i = 0; i < cols; i++)
             if (!PQgetisnull(res, (int)r, (int)i))

@@ -180,6 +180,11 @@ def test_user_lifecycle_and_history(srv, certs):
                     uid)
     assert [a[0] for a in audit if a[2] == "KH_OK"][:4] == ["CreateUser", "UpdateUser",
                                                             "UpdateUser", "RevokeUser"]
+    # identity changes name the user and the identity
+    assert admin(srv, "POST", "users/%s/identities" % uid,
+                 {"identity": "jwt:https://i.example#ann"})[0] == 201
+    assert db_rows(srv, "SELECT object_uid FROM audit WHERE operation = 'AddIdentity'"
+                   " ORDER BY id DESC LIMIT 1") == [(uid + " jwt:https://i.example#ann",)]
 
 
 @pytest.mark.parametrize("body", [
@@ -201,6 +206,7 @@ def test_bad_requests(srv):
     assert conn.getresponse().status == 400
     conn.close()
     u = new_user(srv, "idtest")
+    assert admin(srv, "PATCH", "users/" + u, {})[0] == 400  # nothing to record
     for bad in ("alice", "tls:XYZ", "tls:" + "A" * 64, "apikey:0011", "jwt:no-subject"):
         assert admin(srv, "POST", "users/%s/identities" % u, {"identity": bad})[0] == 400, bad
     ok = "jwt:https://issuer.example#user-42"
