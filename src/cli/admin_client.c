@@ -256,6 +256,52 @@ static const struct verb_info {
     {"org", "org create ID | list", "Create or list organizations.", build_org},
 };
 
+/* Percent-encode s (all but RFC 3986 unreserved characters) into out. */
+static bool pct_encode(const char *s, char *out, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t k = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        bool plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                     (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.' || *p == '~';
+        if (k + 4 > n)
+            return false;
+        if (plain) {
+            out[k++] = (char)*p;
+        } else {
+            out[k++] = '%';
+            out[k++] = hex[*p >> 4];
+            out[k++] = hex[*p & 15];
+        }
+    }
+    out[k] = '\0';
+    return k > 0;
+}
+
+int kh_admin_api_grant(const kh_config *cfg, const char *verb)
+{
+    char owner[400];
+    const char *object = kh_config_get(cfg, "object"), *to = kh_config_get(cfg, "to");
+    const char *perms = kh_config_get(cfg, "permissions");
+    if (!pct_encode(kh_config_get(cfg, "owner"), owner, sizeof(owner))) {
+        fprintf(stderr, "keyhold: grant: --owner is too long\n");
+        return 2;
+    }
+    call c = {strcmp(verb, "list") == 0  ? "GET"
+              : strcmp(verb, "add") == 0 ? "POST"
+                                         : "DELETE",
+              "", NULL};
+    snprintf(c.path, sizeof(c.path), "grants/%s", owner);
+    if (strcmp(verb, "list") != 0)
+        c.body =
+            json_pack("{s:s, s:s, s:s}", "object", object, "grantee", to, "permissions", perms);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    int rc = perform(cfg, &c);
+    curl_global_cleanup();
+    json_decref(c.body);
+    return rc;
+}
+
 int kh_cmd_admin_client(const char *cmd, int argc, char **argv)
 {
     const struct verb_info *v = NULL;

@@ -474,3 +474,27 @@ def test_users_shared_by_two_nodes_on_postgresql(tmp_path, certs, client):
                 s.kill()
         subprocess.run(["psql", PG, "-q", "-c", "DROP SCHEMA %s CASCADE" % schema],
                        capture_output=True)
+
+
+def test_cli_grant_through_the_admin_api(srv):
+    owner, reader = new_user(srv, "cli-owner"), new_user(srv, "cli-reader")
+    okey, rkey = new_key(srv, owner)["api_key"], new_key(srv, reader)["api_key"]
+    uid = uid_of(api(srv, "POST", "/kmip/2_1", CREATE, bearer(okey))[1])
+    r = cli(srv, "grant", "add", "--owner", owner, "--object", uid, "--to", reader,
+            "--permissions", "get,get_attributes")
+    assert r.returncode == 0, r.stderr
+    assert api(srv, "POST", "/kmip/2_1", get_payload(uid), bearer(rkey))[0] == 200
+    r = cli(srv, "grant", "list", "--owner", owner)
+    assert r.returncode == 0
+    assert json.loads(r.stdout)["grants"][0]["permissions"] == "get,get_attributes"
+    r = cli(srv, "grant", "remove", "--owner", owner, "--object", uid, "--to", reader,
+            "--permissions", "all")
+    assert r.returncode == 0, r.stderr
+    assert api(srv, "POST", "/kmip/2_1", get_payload(uid), bearer(rkey))[0] == 404
+    r = cli(srv, "grant", "add", "--owner", owner, "--object", uid, "--to", reader,
+            "--permissions", "get", env_token=False)
+    assert r.returncode == 1 and "401" in r.stderr
+    # the audit log names the administrator, not the owner
+    rows = db_rows(srv, "SELECT principal, operation FROM audit WHERE object_uid = ?"
+                   " AND operation IN ('Grant', 'RevokeGrant') ORDER BY id", uid)
+    assert rows[:2] == [("administration-token", "Grant"), ("administration-token", "RevokeGrant")]
