@@ -338,6 +338,10 @@ def test_forwarded_for_from_trusted_proxy(srv):
     assert api(srv, "POST", "/kmip/2_1", CREATE,
                {"X-Forwarded-For": "2001:db8::1"}, who="bob")[0] == 200
     assert last_audit_addr(srv) == "2001:db8::1"
+    # the KES routes too
+    assert api(srv, "POST", "/v1/key/create/proxied-key", None,
+               {"X-Forwarded-For": "192.0.2.44"}, who="bob")[0] == 200
+    assert last_audit_addr(srv) == "192.0.2.44"
     # garbage in the header: the peer, which we know
     assert api(srv, "POST", "/kmip/2_1", CREATE,
                {"X-Forwarded-For": "not-an-address"}, who="bob")[0] == 200
