@@ -165,8 +165,10 @@ void kh_proxy_client_addr(const kh_proxy_list *l, const char *peer, const char *
             start--;
         int family;
         uint8_t addr[16];
-        if (!parse_host(forwarded_for + start, end - start, &family, addr))
-            return; /* garbage: keep the peer, which we know */
+        if (!parse_host(forwarded_for + start, end - start, &family, addr)) {
+            snprintf(out, n, "%s", peer); /* garbage: keep the peer, which we know */
+            return;
+        }
         char ip[INET6_ADDRSTRLEN];
         inet_ntop(family, addr, ip, sizeof(ip));
         snprintf(out, n, "%s", ip);

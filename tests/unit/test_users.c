@@ -414,6 +414,8 @@ static void test_proxy_list(void **state)
     assert_string_equal(out, "10.0.0.1:4000");
     kh_proxy_client_addr(l, "10.0.0.1:4000", "bogus", out, sizeof(out));
     assert_string_equal(out, "10.0.0.1:4000");
+    kh_proxy_client_addr(l, "10.0.0.1:4000", "1.2.3.4,,10.0.0.9", out, sizeof(out));
+    assert_string_equal(out, "10.0.0.1:4000");
     kh_proxy_client_addr(l, "10.0.0.1:4000", "[2001:db8::7]:99", out, sizeof(out));
     assert_string_equal(out, "2001:db8::7");
     kh_proxy_client_addr(NULL, "10.0.0.1:4000", "203.0.113.5", out, sizeof(out));
