@@ -53,6 +53,10 @@ bool kh_admin_owns_path(const char *path)
 static void reply_json(adm *a, int status, json_t *j)
 {
     kh_http_reply *r = a->r;
+    if (!j) { /* json_pack refused a value (not UTF-8): a bug upstream */
+        status = 500;
+        j = json_pack("{s:s}", "message", kh_strerror(KH_ERR_INTERNAL));
+    }
     kh_buf_clear(&r->body);
     size_t n = json_dumpb(j, NULL, 0, JSON_COMPACT);
     kh_buf_reserve(&r->body, n);
@@ -583,6 +587,19 @@ static bool pct_decode(char *s)
     return true;
 }
 
+/* An owner principal: printable ASCII without spaces, as every principal
+ * keyhold makes is (a user id, a certificate's hex, an identity). */
+static bool principal_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n >= KH_WHO_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+            return false;
+    return true;
+}
+
 /* Split path (after PREFIX "/") into at most MAX_SEGS segments, the last
  * one keeping any further slashes. */
 static int split(char *path, char **seg)
@@ -606,7 +623,7 @@ static void dispatch(adm *a)
     const char *rest = a->req->path + strlen(PREFIX);
     snprintf(path, sizeof(path), "%s", *rest == '/' ? rest + 1 : rest);
     if (strncmp(path, "grants/", 7) == 0) {
-        if (!pct_decode(path + 7) || !path[7]) {
+        if (!pct_decode(path + 7) || !principal_ok(path + 7)) {
             fail(a, KH_ERR_INVALID_FIELD, "malformed owner in the path");
             return;
         }

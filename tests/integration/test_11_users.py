@@ -320,6 +320,10 @@ def test_admin_grants(srv, certs, client):
     assert api(srv, "POST", "/kmip/2_1", get_payload(uid), bearer(rkey))[0] == 404
     # percent-encoded owners reach principals with any characters
     assert admin(srv, "GET", "grants/jwt%3Ahttps%3A%2F%2Fi.example%23s")[1] == {"grants": []}
+    # but no principal has bytes outside printable ASCII (found by fuzz_admin)
+    for bad in ("grants/%96%88", "grants/a%00b", "grants/a%2", "grants/"):
+        status, body = admin(srv, "GET", bad)
+        assert status == 400 and "message" in body, bad
 
 
 # ---- reverse proxy trust ------------------------------------------------------
