@@ -246,10 +246,36 @@ static void replace(char **field, const char *value)
     *field = kh_xstrdup(value);
 }
 
+#define CHANGE_ATTEMPTS 5
+
+/* Read the user's current state, apply the change, append it; again from
+ * a fresh read when another change won the race (kh_store_user_append). A
+ * revoked user takes no change. */
+static kh_err change_user(kh_ctx *ctx, const char *id, const char *label, const char *email,
+                          const char *profile, bool revoke, kh_user_row *out)
+{
+    kh_err err = KH_ERR_CONFLICT;
+    for (int i = 0; i < CHANGE_ATTEMPTS && err == KH_ERR_CONFLICT; i++) {
+        kh_user_row cur = {0};
+        err = kh_store_user_get(ctx->svc->store, id, &cur);
+        if (err == KH_OK && cur.revoked_at != 0)
+            err = KH_ERR_WRONG_STATE;
+        if (err == KH_OK) {
+            replace(&cur.label, label);
+            replace(&cur.email, email);
+            replace(&cur.profile, profile);
+            if (revoke)
+                cur.revoked_at = ctx->now;
+            err = append_state(ctx, &cur, revoke ? "revoke" : "update", out);
+        }
+        kh_user_row_clear(&cur);
+    }
+    return err;
+}
+
 kh_err kh_op_user_update(kh_ctx *ctx, const char *id, const char *label, const char *email,
                          const char *profile, kh_user_row *out)
 {
-    kh_user_row cur = {0};
     kh_err err = KH_OK;
     if ((label && !text_ok(label, true)) || !text_ok(email, false) ||
         (profile && !kh_profile_valid(profile)))
@@ -257,31 +283,13 @@ kh_err kh_op_user_update(kh_ctx *ctx, const char *id, const char *label, const c
     if (!label && !email && !profile)
         err = KH_ERR_MISSING_DATA; /* a history row must record a change */
     if (err == KH_OK)
-        err = kh_store_user_get(ctx->svc->store, id, &cur);
-    if (err == KH_OK && cur.revoked_at != 0)
-        err = KH_ERR_WRONG_STATE;
-    if (err == KH_OK) {
-        replace(&cur.label, label);
-        replace(&cur.email, email);
-        replace(&cur.profile, profile);
-        err = append_state(ctx, &cur, "update", out);
-    }
-    kh_user_row_clear(&cur);
+        err = change_user(ctx, id, label, email, profile, false, out);
     return audited(ctx, "UpdateUser", id, err);
 }
 
 kh_err kh_op_user_revoke(kh_ctx *ctx, const char *id, kh_user_row *out)
 {
-    kh_user_row cur = {0};
-    kh_err err = kh_store_user_get(ctx->svc->store, id, &cur);
-    if (err == KH_OK && cur.revoked_at != 0)
-        err = KH_ERR_WRONG_STATE;
-    if (err == KH_OK) {
-        cur.revoked_at = ctx->now;
-        err = append_state(ctx, &cur, "revoke", out);
-    }
-    kh_user_row_clear(&cur);
-    return audited(ctx, "RevokeUser", id, err);
+    return audited(ctx, "RevokeUser", id, change_user(ctx, id, NULL, NULL, NULL, true, out));
 }
 
 /* The audit log's object for an identity change: "<user> <identity>", so

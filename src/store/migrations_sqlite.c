@@ -79,7 +79,9 @@ static const char v3[] =
 
 /* Organizations, users, identities and API keys (DESIGN.md section 2,
  * docs/admin-api.md). A user's state is its newest user_history row:
- * every change appends a row, nothing is overwritten. An identity row maps
+ * every change appends a row, nothing is overwritten; app_user.revision
+ * counts the rows, so that an append based on a stale state fails (an
+ * update racing a revocation must not undo it). An identity row maps
  * an authenticator ("tls:<spki sha256>", "jwt:<iss>#<sub>",
  * "apikey:<id>") to a user; removing it sets removed_at, so at most one
  * row per identity is active. API keys keep only the SHA-256 of their
@@ -94,7 +96,8 @@ static const char v4[] =
     "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
     "  id TEXT NOT NULL UNIQUE,"
     "  organization TEXT NOT NULL REFERENCES organization(id),"
-    "  created_at INTEGER NOT NULL);"
+    "  created_at INTEGER NOT NULL,"
+    "  revision INTEGER NOT NULL DEFAULT 1);"
     "CREATE TABLE user_history ("
     "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
     "  user_id TEXT NOT NULL REFERENCES app_user(id),"

@@ -220,6 +220,7 @@ typedef struct kh_user_row {
     int64_t at;         /* when this state was recorded */
     char *change;       /* "create", "update" or "revoke" */
     char *actor;        /* who made the change */
+    int64_t revision;   /* states so far (store-assigned; see _append) */
 } kh_user_row;
 void kh_user_row_clear(kh_user_row *u);
 void kh_user_rows_free(kh_user_row *rows, size_t n);
@@ -250,7 +251,10 @@ kh_err kh_store_org_list(kh_store *s, kh_org_row **rows, size_t *n) KH_MUST_CHEC
  * organization does not exist, KH_ERR_EXISTS when the id is taken. */
 kh_err kh_store_user_create(kh_store *s, const kh_user_row *u) KH_MUST_CHECK;
 /* Append u's label, email, profile, revoked_at, at, change and actor as
- * the user's new state; KH_ERR_NOT_FOUND when there is no such user. */
+ * the user's new state, if and only if the user's revision still is
+ * u->revision (the one kh_store_user_get returned): KH_ERR_CONFLICT when
+ * another change came first, KH_ERR_NOT_FOUND when there is no such
+ * user. */
 kh_err kh_store_user_append(kh_store *s, const kh_user_row *u) KH_MUST_CHECK;
 /* The current state of user id; KH_ERR_NOT_FOUND when absent. */
 kh_err kh_store_user_get(kh_store *s, const char *id, kh_user_row *out) KH_MUST_CHECK;

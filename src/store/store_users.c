@@ -35,12 +35,13 @@ enum {
     Q_KEY_LIST,
     Q_KEY_REVOKE,
     Q_KEY_UNMAP,
+    Q_USER_BUMP,
 };
 
 /* The columns of a user state, in the order read_user expects. */
 #define USER_COLS                                                                                  \
     "u.id, u.organization, u.created_at, h.label, h.email, h.profile, h.revoked_at, h.at,"         \
-    " h.change, h.actor"
+    " h.change, h.actor, u.revision"
 #define NEWEST "h.seq = (SELECT MAX(seq) FROM user_history WHERE user_id = u.id)"
 
 static const char *const sql_text[] = {
@@ -75,6 +76,7 @@ static const char *const sql_text[] = {
                    " FROM api_key WHERE user_id = $1 ORDER BY created_at, id",
     [Q_KEY_REVOKE] = "UPDATE api_key SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL"
                      " AND (CAST($3 AS TEXT) IS NULL OR user_id = $3)",
+    [Q_USER_BUMP] = "UPDATE app_user SET revision = revision + 1 WHERE id = $1 AND revision = $2",
     [Q_KEY_UNMAP] =
         "UPDATE identity SET removed_at = $2 WHERE identity = $1 AND removed_at IS NULL",
 };
@@ -178,6 +180,7 @@ static void read_user(const kh_sql_rows *r, size_t i, kh_user_row *u)
     u->at = int_cell(r, i, 7);
     u->change = dup_cell(r, i, 8);
     u->actor = dup_cell(r, i, 9);
+    u->revision = int_cell(r, i, 10);
 }
 
 static int user_ok(const kh_user_row *u)
@@ -221,9 +224,18 @@ static kh_err user_append_on(kh_sql *q, void *arg)
 {
     const kh_user_row *u = arg;
     int found = 0;
+    int64_t changed = 0;
     kh_err err = exists(q, Q_USER_EXISTS, u->id, &found);
     if (err == KH_OK && !found)
         err = KH_ERR_NOT_FOUND;
+    /* The compare-and-increment takes the row's lock on PostgreSQL (a
+     * racing append waits, then sees the new revision) and runs alone in
+     * SQLite's write transaction. */
+    kh_sql_param p[] = {kh_sql_text(u->id), kh_sql_int(u->revision)};
+    if (err == KH_OK)
+        err = EXEC(q, Q_USER_BUMP, p, NULL, &changed);
+    if (err == KH_OK && changed == 0)
+        err = KH_ERR_CONFLICT;
     return err == KH_OK ? insert_state(q, u) : err;
 }
 

@@ -22,6 +22,7 @@
 
 #include <ftw.h>
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,11 +174,15 @@ static void test_users_and_history(void **state)
     upd.at = 200;
     upd.change = "update";
     upd.actor = "boss";
+    upd.revision = 1; /* what kh_store_user_get said */
     assert_int_equal(kh_store_user_append(f->s, &upd), KH_OK);
+    /* a change based on the state before that one loses */
+    assert_int_equal(kh_store_user_append(f->s, &upd), KH_ERR_CONFLICT);
     kh_user_row rev = upd;
     rev.revoked_at = 300;
     rev.at = 300;
     rev.change = "revoke";
+    rev.revision = 2;
     assert_int_equal(kh_store_user_append(f->s, &rev), KH_OK);
     kh_user_row ghost = upd;
     ghost.id = U2;
@@ -189,6 +194,7 @@ static void test_users_and_history(void **state)
     assert_int_equal(got.created_at, 100);
     assert_string_equal(got.change, "revoke");
     assert_string_equal(got.organization, "default");
+    assert_int_equal(got.revision, 3);
     kh_user_row_clear(&got);
     assert_int_equal(kh_store_user_get(f->s, U2, &got), KH_ERR_NOT_FOUND);
 
@@ -389,6 +395,62 @@ static void test_apikey_verify(void **state)
     kh_user_row_clear(&u);
 }
 
+/* Updates racing a revocation: whatever interleaving, the revocation is
+ * never undone (each change is appended only on the state it read). */
+struct racer {
+    fixture *f;
+    const char *id;
+    int revoke;
+};
+
+static void *race(void *arg)
+{
+    struct racer *r = arg;
+    kh_ctx ctx;
+    ctx_of(r->f, &ctx);
+    for (int i = 0; i < 10; i++) {
+        kh_user_row out = {0};
+        kh_err err = r->revoke ? kh_op_user_revoke(&ctx, r->id, &out)
+                               : kh_op_user_update(&ctx, r->id, NULL, NULL,
+                                                   i % 2 ? "ADMIN" : "STANDARD", &out);
+        kh_user_row_clear(&out);
+        if (err == KH_ERR_WRONG_STATE || r->revoke)
+            break;
+    }
+    return NULL;
+}
+
+static void test_update_cannot_undo_revocation(void **state)
+{
+    fixture *f = *state;
+    kh_ctx ctx;
+    kh_user_row u = {0};
+    ctx_of(f, &ctx);
+    assert_int_equal(kh_op_user_create(&ctx, NULL, "Racer", NULL, NULL, &u), KH_OK);
+    pthread_t t[4];
+    struct racer r[4];
+    for (int i = 0; i < 4; i++) {
+        r[i] = (struct racer){f, u.id, i == 2};
+        assert_int_equal(pthread_create(&t[i], NULL, race, &r[i]), 0);
+    }
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    kh_user_row *rows = NULL;
+    size_t n = 0, revokes = 0;
+    assert_int_equal(kh_store_user_history(f->s, u.id, &rows, &n), KH_OK);
+    for (size_t i = 0; i < n; i++)
+        revokes += strcmp(rows[i].change, "revoke") == 0;
+    assert_int_equal(revokes, 1);
+    assert_string_equal(rows[n - 1].change, "revoke");
+    assert_true(rows[n - 1].revoked_at != 0);
+    kh_user_rows_free(rows, n);
+    kh_user_row now = {0};
+    assert_int_equal(kh_store_user_get(f->s, u.id, &now), KH_OK);
+    assert_int_equal(now.revision, (int64_t)n);
+    kh_user_row_clear(&now);
+    kh_user_row_clear(&u);
+}
+
 /* ---- proxies (no store) ----------------------------------------------------- */
 
 static void test_proxy_list(void **state)
@@ -452,7 +514,8 @@ static void test_pg_skipped(void **state)
         cmocka_unit_test_setup_teardown(test_identities, setup, teardown),                         \
         cmocka_unit_test_setup_teardown(test_apikeys, setup, teardown),                            \
         cmocka_unit_test_setup_teardown(test_who_resolve, setup, teardown),                        \
-        cmocka_unit_test_setup_teardown(test_apikey_verify, setup, teardown)
+        cmocka_unit_test_setup_teardown(test_apikey_verify, setup, teardown),                      \
+        cmocka_unit_test_setup_teardown(test_update_cannot_undo_revocation, setup, teardown)
 
 int main(void)
 {
