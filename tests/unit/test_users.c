@@ -17,6 +17,7 @@
 #include "common/mem.h"
 #include "crypto/secbuf.h"
 #include "ops/users.h"
+#include "proto/authn.h"
 #include "proto/proxy.h"
 #include "store/store.h"
 
@@ -457,6 +458,83 @@ static void test_update_cannot_undo_revocation(void **state)
     kh_user_row_clear(&u);
 }
 
+/* ---- HTTPS authentication (proto/authn.c) ----------------------------------- */
+
+static void test_authn_http(void **state)
+{
+    fixture *f = *state;
+    kh_authn *a = NULL;
+    kh_ctx ctx;
+    kh_user_row u = {0};
+    kh_apikey_row k = {0};
+    char *token = NULL, id[KH_IDENTITY_MAX];
+    kh_who who;
+    ctx_of(f, &ctx);
+    assert_int_equal(kh_authn_new(f->s, &a), KH_OK);
+    assert_int_equal(kh_authn_set_admin_token(a, "short"), KH_ERR_CONFIG);
+    assert_int_equal(kh_authn_set_admin_token(a, "0123456789abcdef-token"), KH_OK);
+    assert_int_equal(kh_authn_set_trusted_proxies(a, "127.0.0.1"), KH_OK);
+    f->svc.authn = a;
+    kh_http_request *req = kh_xcalloc(1, sizeof(*req));
+    snprintf(req->peer.addr, sizeof(req->peer.addr), "127.0.0.1:999");
+
+    /* nothing: single-user mode */
+    assert_int_equal(kh_authn_http(a, req, id), KH_OK);
+    assert_string_equal(id, "");
+    assert_int_equal(kh_authn_who(&f->svc, req, &who), KH_OK);
+    assert_string_equal(who.principal, "admin");
+    /* a certificate */
+    memset(req->peer.principal, 'b', 64);
+    assert_int_equal(kh_authn_http(a, req, id), KH_OK);
+    assert_int_equal(strncmp(id, "tls:bbbb", 8), 0);
+    assert_int_equal(kh_authn_who(&f->svc, req, &who), KH_OK);
+    assert_int_equal(strncmp(who.principal, "bbbb", 4), 0);
+    /* an API key wins over the certificate and maps to its user */
+    assert_int_equal(kh_op_user_create(&ctx, NULL, "Key", NULL, NULL, &u), KH_OK);
+    assert_int_equal(kh_op_apikey_create(&ctx, u.id, "k", &k, &token), KH_OK);
+    snprintf(req->authorization, sizeof(req->authorization), "Bearer %s", token);
+    assert_int_equal(kh_authn_who(&f->svc, req, &who), KH_OK);
+    assert_string_equal(who.principal, u.id);
+    assert_int_equal(strncmp(who.identity, "apikey:", 7), 0);
+    assert_false(kh_authn_is_admin_token(a, req));
+    assert_int_equal(kh_authn_http(NULL, req, id), KH_ERR_AUTH); /* no store to check it */
+    /* what cannot be checked is refused, not ignored */
+    const char *bad[] = {"Basic YWxpY2U6c2VjcmV0", "Bearer", "Bearer a.b.c", "Bearer khk_00.11",
+                         "Bearer 0123456789abcdef-token"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(req->authorization, sizeof(req->authorization), "%s", bad[i]);
+        assert_int_equal(kh_authn_who(&f->svc, req, &who), KH_ERR_AUTH);
+    }
+    /* the administration token, exactly */
+    assert_true(kh_authn_is_admin_token(a, req));
+    snprintf(req->authorization, sizeof(req->authorization), "bearer  0123456789abcdef-token");
+    assert_true(kh_authn_is_admin_token(a, req));
+    snprintf(req->authorization, sizeof(req->authorization), "Bearer 0123456789abcdef-toke");
+    assert_false(kh_authn_is_admin_token(a, req));
+    snprintf(req->authorization, sizeof(req->authorization), "Bearer 0123456789abcdef-tokenX");
+    assert_false(kh_authn_is_admin_token(a, req));
+    assert_false(kh_authn_is_admin_token(NULL, req));
+    /* forwarded headers, from the trusted peer and from another */
+    char addr[64];
+    snprintf(req->forwarded_for, sizeof(req->forwarded_for), "198.51.100.1");
+    snprintf(req->forwarded_proto, sizeof(req->forwarded_proto), "http");
+    kh_authn_client_addr(a, req, addr, sizeof(addr));
+    assert_string_equal(addr, "198.51.100.1");
+    assert_string_equal(kh_authn_client_proto(a, req), "http");
+    snprintf(req->peer.addr, sizeof(req->peer.addr), "127.0.0.2:999");
+    kh_authn_client_addr(a, req, addr, sizeof(addr));
+    assert_string_equal(addr, "127.0.0.2:999");
+    assert_string_equal(kh_authn_client_proto(a, req), "https");
+
+    kh_wipe_free(token, strlen(token));
+    kh_apikey_row_clear(&k);
+    kh_user_row_clear(&u);
+    free(req);
+    kh_authn_free(&a);
+    assert_null(a);
+    f->svc.authn = NULL;
+}
+
 /* ---- proxies (no store) ----------------------------------------------------- */
 
 static void test_proxy_list(void **state)
@@ -521,7 +599,8 @@ static void test_pg_skipped(void **state)
         cmocka_unit_test_setup_teardown(test_apikeys, setup, teardown),                            \
         cmocka_unit_test_setup_teardown(test_who_resolve, setup, teardown),                        \
         cmocka_unit_test_setup_teardown(test_apikey_verify, setup, teardown),                      \
-        cmocka_unit_test_setup_teardown(test_update_cannot_undo_revocation, setup, teardown)
+        cmocka_unit_test_setup_teardown(test_update_cannot_undo_revocation, setup, teardown),      \
+        cmocka_unit_test_setup_teardown(test_authn_http, setup, teardown)
 
 int main(void)
 {
