@@ -32,7 +32,8 @@ static const kh_option client_opts[] = {
     {"label", NULL, "user: the person's name; apikey: what the key is for"},
     {"email", NULL, "user: e-mail address"},
     {"profile", NULL, "user: ADMIN, STANDARD or OUTSIDER"},
-    {"organization", NULL, "user create: the organization (default: default)"},
+    {"organization", NULL,
+     "user create: the organization (default: default); user list: only its users"},
 };
 #define NCLIENT (sizeof(client_opts) / sizeof(client_opts[0]))
 
@@ -158,7 +159,12 @@ static bool build_user(const kh_config *cfg, const char *verb, call *c)
     size_t n = cfg->nargs;
     const char *id = n > 1 ? cfg->args[1] : NULL;
     if (strcmp(verb, "list") == 0 && n == 1) {
+        const char *org = kh_config_get(cfg, "organization");
+        if (org && !id_ok(org))
+            return false;
         *c = (call){"GET", "users", NULL};
+        if (org)
+            snprintf(c->path, sizeof(c->path), "organizations/%s/users", org);
         return true;
     }
     if (strcmp(verb, "create") == 0 && n == 1 && kh_config_get(cfg, "label")) {

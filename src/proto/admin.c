@@ -3,6 +3,7 @@
  *
  * Routes:
  *   GET|POST        /v1/admin/organizations
+ *   GET             /v1/admin/organizations/{id}/users
  *   GET|POST        /v1/admin/users
  *   GET|PATCH       /v1/admin/users/{id}
  *   POST            /v1/admin/users/{id}/revoke
@@ -201,11 +202,12 @@ static void orgs(adm *a)
 
 /* ---- users -------------------------------------------------------------- */
 
-static void users_list(adm *a)
+/* All users, or those of organization (not NULL). */
+static void users_list(adm *a, const char *organization)
 {
     kh_user_row *rows = NULL;
     size_t n = 0;
-    kh_err err = kh_store_user_list(a->svc->store, NULL, &rows, &n);
+    kh_err err = kh_store_user_list(a->svc->store, organization, &rows, &n);
     if (err != KH_OK) {
         fail(a, err, NULL);
         return;
@@ -431,7 +433,7 @@ static void users(adm *a, char **seg, int n)
 {
     kh_http_method m = a->req->method;
     if (n == 1 && m == KH_HTTP_GET) {
-        users_list(a);
+        users_list(a, NULL);
         return;
     }
     if (n == 1 && m == KH_HTTP_POST) {
@@ -640,6 +642,13 @@ static void dispatch(adm *a)
         }
     if (n == 1 && strcmp(seg[0], "organizations") == 0) {
         orgs(a);
+        return;
+    }
+    if (n == 3 && strcmp(seg[0], "organizations") == 0 && strcmp(seg[2], "users") == 0) {
+        if (a->req->method != KH_HTTP_GET)
+            method_not_allowed(a, "GET");
+        else
+            users_list(a, seg[1]);
         return;
     }
     if (n >= 1 && strcmp(seg[0], "users") == 0) {

@@ -226,6 +226,12 @@ def test_organizations(srv):
     assert admin(srv, "POST", "organizations", {"id": "bad id!"})[0] == 400
     status, u = admin(srv, "POST", "users", {"label": "wile", "organization": "acme"})
     assert status == 201 and u["organization"] == "acme"
+    status, lst = admin(srv, "GET", "organizations/acme/users")
+    assert status == 200 and [x["id"] for x in lst["users"]] == [u["id"]]
+    assert admin(srv, "GET", "organizations/nobody/users") == (200, {"users": []})
+    assert admin(srv, "POST", "organizations/acme/users", {})[0] == 405
+    r = cli(srv, "user", "list", "--organization", "acme")
+    assert r.returncode == 0 and [x["id"] for x in json.loads(r.stdout)["users"]] == [u["id"]]
 
 
 # ---- API keys --------------------------------------------------------------
