@@ -3,8 +3,9 @@
  * admin verbs that open the database directly (--db), as migrate does.
  *
  * They run next to a live server safely: audit verify only reads, and a
- * grant change is one transaction like any the server makes. What this is
- * not: a client of the server (an admin REST API comes later).
+ * grant change is one transaction like any the server makes. With
+ * --server, grant goes through a running server's admin API instead
+ * (admin_client.c).
  */
 #include "cli/cli.h"
 #include "cli/config.h"
@@ -100,6 +101,14 @@ static const kh_option grant_opts[] = {
     {"permissions", NULL,
      "comma list: create, get, export, encrypt, decrypt, sign, verify, mac, import, revoke, "
      "locate, rekey, destroy, get_attributes, modify_attributes, or all"},
+    {"server", NULL,
+     "instead of --db: a running server's HTTPS listener (https://host:9998), through its admin "
+     "API"},
+    {"administration-token", NULL, "with --server: the administration token (env preferred)"},
+    {"api-key", NULL, "with --server: an ADMIN user's API key, instead of the token"},
+    {"ca", NULL, "with --server: PEM CA certificate of the server's certificate"},
+    {"cert", NULL, "with --server: an ADMIN user's PEM client certificate"},
+    {"key", NULL, "with --server: the private key of --cert"},
 };
 #define NGRANT (sizeof(grant_opts) / sizeof(grant_opts[0]))
 
@@ -156,6 +165,8 @@ static int grant_run(const kh_config *cfg, const char *verb)
     if (!need(cfg, "owner") ||
         (!is_list && (!need(cfg, "object") || !need(cfg, "to") || !need(cfg, "permissions"))))
         return 2;
+    if (kh_config_get(cfg, "server"))
+        return kh_admin_api_grant(cfg, verb);
     kh_store *s = NULL;
     if (open_db(cfg, &s) != KH_OK)
         return 1;
@@ -181,8 +192,9 @@ int kh_cmd_grant(int argc, char **argv)
         strcmp(verb, "add") == 0 || strcmp(verb, "remove") == 0 || strcmp(verb, "list") == 0;
     if (err == KH_OK && (help || !known)) {
         kh_config_usage(help ? stdout : stderr, "grant add|remove|list",
-                        "Manage the owner's grants on objects (docs/authorization.md).", grant_opts,
-                        NGRANT);
+                        "Manage the owner's grants on objects (docs/authorization.md), on the\n"
+                        "database (--db) or through a server's admin API (--server).",
+                        grant_opts, NGRANT);
         rc = help ? 0 : 2;
     } else if (err == KH_OK) {
         rc = grant_run(&cfg, verb);

@@ -13,7 +13,11 @@ static void usage(FILE *f)
                "  serve     run the key management server (KMIP over TLS)\n"
                "  migrate   apply pending database migrations and exit\n"
                "  audit     audit verify: check the audit log's hash chain\n"
-               "  grant     grant add|remove|list: manage grants on objects\n"
+               "  grant     grant add|remove|list: manage grants on objects (--db)\n"
+               "  user      user create|list|show|update|revoke: users (admin API)\n"
+               "  identity  identity add|remove: map identities to users (admin API)\n"
+               "  apikey    apikey create|list|revoke: API keys (admin API)\n"
+               "  org       org create|list: organizations (admin API)\n"
                "  version   print the version\n\n"
                "keyhold <command> --help lists a command's options.\n");
 }
@@ -33,6 +37,9 @@ int main(int argc, char **argv)
         return kh_cmd_audit(argc - 1, argv + 1);
     if (strcmp(cmd, "grant") == 0)
         return kh_cmd_grant(argc - 1, argv + 1);
+    if (strcmp(cmd, "user") == 0 || strcmp(cmd, "identity") == 0 || strcmp(cmd, "apikey") == 0 ||
+        strcmp(cmd, "org") == 0)
+        return kh_cmd_admin_client(cmd, argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("keyhold %s\n", KH_VERSION);
         return 0;

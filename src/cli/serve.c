@@ -59,6 +59,12 @@ static const kh_option serve_opts[] = {
     {"ready-file", NULL,
      "write {\"kmip_port\": N, \"https_port\": M} here once listening (for scripts/tests)"},
     {"log-level", "info", "debug, info, warn or error"},
+    {"administration-token", NULL,
+     "bearer token that authorizes the admin API (/v1/admin), at least 16 characters; "
+     "prefer the environment variable or .env to the command line"},
+    {"proxy-trusted-address", NULL,
+     "comma list of reverse proxy IPs or CIDR blocks whose X-Forwarded-For and "
+     "X-Forwarded-Proto are believed (logs, audit log)"},
 };
 #define NSERVE (sizeof(serve_opts) / sizeof(serve_opts[0]))
 
@@ -184,15 +190,43 @@ static kh_err listen_https(kh_server *srv, const kh_config *cfg, const kh_tls_co
             host, *bound, tls.require_client_cert ? "required" : "optional");
     if (!tls.require_client_cert)
         kh_warn("HTTPS listener runs in SINGLE-USER MODE: a request without a client "
-                "certificate acts as principal \"%s\" and sees that principal's objects; use "
-                "--https-require-client-cert=true to refuse such clients",
+                "certificate or an API key acts as user \"%s\" and sees that user's objects; "
+                "use --https-require-client-cert=true to refuse such clients",
                 KH_HTTP_DEFAULT_PRINCIPAL);
     return KH_OK;
 }
 
-/* JWT bearer tokens (--jwt-issuer and friends) into *authn; leaves it
- * NULL when no issuer is configured. */
-static kh_err configure_jwt(const kh_config *cfg, kh_authn **authn)
+/* HTTPS authentication settings: API keys (always, from the store), the
+ * administration token and trusted proxies (proto/authn.h). */
+static kh_err make_authn(const kh_config *cfg, kh_store *store, kh_authn **out)
+{
+    kh_err err = kh_authn_new(store, out);
+    if (err == KH_OK &&
+        kh_authn_set_admin_token(*out, kh_config_get(cfg, "administration-token")) != KH_OK) {
+        kh_error("--administration-token must be at least 16 characters");
+        err = KH_ERR_CONFIG;
+    }
+    if (err == KH_OK &&
+        kh_authn_set_trusted_proxies(*out, kh_config_get(cfg, "proxy-trusted-address")) != KH_OK) {
+        kh_error("--proxy-trusted-address must be a comma list of IP addresses or CIDR blocks");
+        err = KH_ERR_CONFIG;
+    }
+    if (err != KH_OK) {
+        kh_authn_free(out);
+        return err;
+    }
+    if (kh_authn_has_admin_token(*out))
+        kh_info("admin API (/v1/admin) enabled for the administration token and ADMIN users");
+    else
+        kh_info("no --administration-token: the admin API (/v1/admin) accepts ADMIN users only");
+    if (kh_config_get(cfg, "proxy-trusted-address"))
+        kh_info("X-Forwarded-For and X-Forwarded-Proto believed from the trusted proxies only");
+    return KH_OK;
+}
+
+/* JWT bearer tokens (--jwt-issuer and friends) into authn; nothing when
+ * no issuer is configured. */
+static kh_err configure_jwt(const kh_config *cfg, kh_authn *authn)
 {
     long leeway, refresh, min_refetch, timeout;
     int allow_http = 0;
@@ -221,12 +255,8 @@ static kh_err configure_jwt(const kh_config *cfg, kh_authn **authn)
                              (unsigned)min_refetch,
                              (unsigned)timeout};
     kh_err err = kh_jwt_auth_new(&jc, &jwt);
-    if (err == KH_OK && !*authn)
-        err = kh_authn_new(authn);
-    if (err != KH_OK) {
-        kh_jwt_auth_free(&jwt);
+    if (err != KH_OK)
         return err;
-    }
     kh_info("JWT authentication is ON: bearer tokens from issuer %s (keys from %s; audience %s)",
             issuer, jc.jwks_url, jc.audience ? jc.audience : "not checked");
     if (!jc.audience)
@@ -237,7 +267,7 @@ static kh_err configure_jwt(const kh_config *cfg, kh_authn **authn)
         kh_warn("JWKS fetched over plain HTTP (--jwks-allow-http): anyone on the path can "
                 "substitute the issuer's keys");
     kh_jwt_auth_prefetch(jwt);
-    kh_authn_set_jwt_take(*authn, &jwt);
+    kh_authn_set_jwt_take(authn, &jwt);
     return KH_OK;
 }
 
@@ -283,8 +313,8 @@ int kh_cmd_serve(int argc, char **argv)
     int help = 0;
     kh_store *store = NULL;
     kh_keyring *kr = NULL;
-    int64_t realm = 0;
     kh_authn *authn = NULL;
+    int64_t realm = 0;
     kh_err err = kh_config_load(&cfg, serve_opts, NSERVE, argc, argv, &help);
     if (err == KH_OK && help) {
         kh_config_usage(stdout, "serve", "Run the key management server.", serve_opts, NSERVE);
@@ -302,7 +332,9 @@ int kh_cmd_serve(int argc, char **argv)
     if (err == KH_OK)
         err = open_keyring(kh_config_get(&cfg, "master-key-file"), store, realm, &kr);
     if (err == KH_OK)
-        err = configure_jwt(&cfg, &authn);
+        err = make_authn(&cfg, store, &authn);
+    if (err == KH_OK)
+        err = configure_jwt(&cfg, authn);
     if (err == KH_OK) {
         kh_service svc = {.store = store,
                           .keyring = kr,

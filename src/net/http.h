@@ -49,6 +49,7 @@ typedef struct kh_http_request {
      * longer than the buffer. Only what the peer sent: whether to believe
      * the X-Forwarded-* ones is authn's decision. */
     char authorization[KH_HTTP_AUTHZ_MAX];
+    bool authorization_oversized;        /* sent, but too long for the buffer */
     char forwarded_for[KH_HTTP_FWD_MAX]; /* X-Forwarded-For */
     char forwarded_proto[16];            /* X-Forwarded-Proto */
     kh_buf body;                         /* a copy, wiped when freed */

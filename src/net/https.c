@@ -319,6 +319,7 @@ static void request_cb(struct evhttp_request *req, void *arg)
                  evhttp_find_header(ih, "Content-Type"));
     const char *authz = evhttp_find_header(ih, "Authorization");
     copy_bounded(r->in.authorization, sizeof(r->in.authorization), authz);
+    r->in.authorization_oversized = authz && strlen(authz) >= sizeof(r->in.authorization);
     if (authz) /* a bearer token or API key: wipe libevent's copy now */
         kh_wipe((char *)authz, strlen(authz));
     copy_bounded(r->in.forwarded_for, sizeof(r->in.forwarded_for),

@@ -42,14 +42,25 @@ static int64_t now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* "<user id> (<identity>)" for a registered user, so the log shows both
+ * who acted and with which credential; the bare principal otherwise. */
+static const char *audit_principal(const kh_ctx *ctx, char *buf, size_t n)
+{
+    if (!ctx->identity || !*ctx->identity)
+        return ctx->principal;
+    snprintf(buf, n, "%s (%s)", ctx->principal, ctx->identity);
+    return buf;
+}
+
 kh_err kh_audit_record(const kh_ctx *ctx, const char *operation, const char *object_uid,
                        kh_err result)
 {
     if (!ctx->svc || !ctx->svc->audit || !ctx->svc->store)
         return KH_OK;
     kh_audit_row row = {0};
+    char who[KH_AUDIT_FIELD_MAX + 1];
     row.time_us = now_us();
-    row.principal = clean(ctx->principal);
+    row.principal = clean(audit_principal(ctx, who, sizeof(who)));
     row.client_addr = clean(ctx->client_addr);
     row.operation = clean(operation);
     row.object_uid = clean(object_uid);

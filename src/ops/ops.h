@@ -45,6 +45,10 @@ typedef struct kh_ctx {
      * on the objects kh_object_load loads; the protocol layer sets it per
      * operation (kh_authz_perm_of_kmip_op). 0 = owner only. */
     uint32_t perm;
+    /* The authenticator behind principal when principal is a registered
+     * user ("tls:...", "apikey:..."; ops/users.h), for the audit log;
+     * NULL otherwise. */
+    const char *identity;
 } kh_ctx;
 
 /* Creates a key of object_type (SymmetricKey) from attrs, which must name

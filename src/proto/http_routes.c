@@ -20,7 +20,9 @@
  */
 #include "proto/http_routes.h"
 
+#include "common/log.h"
 #include "common/metrics.h"
+#include "proto/admin.h"
 #include "proto/authn.h"
 #include "proto/kes.h"
 #include "proto/kmip.h"
@@ -75,13 +77,13 @@ static int invalid_message(const char *detail, kh_buf *out, kh_err *result)
 }
 
 /* Run one binary request; the decoded response tree, or NULL (a bug). */
-static kh_ttlv *run_binary(kh_service *svc, const char *principal, const char *client_addr,
+static kh_ttlv *run_binary(kh_service *svc, const kh_who *who, const char *client_addr,
                            const kh_ttlv *req)
 {
     kh_buf bin = {0}, reply = {0};
     kh_ttlv *resp = NULL;
     kh_ttlv_encode(req, &bin);
-    kh_kmip_handle_as(svc, principal, client_addr, JSON_PROTOCOL, bin.data, bin.len, &reply);
+    kh_kmip_handle_who(svc, who, client_addr, JSON_PROTOCOL, bin.data, bin.len, &reply);
     if (kh_ttlv_decode(reply.data, reply.len, &kh_ttlv_default_limits, &resp) != KH_OK)
         resp = NULL;
     kh_buf_free(&bin);
@@ -151,8 +153,20 @@ int kh_kmip_json_endpoint(kh_service *svc, const char *principal, const uint8_t 
     return kh_kmip_json_endpoint_from(svc, principal, NULL, body, len, out, result);
 }
 
+static int json_endpoint(kh_service *svc, const kh_who *who, const char *client_addr,
+                         const uint8_t *body, size_t len, kh_buf *out, kh_err *result);
+
 int kh_kmip_json_endpoint_from(kh_service *svc, const char *principal, const char *client_addr,
                                const uint8_t *body, size_t len, kh_buf *out, kh_err *result)
+{
+    kh_who who;
+    memset(&who, 0, sizeof(who));
+    snprintf(who.principal, sizeof(who.principal), "%s", principal);
+    return json_endpoint(svc, &who, client_addr, body, len, out, result);
+}
+
+static int json_endpoint(kh_service *svc, const kh_who *who, const char *client_addr,
+                         const uint8_t *body, size_t len, kh_buf *out, kh_err *result)
 {
     char detail[KH_KMIP_JSON_DETAIL_MAX] = "";
     json_t *root = kh_kmip_json_parse((const char *)body, len);
@@ -176,7 +190,7 @@ int kh_kmip_json_endpoint_from(kh_service *svc, const char *principal, const cha
         return invalid_message(detail, out, result);
     if (!whole)
         req = wrap_payload(op, req);
-    kh_ttlv *resp = run_binary(svc, principal, client_addr, req);
+    kh_ttlv *resp = run_binary(svc, who, client_addr, req);
     kh_ttlv_free(&req);
     int status = 500;
     *result = KH_ERR_INTERNAL;
@@ -244,6 +258,10 @@ static bool route_cb(void *arg, const kh_http_request *req, kh_http_reply *r)
         }
         return false; /* to a worker */
     }
+    if (kh_admin_owns_path(req->path)) {
+        r->label = "admin";
+        return false; /* docs/admin-api.md; authorized on the worker */
+    }
     if (kh_kes_owns_path(req->path))
         return kh_kes_route(req, r); /* /version, /v1/... (docs/kes.md) */
     r->label = "unknown";
@@ -254,19 +272,28 @@ static bool route_cb(void *arg, const kh_http_request *req, kh_http_reply *r)
 static void handle_cb(void *arg, const kh_http_request *req, kh_http_reply *r)
 {
     kh_service *svc = arg;
-    char principal[KH_IDENTITY_MAX];
+    if (kh_admin_owns_path(req->path)) {
+        kh_admin_handle(svc, req, r);
+        return;
+    }
+    kh_who who;
+    char addr[64];
     const char *why = NULL;
-    kh_err err = kh_authn_http_why(svc->authn, req, principal, &why);
+    kh_err err = kh_authn_who_why(svc, req, &who, &why);
     if (err != KH_OK) {
-        set_error(r, 401, err, why ? why : kh_strerror(err));
+        set_error(r, err == KH_ERR_AUTH ? 401 : kh_err_http_status(err), err,
+                  why ? why : kh_strerror(err));
         return;
     }
+    kh_authn_client_addr(svc->authn, req, addr, sizeof(addr));
+    if (strcmp(addr, req->peer.addr) != 0)
+        kh_debug("https: %s via proxy %s (%s)", addr, req->peer.addr,
+                 kh_authn_client_proto(svc->authn, req));
     if (kh_kes_owns_path(req->path)) {
-        kh_kes_handle(svc, principal, req, r);
+        kh_kes_handle(svc, who.principal, req, r);
         return;
     }
-    r->status = kh_kmip_json_endpoint_from(svc, principal, req->peer.addr, req->body.data,
-                                           req->body.len, &r->body, &r->result);
+    r->status = json_endpoint(svc, &who, addr, req->body.data, req->body.len, &r->body, &r->result);
 }
 
 static void error_cb(void *arg, kh_err err, kh_http_reply *r)

@@ -1,10 +1,12 @@
 /*
  * http_routes.h - what the HTTPS listener serves: GET /health, GET
- * /metrics and KMIP JSON TTLV at POST /kmip/2_1 (docs/http.md).
+ * /metrics, KMIP JSON TTLV at POST /kmip/2_1, the KES API and the admin
+ * API (docs/http.md).
  *
  * Errors are JSON {"message": "..."} with the status of the kh_err table.
- * A request without a client certificate acts as principal "admin"
- * (single-user mode, until identities exist).
+ * Who a request acts as is proto/authn.h's decision (a user, a
+ * certificate's principal, or "admin" without credentials: single-user
+ * mode); /v1/admin goes to proto/admin.h, which authorizes itself.
  */
 #ifndef KH_PROTO_HTTP_ROUTES_H
 #define KH_PROTO_HTTP_ROUTES_H

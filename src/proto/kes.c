@@ -15,6 +15,7 @@
 #include "common/metrics.h"
 #include "ops/audit.h"
 #include "ops/kes_ops.h"
+#include "proto/authn.h"
 #include "proto/http_routes.h"
 #include "proto/kmip_consts.h"
 #include "proto/kmip_json.h"
@@ -650,10 +651,12 @@ void kh_kes_handle(kh_service *svc, const char *principal, const kh_http_request
         kes_fail(r, 500, KH_ERR_INTERNAL, kh_strerror(KH_ERR_INTERNAL));
         return;
     }
+    char addr[64]; /* the client behind a trusted proxy (proto/proxy.h) */
+    kh_authn_client_addr(svc->authn, req, addr, sizeof(addr));
     kh_ctx ctx = {.principal = principal,
                   .now = (int64_t)time(NULL),
                   .svc = svc,
-                  .client_addr = req->peer.addr,
+                  .client_addr = addr,
                   .perm = 0};
     switch (ro->id) {
     case R_READY:

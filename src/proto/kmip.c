@@ -236,16 +236,19 @@ static void refuse(const kh_ctx *ctx, const char *proto, kh_kmip_version v, kh_e
     message_failure(proto, v, err, detail, reply);
 }
 
-static void handle_message(kh_service *svc, const char *principal, const char *client_addr,
+/* auth: KH_OK, or why the caller did not authenticate (then the whole
+ * message is refused with that reason once its version is known). */
+static void handle_message(kh_service *svc, const kh_who *who, kh_err auth, const char *client_addr,
                            const char *proto, const uint8_t *msg, size_t len, kh_buf *reply)
 {
     kh_kmip_version v = {1, 0};
     kh_ttlv *req = NULL;
-    kh_ctx ctx = {.principal = principal,
+    kh_ctx ctx = {.principal = who->principal,
                   .now = (int64_t)time(NULL),
                   .svc = svc,
                   .client_addr = client_addr,
-                  .perm = 0};
+                  .perm = 0,
+                  .identity = who->user_id[0] ? who->identity : NULL};
     kh_err err = kh_ttlv_decode(msg, len, &kh_ttlv_default_limits, &req);
     if (err != KH_OK) {
         refuse(&ctx, proto, v, err, "request does not decode as TTLV", reply);
@@ -257,6 +260,11 @@ static void handle_message(kh_service *svc, const char *principal, const char *c
         (err = kh_kmip_version_parse(kh_ttlv_find(hdr, KH_TAG_PROTOCOL_VERSION), &v)) != KH_OK) {
         kh_ttlv_free(&req);
         refuse(&ctx, proto, v, err, "bad request header", reply);
+        return;
+    }
+    if (auth != KH_OK) {
+        kh_ttlv_free(&req);
+        refuse(&ctx, proto, v, auth, NULL, reply);
         return;
     }
     if (!kh_kmip_version_supported(v)) {
@@ -289,12 +297,21 @@ static void handle_message(kh_service *svc, const char *principal, const char *c
     encode_free(&resp, reply);
 }
 
+void kh_kmip_handle_who(kh_service *svc, const kh_who *who, const char *client_addr,
+                        const char *protocol, const uint8_t *msg, size_t len, kh_buf *reply)
+{
+    double t0 = kh_metrics_now();
+    handle_message(svc, who, KH_OK, client_addr ? client_addr : "", protocol, msg, len, reply);
+    kh_metrics_observe(protocol, kh_metrics_now() - t0);
+}
+
 void kh_kmip_handle_as(kh_service *svc, const char *principal, const char *client_addr,
                        const char *protocol, const uint8_t *msg, size_t len, kh_buf *reply)
 {
-    double t0 = kh_metrics_now();
-    handle_message(svc, principal, client_addr ? client_addr : "", protocol, msg, len, reply);
-    kh_metrics_observe(protocol, kh_metrics_now() - t0);
+    kh_who who;
+    memset(&who, 0, sizeof(who));
+    snprintf(who.principal, sizeof(who.principal), "%s", principal);
+    kh_kmip_handle_who(svc, &who, client_addr, protocol, msg, len, reply);
 }
 
 void kh_kmip_handle(kh_service *svc, const char *principal, const uint8_t *msg, size_t len,
@@ -306,8 +323,25 @@ void kh_kmip_handle(kh_service *svc, const char *principal, const uint8_t *msg, 
 static void handle_cb(void *arg, const kh_peer *peer, const uint8_t *msg, size_t len, kh_buf *reply)
 {
     kh_service *svc = arg;
-    const char *principal = peer->principal[0] ? peer->principal : "admin";
-    kh_kmip_handle_as(svc, principal, peer->addr, "kmip", msg, len, reply);
+    kh_who who;
+    memset(&who, 0, sizeof(who));
+    snprintf(who.principal, sizeof(who.principal), "%s",
+             peer->principal[0] ? peer->principal : "admin");
+    kh_err auth = KH_OK;
+    if (peer->principal[0] && svc->store) {
+        /* The same identity -> user mapping as HTTPS (proto/authn.h), so a
+         * user owns the same objects on both listeners. A revoked user's
+         * certificate is refused (AuthenticationNotSuccessful). */
+        char identity[KH_WHO_MAX];
+        snprintf(identity, sizeof(identity), "tls:%s", peer->principal);
+        kh_who mapped;
+        auth = kh_who_resolve(svc->store, identity, &mapped);
+        if (auth == KH_OK)
+            who = mapped;
+    }
+    double t0 = kh_metrics_now();
+    handle_message(svc, &who, auth, peer->addr, "kmip", msg, len, reply);
+    kh_metrics_observe("kmip", kh_metrics_now() - t0);
 }
 
 static void error_cb(void *arg, kh_err err, kh_buf *reply)

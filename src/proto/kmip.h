@@ -14,6 +14,7 @@
 #include "common/err.h"
 #include "net/server.h"
 #include "ops/ops.h"
+#include "ops/users.h"
 #include "proto/ttlv.h"
 
 #include <stdbool.h>
@@ -65,6 +66,11 @@ void kh_kmip_handle(kh_service *svc, const char *principal, const uint8_t *msg, 
  * = unknown), counted as protocol (a static label such as "kmip_json"). */
 void kh_kmip_handle_as(kh_service *svc, const char *principal, const char *client_addr,
                        const char *protocol, const uint8_t *msg, size_t len, kh_buf *reply);
+
+/* The same for who (ops/users.h): its principal, and its identity in the
+ * audit log when it is a registered user. */
+void kh_kmip_handle_who(kh_service *svc, const kh_who *who, const char *client_addr,
+                        const char *protocol, const uint8_t *msg, size_t len, kh_buf *reply);
 
 /* A response for a message that could not be read at all (framing error,
  * too large, server busy). */

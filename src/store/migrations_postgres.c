@@ -75,8 +75,50 @@ static const char v3[] =
     "  created_at BIGINT NOT NULL,"
     "  PRIMARY KEY (owner, object_uid, grantee));"
     "CREATE INDEX access_grant_grantee ON access_grant(grantee, owner);";
+
+/* Organizations, users, identities and API keys; see migrations_sqlite.c
+ * v4. */
+static const char v4[] =
+    "CREATE TABLE organization ("
+    "  id TEXT PRIMARY KEY,"
+    "  created_at BIGINT NOT NULL);"
+    "INSERT INTO organization(id, created_at)"
+    "  VALUES ('default', CAST(EXTRACT(EPOCH FROM now()) AS BIGINT));"
+    "CREATE TABLE app_user ("
+    "  seq BIGSERIAL PRIMARY KEY,"
+    "  id TEXT NOT NULL UNIQUE,"
+    "  organization TEXT NOT NULL REFERENCES organization(id),"
+    "  created_at BIGINT NOT NULL,"
+    "  revision BIGINT NOT NULL DEFAULT 1);"
+    "CREATE TABLE user_history ("
+    "  seq BIGSERIAL PRIMARY KEY,"
+    "  user_id TEXT NOT NULL REFERENCES app_user(id),"
+    "  at BIGINT NOT NULL,"
+    "  change TEXT NOT NULL,"
+    "  actor TEXT NOT NULL,"
+    "  label TEXT NOT NULL,"
+    "  email TEXT NOT NULL,"
+    "  profile TEXT NOT NULL CHECK (profile IN ('ADMIN', 'STANDARD', 'OUTSIDER')),"
+    "  revoked_at BIGINT NOT NULL DEFAULT 0);"
+    "CREATE INDEX user_history_user ON user_history(user_id, seq);"
+    "CREATE TABLE identity ("
+    "  seq BIGSERIAL PRIMARY KEY,"
+    "  identity TEXT NOT NULL,"
+    "  user_id TEXT NOT NULL REFERENCES app_user(id),"
+    "  created_at BIGINT NOT NULL,"
+    "  removed_at BIGINT);"
+    "CREATE UNIQUE INDEX identity_active ON identity(identity) WHERE removed_at IS NULL;"
+    "CREATE INDEX identity_user ON identity(user_id, seq);"
+    "CREATE TABLE api_key ("
+    "  id TEXT PRIMARY KEY,"
+    "  user_id TEXT NOT NULL REFERENCES app_user(id),"
+    "  label TEXT NOT NULL,"
+    "  secret_sha256 TEXT NOT NULL,"
+    "  created_at BIGINT NOT NULL,"
+    "  revoked_at BIGINT);"
+    "CREATE INDEX api_key_user ON api_key(user_id);";
 /* clang-format on */
 
-const char *const kh_postgres_migrations[] = {v1, v2, v3};
+const char *const kh_postgres_migrations[] = {v1, v2, v3, v4};
 const size_t kh_postgres_n_migrations =
     sizeof(kh_postgres_migrations) / sizeof(kh_postgres_migrations[0]);

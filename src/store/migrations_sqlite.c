@@ -76,8 +76,57 @@ static const char v3[] =
     "  created_at INTEGER NOT NULL,"
     "  PRIMARY KEY (owner, object_uid, grantee));"
     "CREATE INDEX access_grant_grantee ON access_grant(grantee, owner);";
+
+/* Organizations, users, identities and API keys (DESIGN.md section 2,
+ * docs/admin-api.md). A user's state is its newest user_history row:
+ * every change appends a row, nothing is overwritten; app_user.revision
+ * counts the rows, so that an append based on a stale state fails (an
+ * update racing a revocation must not undo it). An identity row maps
+ * an authenticator ("tls:<spki sha256>", "jwt:<iss>#<sub>",
+ * "apikey:<id>") to a user; removing it sets removed_at, so at most one
+ * row per identity is active. API keys keep only the SHA-256 of their
+ * secret. */
+static const char v4[] =
+    "CREATE TABLE organization ("
+    "  id TEXT PRIMARY KEY,"
+    "  created_at INTEGER NOT NULL);"
+    "INSERT INTO organization(id, created_at)"
+    "  VALUES ('default', CAST(strftime('%s', 'now') AS INTEGER));"
+    "CREATE TABLE app_user ("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  id TEXT NOT NULL UNIQUE,"
+    "  organization TEXT NOT NULL REFERENCES organization(id),"
+    "  created_at INTEGER NOT NULL,"
+    "  revision INTEGER NOT NULL DEFAULT 1);"
+    "CREATE TABLE user_history ("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  user_id TEXT NOT NULL REFERENCES app_user(id),"
+    "  at INTEGER NOT NULL,"
+    "  change TEXT NOT NULL,"
+    "  actor TEXT NOT NULL,"
+    "  label TEXT NOT NULL,"
+    "  email TEXT NOT NULL,"
+    "  profile TEXT NOT NULL CHECK (profile IN ('ADMIN', 'STANDARD', 'OUTSIDER')),"
+    "  revoked_at INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX user_history_user ON user_history(user_id, seq);"
+    "CREATE TABLE identity ("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  identity TEXT NOT NULL,"
+    "  user_id TEXT NOT NULL REFERENCES app_user(id),"
+    "  created_at INTEGER NOT NULL,"
+    "  removed_at INTEGER);"
+    "CREATE UNIQUE INDEX identity_active ON identity(identity) WHERE removed_at IS NULL;"
+    "CREATE INDEX identity_user ON identity(user_id, seq);"
+    "CREATE TABLE api_key ("
+    "  id TEXT PRIMARY KEY,"
+    "  user_id TEXT NOT NULL REFERENCES app_user(id),"
+    "  label TEXT NOT NULL,"
+    "  secret_sha256 TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  revoked_at INTEGER);"
+    "CREATE INDEX api_key_user ON api_key(user_id);";
 /* clang-format on */
 
-const char *const kh_sqlite_migrations[] = {v1, v2, v3};
+const char *const kh_sqlite_migrations[] = {v1, v2, v3, v4};
 const size_t kh_sqlite_n_migrations =
     sizeof(kh_sqlite_migrations) / sizeof(kh_sqlite_migrations[0]);

@@ -237,6 +237,7 @@ static kh_err conn_setup(pg_conn *c)
 {
     memset(c->prepared, 0, sizeof(c->prepared));
     memset(c->locate_prepared, 0, sizeof(c->locate_prepared));
+    memset(c->shared_prepared, 0, sizeof(c->shared_prepared));
     PQsetNoticeProcessor(c->conn, quiet_notice, NULL);
     if (PQserverVersion(c->conn) < 100000) {
         kh_error("store: postgresql: the server is older than PostgreSQL 10");

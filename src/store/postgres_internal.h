@@ -11,6 +11,7 @@
 #define KH_STORE_POSTGRES_INTERNAL_H
 
 #include "common/err.h"
+#include "store/sql.h"
 #include "store/store.h"
 
 #include <libpq-fe.h>
@@ -58,8 +59,9 @@ typedef struct pg_conn {
     PGconn *conn;
     uint8_t prepared[PG_STMT_MAX_];
     uint8_t locate_prepared[PG_LOCATE_VARIANTS];
-    unsigned n_ok;        /* statements that succeeded since borrowed */
-    struct pg_conn *next; /* idle list */
+    uint8_t shared_prepared[KH_SQL_CACHE_MAX]; /* store/sql.h statements */
+    unsigned n_ok;                             /* statements that succeeded since borrowed */
+    struct pg_conn *next;                      /* idle list */
 } pg_conn;
 
 /* Parameters of one statement: numbers as text, blobs as binary BYTEA,

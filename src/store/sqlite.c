@@ -190,6 +190,8 @@ static void conn_close(sq_conn *c)
         sqlite3_finalize(c->stmt[i]);
     for (int i = 0; i < SQ_LOCATE_VARIANTS; i++)
         sqlite3_finalize(c->locate[i]);
+    for (int i = 0; i < KH_SQL_CACHE_MAX; i++)
+        sqlite3_finalize(c->shared[i]);
     if (sqlite3_close(c->db) != SQLITE_OK)
         kh_error("store: sqlite: close: %s", sqlite3_errmsg(c->db));
     free(c);

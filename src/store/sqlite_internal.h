@@ -9,6 +9,7 @@
 #define KH_STORE_SQLITE_INTERNAL_H
 
 #include "common/err.h"
+#include "store/sql.h"
 #include "store/store.h"
 
 #include <pthread.h>
@@ -60,7 +61,8 @@ typedef struct sq_conn {
     sqlite3 *db;
     sqlite3_stmt *stmt[SQ_STMT_MAX_];
     sqlite3_stmt *locate[SQ_LOCATE_VARIANTS];
-    struct sq_conn *next; /* idle list */
+    sqlite3_stmt *shared[KH_SQL_CACHE_MAX]; /* store/sql.h statements */
+    struct sq_conn *next;                   /* idle list */
 } sq_conn;
 
 /* Group commit: writes from many threads share one transaction and one

@@ -196,4 +196,98 @@ kh_err kh_store_grant_list(kh_store *s, const char *owner, const char *object_ui
 kh_err kh_store_grant_perms(kh_store *s, const char *owner, const char *object_uid,
                             const char *principal, uint32_t *perms) KH_MUST_CHECK;
 
+/* ---- organizations, users, identities, API keys (store_users.c) -------- */
+
+/* Rows below are malloc'd and owned by the caller: free arrays with the
+ * matching kh_*_rows_free, single rows with kh_*_row_clear. Times are unix
+ * seconds. */
+typedef struct kh_org_row {
+    char *id;
+    int64_t created_at;
+} kh_org_row;
+void kh_org_rows_free(kh_org_row *rows, size_t n);
+
+/* A user in one state. The current state is the newest history row; each
+ * change (create, update, revoke) appends a row and overwrites nothing. */
+typedef struct kh_user_row {
+    char *id; /* UUID */
+    char *organization;
+    int64_t created_at;
+    char *label;
+    char *email;
+    char *profile;      /* "ADMIN", "STANDARD" or "OUTSIDER" */
+    int64_t revoked_at; /* 0 = not revoked */
+    int64_t at;         /* when this state was recorded */
+    char *change;       /* "create", "update" or "revoke" */
+    char *actor;        /* who made the change */
+    int64_t revision;   /* states so far (store-assigned; see _append) */
+} kh_user_row;
+void kh_user_row_clear(kh_user_row *u);
+void kh_user_rows_free(kh_user_row *rows, size_t n);
+
+typedef struct kh_identity_row {
+    char *identity; /* "tls:<hex>", "jwt:<iss>#<sub>", "apikey:<id>" */
+    char *user_id;
+    int64_t created_at;
+    int64_t removed_at; /* 0 = active */
+} kh_identity_row;
+void kh_identity_rows_free(kh_identity_row *rows, size_t n);
+
+typedef struct kh_apikey_row {
+    char *id;
+    char *user_id;
+    char *label;
+    char *secret_sha256; /* lower-case hex SHA-256 of the secret */
+    int64_t created_at;
+    int64_t revoked_at; /* 0 = active */
+} kh_apikey_row;
+void kh_apikey_row_clear(kh_apikey_row *k);
+void kh_apikey_rows_free(kh_apikey_row *rows, size_t n);
+
+/* KH_ERR_EXISTS when the organization exists. */
+kh_err kh_store_org_create(kh_store *s, const char *id, int64_t now) KH_MUST_CHECK;
+kh_err kh_store_org_list(kh_store *s, kh_org_row **rows, size_t *n) KH_MUST_CHECK;
+/* Insert u (its first state, change "create"); KH_ERR_NOT_FOUND when its
+ * organization does not exist, KH_ERR_EXISTS when the id is taken. */
+kh_err kh_store_user_create(kh_store *s, const kh_user_row *u) KH_MUST_CHECK;
+/* Append u's label, email, profile, revoked_at, at, change and actor as
+ * the user's new state, if and only if the user's revision still is
+ * u->revision (the one kh_store_user_get returned): KH_ERR_CONFLICT when
+ * another change came first, KH_ERR_NOT_FOUND when there is no such
+ * user. */
+kh_err kh_store_user_append(kh_store *s, const kh_user_row *u) KH_MUST_CHECK;
+/* The current state of user id; KH_ERR_NOT_FOUND when absent. */
+kh_err kh_store_user_get(kh_store *s, const char *id, kh_user_row *out) KH_MUST_CHECK;
+/* Every state of user id, oldest first (none when absent). */
+kh_err kh_store_user_history(kh_store *s, const char *id, kh_user_row **rows,
+                             size_t *n) KH_MUST_CHECK;
+/* Current states of the users of organization (NULL = all), oldest first. */
+kh_err kh_store_user_list(kh_store *s, const char *organization, kh_user_row **rows,
+                          size_t *n) KH_MUST_CHECK;
+/* Map identity to user_id; KH_ERR_NOT_FOUND when the user does not exist,
+ * KH_ERR_EXISTS when the identity is already mapped (to anyone). */
+kh_err kh_store_identity_add(kh_store *s, const char *identity, const char *user_id,
+                             int64_t now) KH_MUST_CHECK;
+/* Unmap identity from user_id (the row stays, marked removed);
+ * KH_ERR_NOT_FOUND when it was not mapped to that user. */
+kh_err kh_store_identity_remove(kh_store *s, const char *identity, const char *user_id,
+                                int64_t now) KH_MUST_CHECK;
+/* The identities ever mapped to user_id, removed ones included, oldest
+ * first. */
+kh_err kh_store_identity_list(kh_store *s, const char *user_id, kh_identity_row **rows,
+                              size_t *n) KH_MUST_CHECK;
+/* The current state of the user identity maps to; KH_ERR_NOT_FOUND when
+ * unmapped. One query: this runs for every authenticated request. */
+kh_err kh_store_identity_user(kh_store *s, const char *identity, kh_user_row *out) KH_MUST_CHECK;
+/* Insert k and map identity "apikey:<k->id>" to k->user_id, atomically;
+ * KH_ERR_NOT_FOUND when the user does not exist. */
+kh_err kh_store_apikey_create(kh_store *s, const kh_apikey_row *k) KH_MUST_CHECK;
+kh_err kh_store_apikey_get(kh_store *s, const char *id, kh_apikey_row *out) KH_MUST_CHECK;
+kh_err kh_store_apikey_list(kh_store *s, const char *user_id, kh_apikey_row **rows,
+                            size_t *n) KH_MUST_CHECK;
+/* Revoke key id and unmap its identity; KH_ERR_NOT_FOUND unless it was
+ * active (and, when user_id is not NULL, belonged to user_id). */
+kh_err kh_store_apikey_revoke(kh_store *s, const char *id, const char *user_id,
+                              int64_t now) KH_MUST_CHECK;
+
 #endif

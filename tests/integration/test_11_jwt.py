@@ -333,6 +333,12 @@ def test_jwt_without_issuer_configured_is_refused(server, issuer):
     assert status == 200
 
 
+def test_oversized_authorization_is_refused_not_ignored(server):
+    """A header too long to read must not fall back to single-user mode."""
+    status, resp = post(server.https_port, CREATE, "a." + "b" * 10000 + ".c")
+    assert status == 401 and "too long" in resp["message"], resp
+
+
 def test_plain_http_jwks_needs_explicit_permission(tmp_path, certs):
     plain = Issuer()  # http://
     try:
