@@ -14,6 +14,7 @@ static void usage(FILE *f)
                "  migrate   apply pending database migrations and exit\n"
                "  audit     audit verify: check the audit log's hash chain\n"
                "  grant     grant add|remove|list: manage grants on objects\n"
+               "  kes       kes identity|apikey: KES API key identities\n"
                "  version   print the version\n\n"
                "keyhold <command> --help lists a command's options.\n");
 }
@@ -33,6 +34,8 @@ int main(int argc, char **argv)
         return kh_cmd_audit(argc - 1, argv + 1);
     if (strcmp(cmd, "grant") == 0)
         return kh_cmd_grant(argc - 1, argv + 1);
+    if (strcmp(cmd, "kes") == 0)
+        return kh_cmd_kes(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("keyhold %s\n", KH_VERSION);
         return 0;

@@ -60,6 +60,7 @@ typedef struct kh_http_reply {
     int status;               /* 0 = 500 */
     const char *content_type; /* static string; NULL = application/json */
     const char *allow;        /* static Allow header value, or NULL */
+    const char *accept;       /* static Accept header value (KES's 405), or NULL */
     const char *label;        /* static route label for metrics; NULL = "unknown" */
     kh_err result;            /* for metrics: KH_OK or why it failed */
     kh_buf body;
@@ -82,5 +83,12 @@ typedef struct kh_http_handler {
  * copied. */
 kh_err kh_server_listen_https(kh_server *s, const char *host, int port, const kh_tls_config *tls,
                               const kh_http_handler *h, int *bound_port) KH_MUST_CHECK;
+
+/* The same with KES's TLS rules (net/tls.h, kh_tls_new_kes): a client
+ * certificate required, no CA list sent, the chain verified against
+ * tls->ca_file only when verify_chain. */
+kh_err kh_server_listen_kes(kh_server *s, const char *host, int port, const kh_tls_config *tls,
+                            int verify_chain, const kh_http_handler *h,
+                            int *bound_port) KH_MUST_CHECK;
 
 #endif

@@ -246,6 +246,8 @@ static void send_reply(hreq *r)
     evhttp_add_header(oh, "Cache-Control", "no-store");
     if (o->allow)
         evhttp_add_header(oh, "Allow", o->allow);
+    if (o->accept)
+        evhttp_add_header(oh, "Accept", o->accept);
     struct evbuffer *b = evbuffer_new();
     if (!b)
         kh_oom();
@@ -370,15 +372,15 @@ static void configure(kh_https *l)
     evhttp_set_flags(l->http, EVHTTP_SERVER_LINGERING_CLOSE);
 }
 
-kh_err kh_server_listen_https(kh_server *s, const char *host, int port, const kh_tls_config *tls,
-                              const kh_http_handler *h, int *bound_port)
+static kh_err listen_https(kh_server *s, const char *host, int port, const kh_tls_config *tls,
+                           int kes, int verify_chain, const kh_http_handler *h, int *bound_port)
 {
     if (!s || !tls || !h || !h->route || !h->handle || !h->error || port < 0 || port > 65535)
         return KH_ERR_INVALID_ARG;
     kh_https *l = kh_xcalloc(1, sizeof(*l));
     l->srv = s;
     l->h = *h;
-    kh_err err = kh_tls_new(tls, &l->tls);
+    kh_err err = kes ? kh_tls_new_kes(tls, verify_chain, &l->tls) : kh_tls_new(tls, &l->tls);
     if (err != KH_OK) {
         free(l);
         return err;
@@ -402,6 +404,18 @@ kh_err kh_server_listen_https(kh_server *s, const char *host, int port, const kh
     l->next = *list;
     *list = l;
     return KH_OK;
+}
+
+kh_err kh_server_listen_https(kh_server *s, const char *host, int port, const kh_tls_config *tls,
+                              const kh_http_handler *h, int *bound_port)
+{
+    return listen_https(s, host, port, tls, 0, 0, h, bound_port);
+}
+
+kh_err kh_server_listen_kes(kh_server *s, const char *host, int port, const kh_tls_config *tls,
+                            int verify_chain, const kh_http_handler *h, int *bound_port)
+{
+    return listen_https(s, host, port, tls, 1, verify_chain, h, bound_port);
 }
 
 void kh_https_shutdown(kh_https *l)

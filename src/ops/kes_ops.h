@@ -36,6 +36,10 @@
 #include <stdint.h>
 
 #define KH_KES_NAME_MAX 80
+/* The owner of the keys made on the KES listener: one namespace that every
+ * identity its policy allows may use, as in KES (docs/kes.md). Not a
+ * possible certificate principal (those are 64 hex digits). */
+#define KH_KES_OWNER "kes"
 #define KH_KES_CT_VERSION 1
 #define KH_KES_KEY_VERSION 1 /* the newest (and only) version of every key */
 #define KH_KES_NONCE_LEN 12

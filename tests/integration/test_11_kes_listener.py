@@ -1,0 +1,401 @@
+"""The KES listener (docs/kes.md): KES's TLS rules (a client certificate
+required, no CA list sent, any certificate identified by its public key),
+API keys turned into self-signed Ed25519 certificates as KES clients do,
+policies with an admin identity, and keys shared by every identity a policy
+lets in, also over KMIP."""
+import base64
+import datetime
+import hashlib
+import json
+import os
+import socket
+import ssl
+import subprocess
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from kmip.core import enums
+from kmip.core import exceptions as core_exceptions
+from kmip.core.factories.attributes import AttributeFactory
+from kmip.pie import exceptions as pie_exceptions
+
+import kh_support
+
+af = AttributeFactory()
+FAILURES = (pie_exceptions.KmipOperationFailure, core_exceptions.OperationFailure)
+NOT_FOUND = (404, {"message": "key does not exist"})
+DENIED = (403, {"message": "not authorized: insufficient permissions"})
+
+
+def b64(b):
+    return base64.b64encode(b).decode()
+
+
+def unb64(s):
+    return base64.b64decode(s, validate=True)
+
+
+# ---- clients: certificates and API keys ----------------------------------------
+
+
+def spki_identity(public_key):
+    der = public_key.public_bytes(serialization.Encoding.DER,
+                                  serialization.PublicFormat.SubjectPublicKeyInfo)
+    return hashlib.sha256(der).hexdigest()
+
+
+def new_api_key():
+    return "kes:v1:" + b64(b"\0" + os.urandom(32))
+
+
+def apikey_certificate(d, api_key, stem):
+    """What a KES client does with an API key: a self-signed Ed25519
+    certificate for the key's seed. Returns (cert path, key path, identity)."""
+    raw = base64.b64decode(api_key[len("kes:v1:"):])
+    assert raw[0] == 0 and len(raw) == 33
+    sk = Ed25519PrivateKey.from_private_bytes(raw[1:])
+    identity = spki_identity(sk.public_key())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, identity)])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(sk.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]),
+                           critical=False)
+            .sign(sk, None))
+    cpath, kpath = d / (stem + ".pem"), d / (stem + ".key")
+    cpath.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    kpath.write_bytes(sk.private_bytes(serialization.Encoding.PEM,
+                                       serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption()))
+    return str(cpath), str(kpath), identity
+
+
+class Client:
+    """One KES client: a certificate and key on disk."""
+
+    def __init__(self, certs, cert, key, identity):
+        self.certs, self.cert, self.key, self.identity = certs, cert, key, identity
+
+    def context(self):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.load_verify_locations(self.certs.ca)
+        ctx.load_cert_chain(self.cert, self.key)
+        return ctx
+
+    def request(self, port, method, path, body=None, raw=False):
+        import http.client
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=kh_support.scaled(10),
+                                           context=self.context())
+        try:
+            data = body if isinstance(body, (bytes, str)) or body is None else json.dumps(body)
+            conn.request(method, path, data, {"Content-Type": "application/json"})
+            r = conn.getresponse()
+            payload = r.read()
+            headers = dict(r.getheaders())
+        finally:
+            conn.close()
+        if raw:
+            return r.status, payload, headers
+        return r.status, (json.loads(payload) if payload else None)
+
+
+@pytest.fixture(scope="module")
+def clients(certs, tmp_path_factory):
+    d = tmp_path_factory.mktemp("kes-clients")
+    out = {}
+    for who in ("alice", "bob", "mallory"):
+        out[who] = Client(certs, certs.cert(who), certs.key(who), certs.spki_sha256[who])
+    for who in ("admin", "minio", "nobody"):
+        out[who] = Client(certs, *apikey_certificate(d, new_api_key(), who))
+    return out
+
+
+POLICY_ALLOW = ["/v1/key/create/minio-*", "/v1/key/generate/minio-*",
+                "/v1/key/decrypt/minio-*", "/v1/key/encrypt/minio-*", "/v1/key/hmac/minio-*",
+                "/v1/key/describe/minio-*", "/v1/key/list/*", "/v1/status", "/v1/ready",
+                "/v1/metrics", "/v1/api", "/v1/policy/read/minio", "/v1/identity/describe/*"]
+
+
+@pytest.fixture(scope="module")
+def kes_server(certs, clients, tmp_path_factory):
+    d = tmp_path_factory.mktemp("kes-server")
+    policy = {
+        "admin": {"identity": clients["admin"].identity},
+        "policy": {
+            "minio": {"allow": POLICY_ALLOW,
+                      "deny": ["/v1/key/decrypt/minio-sealed", "/v1/key/hmac/minio-sealed"],
+                      "identities": [clients["minio"].identity, clients["alice"].identity]},
+            "reader": {"allow": ["/v1/key/describe/*", "/v1/key/list/*"],
+                       "identities": [clients["bob"].identity]},
+        },
+    }
+    (d / "policy.json").write_text(json.dumps(policy))
+    srv = kh_support.KeyholdServer(d, certs, extra_args=[
+        "--kes-policy-file", str(d / "policy.json")])
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def port(kes_server):
+    assert kes_server.kes_port and kes_server.kes_port != kes_server.https_port
+    return kes_server.kes_port
+
+
+# ---- TLS ----------------------------------------------------------------------
+
+
+def handshake(port, ctx):
+    with socket.create_connection(("127.0.0.1", port), timeout=kh_support.scaled(10)) as s:
+        with ctx.wrap_socket(s, server_hostname="localhost") as t:
+            t.sendall(b"GET /version HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            return t.recv(4096)
+
+
+def test_certificate_required_and_no_ca_list_sent(certs, port):
+    ctx = certs.context(None)
+    with pytest.raises((ssl.SSLError, ConnectionError, OSError)):
+        handshake(port, ctx)
+    # openssl s_client reports the CA names of the CertificateRequest
+    r = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % port,
+                        "-CAfile", certs.ca, "-cert", certs.cert("alice"), "-key",
+                        certs.key("alice"), "-tls1_2"],
+                       input=b"", capture_output=True, timeout=kh_support.scaled(20))
+    out = r.stdout.decode(errors="replace")
+    assert "No client certificate CA names sent" in out, out
+    assert "Acceptable client certificate CA names" not in out
+
+
+def test_tls_1_1_refused(certs, port):
+    ctx = certs.context("alice")
+    ctx.minimum_version = ssl.TLSVersion.TLSv1
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_1
+    with pytest.raises((ssl.SSLError, ConnectionError, OSError)):
+        handshake(port, ctx)
+
+
+def test_any_certificate_is_an_identity(clients, port):
+    # mallory's CA is unknown and the API key's certificate self-signed:
+    # both connect, identified by their public keys, and have no policy
+    for who in ("mallory", "nobody"):
+        c = clients[who]
+        assert c.request(port, "GET", "/version")[0] == 200
+        assert c.request(port, "GET", "/v1/identity/self/describe") == (
+            200, {"identity": c.identity, "policy": ""})
+        assert c.request(port, "GET", "/v1/status") == DENIED
+        assert c.request(port, "PUT", "/v1/key/create/minio-x") == DENIED
+
+
+def test_chain_rules(certs, clients, port, tmp_path):
+    alice = clients["alice"]
+    # a CA certificate sent along is skipped: the identity is the leaf's
+    chain = tmp_path / "alice-chain.pem"
+    chain.write_bytes(open(alice.cert, "rb").read() + open(certs.ca, "rb").read())
+    c = Client(certs, str(chain), alice.key, alice.identity)
+    assert c.request(port, "GET", "/v1/identity/self/describe")[1]["identity"] == alice.identity
+    # two leaves: whose identity? refused
+    two = tmp_path / "two-leaves.pem"
+    two.write_bytes(open(alice.cert, "rb").read() + open(certs.cert("bob"), "rb").read())
+    c = Client(certs, str(two), alice.key, alice.identity)
+    status, data = c.request(port, "GET", "/v1/identity/self/describe")
+    assert status == 401, data
+
+
+def test_only_kes_routes(clients, port):
+    admin = clients["admin"]
+    for method, path in (("GET", "/health"), ("GET", "/metrics"), ("POST", "/kmip/2_1"),
+                         ("GET", "/v1/admin/users"), ("GET", "/")):
+        status, data = admin.request(port, method, path)
+        assert status == 404, (path, data)
+    assert admin.request(port, "GET", "/v1/nothing") == (501, {"message": "not implemented"})
+
+
+def test_wrong_method_has_accept_header(clients, port):
+    status, data, headers = clients["admin"].request(port, "GET", "/v1/key/create/k", raw=True)
+    assert status == 405
+    assert json.loads(data) == {"message": "received method 'GET' expected 'PUT'"}
+    assert headers["Accept"] == "PUT" and headers["Allow"] == "PUT, POST"
+    status, _, headers = clients["admin"].request(port, "PUT", "/v1/key/delete/k", raw=True)
+    assert status == 405 and headers["Accept"] == "DELETE"
+
+
+# ---- every route, as the admin (API key) and with a CA-issued certificate ---------
+
+
+@pytest.mark.parametrize("who,prefix", [("admin", "adm"), ("alice", "minio-alice")])
+def test_every_route(clients, port, who, prefix):
+    c = clients[who]
+    name = prefix + "-k"
+    assert c.request(port, "GET", "/version")[0] == 200
+    status, payload, _ = c.request(port, "GET", "/v1/ready", raw=True)
+    assert status == 200 and payload == b""
+    status, data = c.request(port, "GET", "/v1/status")
+    assert status == 200 and data["os"] == "linux" and "keystore_latency" in data
+    assert c.request(port, "GET", "/v1/metrics", raw=True)[0] == 200
+    status, data = c.request(port, "GET", "/v1/api")
+    assert status == 200 and {"method": "PUT", "path": "/v1/key/generate/", "max_body": 1 << 20,
+                              "timeout": 15} in data
+
+    assert c.request(port, "PUT", "/v1/key/create/" + name) == (200, None)
+    assert c.request(port, "PUT", "/v1/key/create/" + name) == (
+        400, {"message": "key already exists"})
+    status, data = c.request(port, "GET", "/v1/key/describe/" + name)
+    assert status == 200 and data["name"] == name and data["algorithm"] == "AES256"
+    assert c.request(port, "GET", "/v1/key/list/" + prefix + "*") == (
+        200, {"names": [name], "continue_at": ""})
+    ctx = b64(b'{"bucket":"bucket/object"}')
+    status, gen = c.request(port, "PUT", "/v1/key/generate/" + name, {"context": ctx})
+    assert status == 200 and len(unb64(gen["plaintext"])) == 32
+    assert c.request(port, "PUT", "/v1/key/decrypt/" + name,
+                     {"ciphertext": gen["ciphertext"], "context": ctx}) == (
+        200, {"plaintext": gen["plaintext"]})
+    assert c.request(port, "PUT", "/v1/key/decrypt/" + name,
+                     {"ciphertext": gen["ciphertext"], "context": b64(b"{}")}) == (
+        400, {"message": "decryption failed: ciphertext is not authentic"})
+    status, enc = c.request(port, "POST", "/v1/key/encrypt/" + name, {"plaintext": b64(b"hi")})
+    assert status == 200
+    assert c.request(port, "PUT", "/v1/key/decrypt/" + name, {"ciphertext": enc["ciphertext"]}) == (
+        200, {"plaintext": b64(b"hi")})
+    status, mac = c.request(port, "PUT", "/v1/key/hmac/" + name, {"message": b64(b"m")})
+    assert status == 200 and len(unb64(mac["hmac"])) == 32
+    assert c.request(port, "GET", "/v1/key/describe/" + prefix + "-none") == NOT_FOUND
+    assert c.request(port, "GET", "/v1/key/describe/-bad")[0] == 400
+    if who == "admin":
+        assert c.request(port, "PUT", "/v1/key/import/" + prefix + "-imp",
+                         {"key": b64(bytes(32)), "cipher": "ChaCha20"}) == (200, None)
+        assert c.request(port, "DELETE", "/v1/key/delete/" + name) == (200, None)
+        assert c.request(port, "GET", "/v1/key/describe/" + name) == NOT_FOUND
+    else:  # the policy does not allow these
+        assert c.request(port, "PUT", "/v1/key/import/" + prefix + "-imp",
+                         {"key": b64(bytes(32)), "cipher": "AES256"}) == DENIED
+        assert c.request(port, "DELETE", "/v1/key/delete/" + name) == DENIED
+
+
+def test_identity_and_policy_routes(clients, port):
+    admin, minio, alice, bob = (clients[w] for w in ("admin", "minio", "alice", "bob"))
+    assert admin.request(port, "GET", "/v1/identity/self/describe") == (
+        200, {"identity": admin.identity, "policy": "", "admin": True})
+    status, data = minio.request(port, "GET", "/v1/identity/self/describe")
+    assert status == 200 and data["identity"] == minio.identity and data["policy"] == "minio"
+    assert data["allow"] == POLICY_ALLOW and "/v1/key/decrypt/minio-sealed" in data["deny"]
+    assert admin.request(port, "GET", "/v1/identity/describe/" + bob.identity) == (
+        200, {"policy": "reader"})
+    assert admin.request(port, "GET", "/v1/identity/describe/" + admin.identity) == (
+        200, {"policy": "", "admin": True})
+    assert admin.request(port, "GET", "/v1/identity/describe/" + clients["nobody"].identity) == (
+        404, {"message": "identity does not exist"})
+    status, data = admin.request(port, "GET", "/v1/identity/list/*")
+    want = sorted([admin.identity, minio.identity, alice.identity, bob.identity])
+    assert status == 200 and data == {"identities": want, "continue_at": ""}
+    assert admin.request(port, "GET", "/v1/identity/list/" + bob.identity[:10] + "*")[1][
+        "identities"] == [bob.identity]
+
+    assert admin.request(port, "GET", "/v1/policy/list") == (
+        200, {"names": ["minio", "reader"], "continue_at": ""})
+    assert admin.request(port, "GET", "/v1/policy/list/mi*")[1]["names"] == ["minio"]
+    status, data = admin.request(port, "GET", "/v1/policy/describe/reader")
+    assert status == 200 and data["name"] == "reader" and set(data) == {
+        "name", "created_at", "created_by"}
+    status, data = minio.request(port, "GET", "/v1/policy/read/minio")
+    assert status == 200 and data["allow"] == POLICY_ALLOW
+    assert admin.request(port, "GET", "/v1/policy/read/nope") == (
+        404, {"message": "policy does not exist"})
+    # minio may read its own policy only
+    assert minio.request(port, "GET", "/v1/policy/read/reader") == DENIED
+    assert minio.request(port, "GET", "/v1/policy/list") == DENIED
+
+
+# ---- policies -------------------------------------------------------------------
+
+
+def test_policy_allow_and_deny(clients, port):
+    admin, minio, bob = clients["admin"], clients["minio"], clients["bob"]
+    assert minio.request(port, "PUT", "/v1/key/create/minio-sealed") == (200, None)
+    status, gen = minio.request(port, "PUT", "/v1/key/generate/minio-sealed", {})
+    assert status == 200
+    # deny beats allow ("/v1/key/decrypt/minio-*")
+    assert minio.request(port, "PUT", "/v1/key/decrypt/minio-sealed",
+                         {"ciphertext": gen["ciphertext"]}) == DENIED
+    assert minio.request(port, "PUT", "/v1/key/hmac/minio-sealed", {"message": ""}) == DENIED
+    # the admin is not bound by any policy
+    assert admin.request(port, "PUT", "/v1/key/decrypt/minio-sealed",
+                         {"ciphertext": gen["ciphertext"]}) == (200, {"plaintext": gen["plaintext"]})
+    # outside the prefix
+    assert minio.request(port, "PUT", "/v1/key/create/other") == DENIED
+    assert minio.request(port, "GET", "/v1/key/describe/other") == DENIED
+    # bob reads metadata and nothing else; keys are shared by the namespace
+    status, data = bob.request(port, "GET", "/v1/key/describe/minio-sealed")
+    assert status == 200 and data["name"] == "minio-sealed"
+    assert "minio-sealed" in bob.request(port, "GET", "/v1/key/list/*")[1]["names"]
+    assert bob.request(port, "PUT", "/v1/key/generate/minio-sealed", {}) == DENIED
+    assert bob.request(port, "GET", "/v1/status") == DENIED
+
+
+def test_policy_decisions_are_audited(kes_server, clients, port):
+    nobody = clients["nobody"]
+    assert nobody.request(port, "PUT", "/v1/key/generate/audited-denial", {}) == DENIED
+    minio = clients["minio"]
+    assert minio.request(port, "PUT", "/v1/key/create/minio-audited") == (200, None)
+    import sqlite3
+    with sqlite3.connect(str(kes_server.db_path)) as db:
+        cols = [r[1] for r in db.execute("PRAGMA table_info(audit)")]
+        rows = [dict(zip(cols, r)) for r in db.execute("SELECT * FROM audit")]
+    text = [" ".join(str(v) for v in r.values()) for r in rows]
+    assert any(nobody.identity in t and "/v1/key/generate/audited-denial" in t for t in text)
+    assert any(minio.identity in t and "kes_key_create" in t for t in text)
+
+
+def test_minio_startup_with_api_key(clients, port):
+    """MinIO with MINIO_KMS_KES_API_KEY: generate on its missing default key,
+    create it, generate, decrypt, then the HMAC of its root credentials."""
+    minio = clients["minio"]
+    name = "minio-default-key"
+    ctx = b64(json.dumps({"bucket": "b/o"}, separators=(",", ":")).encode())
+    assert minio.request(port, "POST", "/v1/key/generate/" + name, {"context": ctx}) == NOT_FOUND
+    assert minio.request(port, "POST", "/v1/key/create/" + name) == (200, None)
+    status, gen = minio.request(port, "POST", "/v1/key/generate/" + name, {"context": ctx})
+    assert status == 200
+    assert minio.request(port, "POST", "/v1/key/decrypt/" + name,
+                         {"ciphertext": gen["ciphertext"], "context": ctx}) == (
+        200, {"plaintext": gen["plaintext"]})
+    macs = {minio.request(port, "PUT", "/v1/key/hmac/" + name,
+                          {"message": b64(b"root access key")})[1]["hmac"] for _ in range(2)}
+    assert len(macs) == 1 and len(unb64(macs.pop())) == 32
+
+
+# ---- the same key over KMIP ---------------------------------------------------------
+
+
+def test_kes_key_over_kmip_follows_policy(kes_server, clients, client, port):
+    minio = clients["minio"]
+    assert minio.request(port, "PUT", "/v1/key/create/minio-cross") == (200, None)
+    name = af.create_attribute(enums.AttributeType.NAME, "minio-cross")
+    # alice holds the "minio" policy: she finds the key by name over KMIP
+    # and may encrypt and decrypt with it, as her policy allows over KES
+    a = client(kes_server, "alice")
+    uids = a.locate(attributes=[name])
+    assert len(uids) == 1
+    ct, iv = a.encrypt(b"over kmip", uid=uids[0], cryptographic_parameters={
+        "block_cipher_mode": enums.BlockCipherMode.GCM, "tag_length": 16,
+        "random_iv": True})[:2]
+    assert ct
+    # the policy does not let her export the key
+    with pytest.raises(FAILURES):
+        a.get(uids[0])
+    # mallory has no policy: the key does not exist for her
+    m = client(kes_server, "mallory") if False else None
+    b = client(kes_server, "bob")  # "reader": describe only
+    assert b.locate(attributes=[name]) == uids
+    with pytest.raises(FAILURES) as ei:
+        b.encrypt(b"x", uid=uids[0], cryptographic_parameters={
+            "block_cipher_mode": enums.BlockCipherMode.GCM, "random_iv": True})
+    assert ei.value.reason == enums.ResultReason.PERMISSION_DENIED
+    assert m is None
