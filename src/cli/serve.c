@@ -13,6 +13,7 @@
 #include "crypto/secbuf.h"
 #include "net/http.h"
 #include "net/server.h"
+#include "ops/kes_grants.h"
 #include "ops/keyring.h"
 #include "ops/ops.h"
 #include "proto/http_routes.h"
@@ -251,6 +252,9 @@ static kh_err run_server(const kh_config *cfg, kh_service *svc)
     if ((err = kes_policies(cfg, &pol)) != KH_OK)
         return err;
     kh_kes_listener kl = {svc, pol};
+    /* KES keys' KMIP grants follow the policies as they are now */
+    if (kh_kes_grants_sync_all(svc, pol) != KH_OK)
+        kh_warn("kes: cannot bring the grants of KES keys in line with the policies");
     if ((err = kh_server_new(&sc, &srv)) != KH_OK) {
         kh_kes_policies_free(&pol);
         return err;

@@ -11,9 +11,11 @@
  */
 #include "proto/kes.h"
 
+#include "common/log.h"
 #include "common/mem.h"
 #include "common/metrics.h"
 #include "ops/audit.h"
+#include "ops/kes_grants.h"
 #include "ops/kes_ops.h"
 #include "ops/kes_policy.h"
 #include "proto/http_routes.h"
@@ -664,8 +666,9 @@ static kh_err key_op(kh_ctx *ctx, route_id id, const char *name, const json_t *b
 
 /* The key routes: audited like every KMIP operation, under the caller's
  * name (on the KES listener ctx acts as the KES owner, docs/kes.md). */
-static void key_route(kh_ctx *ctx, const char *caller, const kes_route *ro, const char *name,
-                      const kh_http_request *req, kh_http_reply *r)
+static void key_route(kh_ctx *ctx, const kh_kes_policies *pol, const char *caller,
+                      const kes_route *ro, const char *name, const kh_http_request *req,
+                      kh_http_reply *r)
 {
     kh_kes_key k = {0};
     kh_err err = KH_ERR_DECODE;
@@ -675,6 +678,10 @@ static void key_route(kh_ctx *ctx, const char *caller, const kes_route *ro, cons
         bad_body(r);
     else
         err = key_op(ctx, ro->id, name, body, &k, r);
+    /* a new key of the namespace: its KMIP grants follow the policies */
+    if (err == KH_OK && pol && (ro->id == R_CREATE || ro->id == R_IMPORT) &&
+        kh_kes_grants_sync_key(ctx->svc, pol, k.uid, name) != KH_OK)
+        kh_warn("kes: cannot set the grants of key %s from the policies", k.uid);
     kh_ctx audit = *ctx;
     audit.principal = caller;
     (void)kh_audit_record(&audit, ro->label, k.uid ? k.uid : "", err);
@@ -735,7 +742,7 @@ static void handle(kh_service *svc, const kh_kes_policies *pol, const char *prin
         answer_local(ro, arg, pol, principal, req, r);
         break;
     default:
-        key_route(&ctx, principal, ro, arg, req, r);
+        key_route(&ctx, pol, principal, ro, arg, req, r);
     }
 }
 

@@ -379,23 +379,47 @@ def test_kes_key_over_kmip_follows_policy(kes_server, clients, client, port):
     assert minio.request(port, "PUT", "/v1/key/create/minio-cross") == (200, None)
     name = af.create_attribute(enums.AttributeType.NAME, "minio-cross")
     # alice holds the "minio" policy: she finds the key by name over KMIP
-    # and may encrypt and decrypt with it, as her policy allows over KES
+    # and encrypts and decrypts with it, as her policy allows over KES
     a = client(kes_server, "alice")
     uids = a.locate(attributes=[name])
     assert len(uids) == 1
-    ct, iv = a.encrypt(b"over kmip", uid=uids[0], cryptographic_parameters={
-        "block_cipher_mode": enums.BlockCipherMode.GCM, "tag_length": 16,
-        "random_iv": True})[:2]
-    assert ct
-    # the policy does not let her export the key
-    with pytest.raises(FAILURES):
+    ct, iv = a.encrypt(b"over kmip", uid=uids[0])
+    assert a.decrypt(ct, uid=uids[0], iv_counter_nonce=iv) == b"over kmip"
+    # no policy route hands out key material
+    with pytest.raises(FAILURES) as ei:
         a.get(uids[0])
-    # mallory has no policy: the key does not exist for her
-    m = client(kes_server, "mallory") if False else None
-    b = client(kes_server, "bob")  # "reader": describe only
+    assert ei.value.reason == enums.ResultReason.PERMISSION_DENIED
+    # bob ("reader": describe and list) finds it but may not use it
+    b = client(kes_server, "bob")
     assert b.locate(attributes=[name]) == uids
     with pytest.raises(FAILURES) as ei:
-        b.encrypt(b"x", uid=uids[0], cryptographic_parameters={
-            "block_cipher_mode": enums.BlockCipherMode.GCM, "random_iv": True})
+        b.encrypt(b"x", uid=uids[0])
     assert ei.value.reason == enums.ResultReason.PERMISSION_DENIED
-    assert m is None
+    # a key outside alice's prefix, made by the admin, is invisible to her
+    assert clients["admin"].request(port, "PUT", "/v1/key/create/private-cross") == (200, None)
+    assert a.locate(attributes=[af.create_attribute(enums.AttributeType.NAME,
+                                                    "private-cross")]) == []
+
+
+def test_grants_follow_the_policy_file_at_start(kes_server, clients, client, port, tmp_path):
+    """A key made before a policy change: after a restart with the new file,
+    its KMIP grants are the new policy's."""
+    admin = clients["admin"]
+    assert admin.request(port, "PUT", "/v1/key/create/minio-restart") == (200, None)
+    name = af.create_attribute(enums.AttributeType.NAME, "minio-restart")
+    a = client(kes_server, "alice")
+    assert len(a.locate(attributes=[name])) == 1
+    path = kes_server.extra_args[kes_server.extra_args.index("--kes-policy-file") + 1]
+    policy = json.loads(open(path).read())
+    saved = json.dumps(policy)
+    policy["policy"]["minio"]["identities"].remove(clients["alice"].identity)
+    open(path, "w").write(json.dumps(policy))
+    try:
+        kes_server.restart()
+        a = client(kes_server, "alice")
+        assert a.locate(attributes=[name]) == []
+        assert clients["alice"].request(kes_server.kes_port, "GET",
+                                        "/v1/key/describe/minio-restart") == DENIED
+    finally:
+        open(path, "w").write(saved)
+        kes_server.restart()
