@@ -12,6 +12,7 @@
 #include "common/mem.h"
 #include "crypto/mac.h"
 #include "crypto/rand.h"
+#include "ops/attrs.h"
 #include "ops/authz.h"
 #include "ops/crypto_key.h"
 #include "ops/crypto_ops.h"
@@ -99,6 +100,7 @@ void kh_kes_key_clear(kh_kes_key *k)
         return;
     free(k->uid);
     free(k->owner);
+    free(k->created_by);
     memset(k, 0, sizeof(*k));
 }
 
@@ -133,9 +135,25 @@ static kh_err load_live(kh_ctx *ctx, const char *uid, kh_object **o)
     return err;
 }
 
+/* The KH_KES_CREATED_BY text of o, or NULL. */
+static const char *created_by_attr(const kh_object *o)
+{
+    for (size_t i = 0; o->attrs && i < o->attrs->nkids; i++) {
+        const kh_ttlv *a = o->attrs->kids[i];
+        const char *n = kh_attr_custom_name(a);
+        const kh_ttlv *v =
+            n && strcmp(n, KH_KES_CREATED_BY) == 0 ? kh_ttlv_find(a, KH_TAG_ATTRIBUTE_VALUE) : NULL;
+        if (v && v->type == KH_TTLV_TEXT_STRING)
+            return (const char *)v->data;
+    }
+    return NULL;
+}
+
 static void fill_key(const kh_object *o, kh_kes_key *out)
 {
     const kh_obj_row *r = o->row;
+    const char *by = created_by_attr(o);
+    out->created_by = kh_xstrdup(by ? by : r->owner);
     out->uid = kh_xstrdup(r->uid);
     out->owner = kh_xstrdup(r->owner);
     out->alg = (uint32_t)r->algorithm;
@@ -178,7 +196,8 @@ kh_err kh_kes_key_find(kh_ctx *ctx, const char *name, kh_kes_key *out)
 
 static pthread_mutex_t create_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static kh_ttlv *key_attrs(kh_ctx *ctx, const char *name, uint32_t alg, bool with_alg)
+static kh_ttlv *key_attrs(kh_ctx *ctx, const char *name, const char *by, uint32_t alg,
+                          bool with_alg)
 {
     kh_ttlv *a = kh_ttlv_new_struct(KH_TAG_ATTRIBUTES);
     if (with_alg) {
@@ -191,6 +210,9 @@ static kh_ttlv *key_attrs(kh_ctx *ctx, const char *name, uint32_t alg, bool with
     kh_ttlv_add_take(a, name_attr(name));
     /* Activation Date = now makes the object Active at once (op_create.c). */
     kh_ttlv_add_take(a, kh_ttlv_new_datetime(KH_TAG_ACTIVATION_DATE, ctx->now));
+    if (strcmp(by, ctx->principal) != 0)
+        kh_ttlv_add_take(a, kh_attr_custom_take(KH_KES_CREATED_BY,
+                                                kh_ttlv_new_text(KH_TAG_ATTRIBUTE_VALUE, by)));
     return a;
 }
 
@@ -209,6 +231,14 @@ static kh_ttlv *raw_key(uint32_t alg, const kh_secbuf *key)
 kh_err kh_kes_key_create(kh_ctx *ctx, const char *name, uint32_t alg, const kh_secbuf *material,
                          kh_kes_key *out)
 {
+    return kh_kes_key_create_by(ctx, ctx->principal, name, alg, material, out);
+}
+
+kh_err kh_kes_key_create_by(kh_ctx *ctx, const char *created_by, const char *name, uint32_t alg,
+                            const kh_secbuf *material, kh_kes_key *out)
+{
+    if (!created_by)
+        created_by = ctx->principal;
     if (!kh_kes_name_valid(name))
         return KH_ERR_INVALID_ARG;
     if ((alg != KH_CRYPTOGRAPHIC_ALGORITHM_AES &&
@@ -216,7 +246,7 @@ kh_err kh_kes_key_create(kh_ctx *ctx, const char *name, uint32_t alg, const kh_s
         (material && material->len != 32) || (!material && alg != KH_CRYPTOGRAPHIC_ALGORITHM_AES))
         return KH_ERR_INVALID_FIELD;
     char *uid = NULL;
-    kh_ttlv *attrs = key_attrs(ctx, name, alg, material == NULL);
+    kh_ttlv *attrs = key_attrs(ctx, name, created_by, alg, material == NULL);
     kh_ttlv *obj = material ? raw_key(alg, material) : NULL;
     pthread_mutex_lock(&create_lock);
     kh_err err = kh_kes_key_find(ctx, name, out);
@@ -231,6 +261,7 @@ kh_err kh_kes_key_create(kh_ctx *ctx, const char *name, uint32_t alg, const kh_s
     if (err == KH_OK) {
         out->uid = uid;
         out->owner = kh_xstrdup(ctx->principal);
+        out->created_by = kh_xstrdup(created_by);
         out->alg = alg;
         out->bits = 256;
         out->state = (int32_t)KH_STATE_ACTIVE;

@@ -539,7 +539,7 @@ static void reply_describe(const char *name, const kh_kes_key *k, kh_http_reply 
     kh_buf_append(&r->body, ",\"created_at\":", 14);
     append_str(&r->body, when);
     kh_buf_append(&r->body, ",\"created_by\":", 14);
-    append_str(&r->body, k->owner);
+    append_str(&r->body, k->created_by ? k->created_by : k->owner);
     kh_buf_append_u8(&r->body, '}');
     ok_json(r);
 }
@@ -553,8 +553,8 @@ static void b64_member(kh_buf *out, const char *key, const uint8_t *p, size_t n)
 }
 
 /* import: {"key": base64 of 32 bytes, "cipher": "AES256" | "ChaCha20"} */
-static kh_err do_import(kh_ctx *ctx, const char *name, const json_t *body, kh_kes_key *k,
-                        kh_http_reply *r)
+static kh_err do_import(kh_ctx *ctx, const char *by, const char *name, const json_t *body,
+                        kh_kes_key *k, kh_http_reply *r)
 {
     const char *cipher = json_string_value(json_object_get(body, "cipher"));
     uint32_t alg = 0;
@@ -575,7 +575,7 @@ static kh_err do_import(kh_ctx *ctx, const char *name, const json_t *body, kh_ke
     }
     kh_secbuf *material = kh_secbuf_dup(key.p, key.n);
     field_free(&key);
-    kh_err err = kh_kes_key_create(ctx, name, alg, material, k);
+    kh_err err = kh_kes_key_create_by(ctx, by, name, alg, material, k);
     kh_secbuf_free(&material);
     if (err != KH_OK)
         fail_err(r, err);
@@ -639,14 +639,14 @@ static kh_err do_data(kh_ctx *ctx, route_id id, const kh_kes_key *k, const json_
 }
 
 /* One key route on a parsed body; answers r itself. */
-static kh_err key_op(kh_ctx *ctx, route_id id, const char *name, const json_t *body, kh_kes_key *k,
-                     kh_http_reply *r)
+static kh_err key_op(kh_ctx *ctx, const char *by, route_id id, const char *name, const json_t *body,
+                     kh_kes_key *k, kh_http_reply *r)
 {
     kh_err err;
     if (id == R_IMPORT)
-        return do_import(ctx, name, body, k, r);
+        return do_import(ctx, by, name, body, k, r);
     if (id == R_CREATE) {
-        err = kh_kes_key_create(ctx, name, KH_CRYPTOGRAPHIC_ALGORITHM_AES, NULL, k);
+        err = kh_kes_key_create_by(ctx, by, name, KH_CRYPTOGRAPHIC_ALGORITHM_AES, NULL, k);
     } else if ((err = kh_kes_key_find(ctx, name, k)) != KH_OK) {
         /* answered below */
     } else if (id == R_DESCRIBE) {
@@ -677,7 +677,7 @@ static void key_route(kh_ctx *ctx, const kh_kes_policies *pol, const char *calle
     if (wants_body && !body)
         bad_body(r);
     else
-        err = key_op(ctx, ro->id, name, body, &k, r);
+        err = key_op(ctx, caller, ro->id, name, body, &k, r);
     /* a new key of the namespace: its KMIP grants follow the policies */
     if (err == KH_OK && pol && (ro->id == R_CREATE || ro->id == R_IMPORT) &&
         kh_kes_grants_sync_key(ctx->svc, pol, k.uid, name) != KH_OK)

@@ -249,6 +249,7 @@ def test_every_route(clients, port, who, prefix):
         400, {"message": "key already exists"})
     status, data = c.request(port, "GET", "/v1/key/describe/" + name)
     assert status == 200 and data["name"] == name and data["algorithm"] == "AES256"
+    assert data["created_by"] == c.identity  # not the namespace's owner
     assert c.request(port, "GET", "/v1/key/list/" + prefix + "*") == (
         200, {"names": [name], "continue_at": ""})
     ctx = b64(b'{"bucket":"bucket/object"}')
