@@ -220,6 +220,7 @@ static kh_err listen_kes(kh_server *srv, const kh_config *cfg, const kh_tls_conf
         return err;
     kh_http_handler h = kh_kes_listener_handler(kl);
     const char *host = kh_config_get(cfg, "kes-host");
+    kh_log_set_tap(kh_kes_log_tap); /* /v1/log/error */
     if ((err = kh_server_listen_kes(srv, host, (int)port, kmip_tls, verify_chain, &h, bound)) !=
         KH_OK)
         return err;

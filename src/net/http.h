@@ -64,7 +64,25 @@ typedef struct kh_http_reply {
     const char *label;        /* static route label for metrics; NULL = "unknown" */
     kh_err result;            /* for metrics: KH_OK or why it failed */
     kh_buf body;
+    /* Non-zero: an open-ended reply. The listener sends the status and
+     * headers (and body, if any) and keeps the connection, writing every
+     * line published to this topic (kh_http_publish) until the client or
+     * the server goes. */
+    int stream;
 } kh_http_reply;
+
+/* Stream topics. */
+#define KH_HTTP_STREAM_AUDIT 1 /* KES's /v1/log/audit */
+#define KH_HTTP_STREAM_ERROR 2 /* KES's /v1/log/error */
+#define KH_HTTP_STREAM_TOPICS 3
+
+/* Any thread: true when some connection is subscribed to topic (skip
+ * building lines nobody reads). */
+bool kh_http_stream_wanted(int topic);
+/* Any thread, never blocks on I/O and never logs: send data (one whole
+ * NDJSON line) to every subscriber of topic, or drop it when none or when
+ * a listener's queue is full. */
+void kh_http_publish(int topic, const char *data, size_t len);
 
 typedef struct kh_http_handler {
     /* I/O thread; must not block. true = reply is filled in, false = run

@@ -26,6 +26,7 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "net/http_stream.h"
 #include "net/server_internal.h"
 #include "net/sockaddr.h"
 #include "net/tls.h"
@@ -50,6 +51,7 @@ struct kh_https {
     kh_tls *tls;
     kh_http_handler h;
     unsigned nconns;
+    kh_http_streams *streams; /* open-ended replies (http_stream.h) */
 };
 
 /* One connection, from bev_cb until its SSL is freed (refs: one while
@@ -59,8 +61,9 @@ typedef struct hconn {
     struct bufferevent *bev; /* NULL once freed */
     struct event *deadline;
     struct evbuffer_cb_entry *in_cb;
-    int busy; /* a request is with us */
+    int busy; /* a request is with us (or, streaming, for good) */
     unsigned refs;
+    kh_http_sub *sub; /* the stream this connection receives, if any */
 } hconn;
 
 typedef struct hreq {
@@ -117,6 +120,9 @@ static void input_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, 
 static void on_ssl_free(void *arg)
 {
     hconn *hc = arg;
+    if (hc->sub)
+        kh_http_streams_remove(hc->lst->streams, hc->sub);
+    hc->sub = NULL;
     if (hc->bev && hc->in_cb)
         evbuffer_remove_cb_entry(bufferevent_get_input(hc->bev), hc->in_cb);
     hc->bev = NULL;
@@ -237,6 +243,24 @@ static void wipe_reference(const void *data, size_t len, void *extra)
     kh_wipe_free((void *)data, (size_t)(uintptr_t)extra);
 }
 
+/* An open-ended reply: headers now, lines as they are published. The
+ * request stays evhttp's; the connection reads nothing more. */
+static void start_stream(hreq *r)
+{
+    hconn *hc = r->hc;
+    evhttp_send_reply_start(r->req, 200, NULL);
+    if (r->out.body.len) {
+        struct evbuffer *b = evbuffer_new();
+        if (!b || evbuffer_add(b, r->out.body.data, r->out.body.len) != 0)
+            kh_oom();
+        evhttp_send_reply_chunk(r->req, b);
+        evbuffer_free(b);
+    }
+    if (hc->bev && !hc->sub)
+        (void)kh_http_streams_add(r->lst->streams, r->req, r->out.stream, &hc->sub);
+    r->req = NULL;
+}
+
 static void send_reply(hreq *r)
 {
     struct evkeyvalq *oh = evhttp_request_get_output_headers(r->req);
@@ -246,6 +270,10 @@ static void send_reply(hreq *r)
     evhttp_add_header(oh, "Cache-Control", "no-store");
     if (o->allow)
         evhttp_add_header(oh, "Allow", o->allow);
+    if (o->stream && status == 200) {
+        start_stream(r);
+        return;
+    }
     if (o->accept)
         evhttp_add_header(oh, "Accept", o->accept);
     struct evbuffer *b = evbuffer_new();
@@ -270,6 +298,10 @@ static void finish(hreq *r)
     send_reply(r);
     kh_metrics_count("http", r->out.label ? r->out.label : "unknown", r->out.result);
     kh_metrics_observe("http", kh_metrics_now() - r->t0);
+    if (hc->sub) { /* streaming: no further request on this connection */
+        hreq_free(r);
+        return;
+    }
     hc->busy = 0;
     if (hc->bev && evbuffer_get_length(bufferevent_get_input(hc->bev)) > 0)
         arm_deadline(hc, kh_server_cfg(hc->lst->srv)->read_timeout_s);
@@ -388,12 +420,14 @@ static kh_err listen_https(kh_server *s, const char *host, int port, const kh_tl
     if (!(l->http = evhttp_new(kh_server_base(s))))
         kh_oom();
     configure(l);
+    l->streams = kh_http_streams_new(kh_server_base(s));
     struct evhttp_bound_socket *bs =
         evhttp_bind_socket_with_handle(l->http, host ? host : "0.0.0.0", (ev_uint16_t)port);
     int bound = bs ? kh_net_local_port(evhttp_bound_socket_get_fd(bs)) : -1;
     if (bound < 0) {
         kh_error("cannot listen on %s:%d (HTTPS): %s", host ? host : "*", port, strerror(errno));
         evhttp_free(l->http);
+        kh_http_streams_free(&l->streams);
         kh_tls_free(&l->tls);
         free(l);
         return KH_ERR_IO;
@@ -423,6 +457,9 @@ void kh_https_shutdown(kh_https *l)
     if (l->http)
         evhttp_free(l->http);
     l->http = NULL;
+    /* its event belongs to the loop, which goes next; connections freed
+     * later by libevent's finalizers find their subscriber slot cleared */
+    kh_http_streams_free(&l->streams);
 }
 
 void kh_https_free(kh_https **lp)

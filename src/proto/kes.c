@@ -53,6 +53,8 @@ typedef enum route_id {
     R_POLICY,
     R_POLICY_READ,
     R_POLICY_LIST,
+    R_LOG_AUDIT,
+    R_LOG_ERROR,
 } route_id;
 
 typedef enum arg_kind {
@@ -96,6 +98,8 @@ static const kes_route routes[] = {
     {"/v1/policy/read/", KH_HTTP_GET, ARG_ANY, false, R_POLICY_READ, "kes_policy"},
     {"/v1/policy/list/", KH_HTTP_GET, ARG_ANY, false, R_POLICY_LIST, "kes_policy"},
     {"/v1/policy/list", KH_HTTP_GET, ARG_NONE, false, R_POLICY_LIST, "kes_policy"},
+    {"/v1/log/audit", KH_HTTP_GET, ARG_NONE, true, R_LOG_AUDIT, "kes_log"},
+    {"/v1/log/error", KH_HTTP_GET, ARG_NONE, true, R_LOG_ERROR, "kes_log"},
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
@@ -704,8 +708,27 @@ static bool policy_allows(kh_service *svc, const kh_kes_policies *pol, const kes
     return false;
 }
 
+static int64_t mono_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static void handle_one(kh_service *svc, const kh_kes_policies *pol, const char *principal,
+                       const kh_http_request *req, kh_http_reply *r);
+
 static void handle(kh_service *svc, const kh_kes_policies *pol, const char *principal,
                    const kh_http_request *req, kh_http_reply *r)
+{
+    int64_t t0 = mono_ns();
+    handle_one(svc, pol, principal, req, r);
+    if (!r->stream && kh_http_stream_wanted(KH_HTTP_STREAM_AUDIT))
+        kh_kes_publish_audit(req, principal, r->status, mono_ns() - t0);
+}
+
+static void handle_one(kh_service *svc, const kh_kes_policies *pol, const char *principal,
+                       const kh_http_request *req, kh_http_reply *r)
 {
     const char *arg = NULL;
     const kes_route *ro = find_route(req->path, &arg);
@@ -715,6 +738,11 @@ static void handle(kh_service *svc, const kh_kes_policies *pol, const char *prin
     }
     if (pol && !policy_allows(svc, pol, ro, principal, req, r))
         return;
+    if (ro->id == R_LOG_AUDIT || ro->id == R_LOG_ERROR) {
+        kh_kes_reply_log(pol, principal,
+                         ro->id == R_LOG_AUDIT ? KH_HTTP_STREAM_AUDIT : KH_HTTP_STREAM_ERROR, r);
+        return;
+    }
     kh_ctx ctx = {.principal = pol ? KH_KES_OWNER : principal,
                   .now = (int64_t)time(NULL),
                   .svc = svc,

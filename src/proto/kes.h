@@ -19,6 +19,7 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/log.h"
 #include "net/http.h"
 #include "ops/kes_policy.h"
 #include "ops/ops.h"
@@ -53,6 +54,10 @@ typedef struct kh_kes_listener {
 } kh_kes_listener;
 /* A kh_http_handler for net/: the KES routes only (others 404). */
 kh_http_handler kh_kes_listener_handler(kh_kes_listener *l);
+
+/* A log tap (common/log.h) that feeds warn and error lines to
+ * /v1/log/error subscribers as {"message": ...}. */
+void kh_kes_log_tap(kh_log_level lvl, const char *msg);
 
 /* Standard base64 (RFC 4648 section 4, padded, as Go's encoding/base64
  * StdEncoding). */

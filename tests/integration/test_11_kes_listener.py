@@ -144,7 +144,7 @@ def kes_server(certs, clients, tmp_path_factory):
     srv.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def port(kes_server):
     assert kes_server.kes_port and kes_server.kes_port != kes_server.https_port
     return kes_server.kes_port
@@ -424,3 +424,74 @@ def test_grants_follow_the_policy_file_at_start(kes_server, clients, client, por
     finally:
         open(path, "w").write(saved)
         kes_server.restart()
+
+
+# ---- log streams ------------------------------------------------------------------
+
+
+def open_stream(client, port, path):
+    import http.client
+    conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=kh_support.scaled(10),
+                                       context=client.context())
+    conn.request("GET", path)
+    r = conn.getresponse()
+    return conn, r
+
+
+def test_audit_and_error_streams(clients, port):
+    admin, minio, nobody = clients["admin"], clients["minio"], clients["nobody"]
+    conn, r = open_stream(admin, port, "/v1/log/audit")
+    econn, er = open_stream(admin, port, "/v1/log/error")
+    try:
+        assert r.status == 200 and r.getheader("Content-Type") == "application/x-ndjson"
+        assert er.status == 200
+        assert minio.request(port, "PUT", "/v1/key/create/minio-streamed") == (200, None)
+        assert nobody.request(port, "GET", "/v1/status") == DENIED
+        events = [json.loads(r.readline()) for _ in range(2)]
+        assert events[0]["request"]["path"] == "/v1/key/create/minio-streamed"
+        assert events[0]["request"]["identity"] == minio.identity
+        assert events[0]["request"]["ip"] == "127.0.0.1"
+        assert events[0]["response"]["code"] == 200 and events[0]["response"]["time"] > 0
+        assert events[0]["time"].endswith("Z")
+        assert events[1]["request"]["identity"] == nobody.identity
+        assert events[1]["response"]["code"] == 403
+        # a warning in the server's log reaches the error stream: an
+        # unusable client certificate (two leaves) is one
+        line = None
+        two = kh_support.CERTS.dir / "stream-two-leaves.pem"
+        two.write_bytes(open(clients["alice"].cert, "rb").read() +
+                        open(clients["bob"].cert, "rb").read())
+        Client(kh_support.CERTS, str(two), clients["alice"].key, "").request(
+            port, "GET", "/v1/status")
+        line = json.loads(er.readline())
+        assert set(line) == {"message"} and "client certificate" in line["message"]
+    finally:
+        conn.close()
+        econn.close()
+    # a policy that does not allow the stream refuses it
+    c2, r2 = open_stream(minio, port, "/v1/log/audit")
+    try:
+        assert r2.status == 403
+    finally:
+        c2.close()
+
+
+def test_server_stops_with_streams_open(certs, clients, tmp_path):
+    admin = clients["admin"]
+    srv = kh_support.KeyholdServer(tmp_path / "srv", certs, extra_args=[
+        "--kes-admin-identity", admin.identity])
+    srv.start()
+    try:
+        streams = [open_stream(admin, srv.kes_port, p) for p in ("/v1/log/audit",
+                                                                 "/v1/log/error")]
+        assert all(r.status == 200 for _, r in streams)
+        assert admin.request(srv.kes_port, "PUT", "/v1/key/create/k") == (200, None)
+        assert json.loads(streams[0][1].readline())["request"]["path"] == "/v1/key/create/k"
+        srv.stop()  # exit 0, sanitizer-clean, with both streams still open
+        import http.client
+        for conn, r in streams:  # the streams end (cut short: the server is gone)
+            with pytest.raises(http.client.IncompleteRead):
+                r.read()
+            conn.close()
+    finally:
+        srv.kill()
