@@ -169,6 +169,11 @@ kh_http_sub *kh_http_streams_add(kh_http_streams *s, struct evhttp_request *req,
     return sub;
 }
 
+struct evhttp_request *kh_http_sub_request(const kh_http_sub *sub)
+{
+    return sub ? sub->req : NULL;
+}
+
 void kh_http_streams_remove(kh_http_streams *s, kh_http_sub *sub)
 {
     sub->dead = 1;

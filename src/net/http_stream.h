@@ -32,6 +32,8 @@ void kh_http_streams_free(kh_http_streams **s);
  * an unknown topic. */
 kh_http_sub *kh_http_streams_add(kh_http_streams *s, struct evhttp_request *req, int topic,
                                  kh_http_sub **slot);
+/* The request sub writes to (NULL once removed). */
+struct evhttp_request *kh_http_sub_request(const kh_http_sub *sub);
 /* I/O thread: stop writing to sub and free it. */
 void kh_http_streams_remove(kh_http_streams *s, kh_http_sub *sub);
 

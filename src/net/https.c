@@ -243,11 +243,29 @@ static void wipe_reference(const void *data, size_t len, void *extra)
     kh_wipe_free((void *)data, (size_t)(uintptr_t)extra);
 }
 
+/* evhttp is freeing a streaming connection (before its requests and its
+ * bufferevent). A request it has detached, because the client went away
+ * mid-stream, waits for its owner to end it, which frees it; one still
+ * attached (the server is stopping) is freed by evhttp right after. */
+static void stream_closed_cb(struct evhttp_connection *evcon, void *arg)
+{
+    hconn *hc = arg;
+    (void)evcon;
+    if (!hc->sub)
+        return;
+    struct evhttp_request *req = kh_http_sub_request(hc->sub);
+    kh_http_streams_remove(hc->lst->streams, hc->sub);
+    hc->sub = NULL;
+    if (req && !evhttp_request_get_connection(req))
+        evhttp_send_reply_end(req);
+}
+
 /* An open-ended reply: headers now, lines as they are published. The
  * request stays evhttp's; the connection reads nothing more. */
 static void start_stream(hreq *r)
 {
     hconn *hc = r->hc;
+    evhttp_connection_set_closecb(evhttp_request_get_connection(r->req), stream_closed_cb, hc);
     evhttp_send_reply_start(r->req, 200, NULL);
     if (r->out.body.len) {
         struct evbuffer *b = evbuffer_new();
