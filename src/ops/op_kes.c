@@ -162,34 +162,38 @@ static void fill_key(const kh_object *o, kh_kes_key *out)
     out->created_at = r->created_at;
 }
 
+/* The caller's own live keys of a name are normally one; two nodes sharing
+ * a database may briefly make two (kh_kes_key_create_by), and then the
+ * oldest is the key and the newer one is being withdrawn. Granted keys:
+ * the newest. */
 kh_err kh_kes_key_find(kh_ctx *ctx, const char *name, kh_kes_key *out)
 {
     kh_locate_result res;
-    kh_object *best = NULL;
+    kh_object *own = NULL, *granted = NULL;
     memset(out, 0, sizeof(*out));
     kh_err err = locate_keys(ctx, name, &res);
     if (err != KH_OK)
         return err;
-    for (size_t i = 0; i < res.n; i++) {
+    for (size_t i = 0; i < res.n; i++) { /* newest first */
         kh_object *o = NULL;
         if (load_live(ctx, res.uids[i], &o) != KH_OK)
             continue;
-        bool own = strcmp(o->row->owner, ctx->principal) == 0;
-        if (!best || (own && strcmp(best->row->owner, ctx->principal) != 0)) {
-            kh_object_free(&best);
-            best = o;
+        if (strcmp(o->row->owner, ctx->principal) == 0) {
+            kh_object_free(&own);
+            own = o; /* an older own key wins */
+        } else if (!granted) {
+            granted = o;
         } else {
             kh_object_free(&o);
         }
-        if (own)
-            break; /* newest own key: nothing can beat it */
     }
     kh_locate_result_clear(&res);
-    if (!best)
-        return KH_ERR_NOT_FOUND;
-    fill_key(best, out);
-    kh_object_free(&best);
-    return KH_OK;
+    kh_object *best = own ? own : granted;
+    if (best)
+        fill_key(best, out);
+    kh_object_free(&own);
+    kh_object_free(&granted);
+    return best ? KH_OK : KH_ERR_NOT_FOUND;
 }
 
 /* ---- create, import, delete, list ------------------------------------- */
@@ -228,6 +232,26 @@ static kh_ttlv *raw_key(uint32_t alg, const kh_secbuf *key)
     return sk;
 }
 
+/* The lock above serializes creations in this process only. Nodes sharing
+ * one database can still both create a name; the store orders objects
+ * the same way for every node, so each creator looks again once its key
+ * is stored: the oldest live key of the name is the one, and a creator
+ * whose key is not it withdraws it and answers "exists". kh_kes_key_find
+ * already prefers the oldest, so the loser is never used meanwhile. */
+static kh_err settle_race(kh_ctx *ctx, const char *name, const char *uid)
+{
+    kh_kes_key k = {0}, mine = {0};
+    kh_err err = kh_kes_key_find(ctx, name, &k);
+    if (err == KH_OK && strcmp(k.uid, uid) != 0) {
+        mine.uid = (char *)uid;
+        mine.state = (int32_t)KH_STATE_ACTIVE;
+        err = kh_kes_key_delete(ctx, &mine);
+        err = err == KH_OK ? KH_ERR_EXISTS : err;
+    }
+    kh_kes_key_clear(&k);
+    return err == KH_ERR_NOT_FOUND ? KH_OK : err;
+}
+
 kh_err kh_kes_key_create(kh_ctx *ctx, const char *name, uint32_t alg, const kh_secbuf *material,
                          kh_kes_key *out)
 {
@@ -258,8 +282,11 @@ kh_err kh_kes_key_create_by(kh_ctx *ctx, const char *created_by, const char *nam
                        : kh_op_create(ctx, KH_OBJECT_TYPE_SYMMETRIC_KEY, attrs, &uid);
     }
     pthread_mutex_unlock(&create_lock);
+    if (err == KH_OK)
+        err = settle_race(ctx, name, uid);
     if (err == KH_OK) {
         out->uid = uid;
+        uid = NULL;
         out->owner = kh_xstrdup(ctx->principal);
         out->created_by = kh_xstrdup(created_by);
         out->alg = alg;
@@ -267,6 +294,7 @@ kh_err kh_kes_key_create_by(kh_ctx *ctx, const char *created_by, const char *nam
         out->state = (int32_t)KH_STATE_ACTIVE;
         out->created_at = ctx->now;
     }
+    free(uid);
     kh_ttlv_free(&obj); /* wipes the copy of the material */
     kh_ttlv_free(&attrs);
     return err;
