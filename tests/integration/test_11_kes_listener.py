@@ -495,3 +495,63 @@ def test_server_stops_with_streams_open(certs, clients, tmp_path):
             conn.close()
     finally:
         srv.kill()
+
+
+# ---- configuration ------------------------------------------------------------------
+
+
+def test_kes_tls_auth_on(certs, clients, tmp_path):
+    """--kes-tls-auth on: certificates must chain to --tls-ca; a self-signed
+    API key certificate or another CA's is refused in the handshake."""
+    alice = clients["alice"]
+    srv = kh_support.KeyholdServer(tmp_path / "srv", certs, extra_args=[
+        "--kes-tls-auth", "on", "--kes-admin-identity", alice.identity])
+    srv.start()
+    try:
+        assert alice.request(srv.kes_port, "GET", "/v1/status")[0] == 200
+        for who in ("nobody", "mallory"):
+            with pytest.raises((ssl.SSLError, ConnectionError, OSError)):
+                handshake(srv.kes_port, clients[who].context())
+    finally:
+        srv.stop()
+
+
+def test_no_kes_listener_and_bad_configuration(certs, clients, tmp_path):
+    srv = kh_support.KeyholdServer(tmp_path / "off", certs, extra_args=["--kes-port", "-1"])
+    srv.start()
+    try:
+        assert srv.kes_port == 0
+    finally:
+        srv.stop()
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"policy": {"p": {"allow": ["no-slash"]}}}))
+    for args in (["--kes-policy-file", str(bad)],
+                 ["--kes-policy-file", str(tmp_path / "missing.json")],
+                 ["--kes-admin-identity", "not-an-identity"],
+                 ["--kes-tls-auth", "maybe"]):
+        srv = kh_support.KeyholdServer(tmp_path / "bad", certs, extra_args=args)
+        with pytest.raises(kh_support.ServerError):
+            srv.start()
+
+
+def test_cli_identity_matches_the_certificate(clients, tmp_path):
+    key = new_api_key()
+    _, _, identity = apikey_certificate(tmp_path, key, "cli")
+    bin_ = str(kh_support.keyhold_bin())
+    r = subprocess.run([bin_, "kes", "identity", key], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip() == identity
+    r = subprocess.run([bin_, "kes", "identity", "-"], input=key + "\n", capture_output=True,
+                       text=True)
+    assert r.returncode == 0 and r.stdout.strip() == identity
+    r = subprocess.run([bin_, "kes", "apikey"], capture_output=True, text=True)
+    assert r.returncode == 0
+    out = dict(line.split(": ", 1) for line in r.stdout.strip().splitlines())
+    assert apikey_certificate(tmp_path, out["api_key"], "new")[2] == out["identity"]
+    r = subprocess.run([bin_, "kes", "identity", "kes:v1:nope"], capture_output=True, text=True)
+    assert r.returncode != 0 and "kes:v1:nope" not in r.stderr
+
+
+def test_oversized_body_on_kes_listener(clients, port):
+    status, _, _ = clients["admin"].request(port, "PUT", "/v1/key/encrypt/k",
+                                            b"x" * ((1 << 20) + 1), raw=True)
+    assert status == 413
