@@ -278,24 +278,26 @@ static kh_err spki_hex(X509 *cert, char out[KH_PRINCIPAL_MAX])
 }
 
 /* KES's rule: of the certificates the client sent, those marked CA are
- * skipped and exactly one must remain (the leaf). On the server side
- * OpenSSL keeps the leaf apart from the rest of the chain. */
-static kh_err kes_leaf(SSL *ssl, X509 *peer, X509 **leaf)
+ * skipped and exactly one must remain (the leaf). One step stricter than
+ * KES: that leaf must be the certificate the handshake proved the client
+ * holds the key of (the first one sent, peer). Otherwise a client could
+ * prove its own CA-marked certificate and append someone else's leaf,
+ * which is public, to be taken for them. On the server side OpenSSL keeps
+ * peer apart from the rest of the chain. */
+static kh_err kes_leaf(SSL *ssl, X509 *peer)
 {
+    if (X509_get_extension_flags(peer) & EXFLAG_CA)
+        return KH_ERR_AUTH;
     STACK_OF(X509) *chain = SSL_get_peer_cert_chain(ssl);
     int n = chain ? sk_X509_num(chain) : 0;
-    *leaf = NULL;
-    for (int i = -1; i < n; i++) {
-        X509 *c = i < 0 ? peer : sk_X509_value(chain, i);
-        if (i >= 0 && X509_cmp(c, peer) == 0)
+    for (int i = 0; i < n; i++) {
+        X509 *c = sk_X509_value(chain, i);
+        if (X509_cmp(c, peer) == 0)
             continue; /* the leaf again, if this OpenSSL lists it */
-        if (X509_get_extension_flags(c) & EXFLAG_CA)
-            continue;
-        if (*leaf)
+        if (!(X509_get_extension_flags(c) & EXFLAG_CA))
             return KH_ERR_AUTH; /* more than one leaf: whose identity? */
-        *leaf = c;
     }
-    return *leaf ? KH_OK : KH_ERR_AUTH;
+    return KH_OK;
 }
 
 kh_err kh_tls_peer_principal(SSL *ssl, char out[KH_PRINCIPAL_MAX])
@@ -311,10 +313,9 @@ kh_err kh_tls_peer_principal(SSL *ssl, char out[KH_PRINCIPAL_MAX])
      * where KES accepts any certificate by design). */
     if ((!kes || t->kes_verify_chain) && SSL_get_verify_result(ssl) != X509_V_OK)
         return KH_ERR_AUTH;
-    X509 *leaf = cert;
-    if (kes && kes_leaf(ssl, cert, &leaf) != KH_OK)
+    if (kes && kes_leaf(ssl, cert) != KH_OK)
         return KH_ERR_AUTH;
-    return spki_hex(leaf, out);
+    return spki_hex(cert, out);
 }
 
 void kh_tls_close_notify(SSL *ssl)

@@ -207,6 +207,26 @@ def test_chain_rules(certs, clients, port, tmp_path):
     c = Client(certs, str(two), alice.key, alice.identity)
     status, data = c.request(port, "GET", "/v1/identity/self/describe")
     assert status == 401, data
+    # a certificate marked CA, whose key the client proves, followed by
+    # someone else's leaf (public): refused, never taken for that someone
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sneaky CA")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+          .public_key(key.public_key()).serial_number(x509.random_serial_number())
+          .not_valid_before(now - datetime.timedelta(minutes=5))
+          .not_valid_after(now + datetime.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .sign(key, hashes.SHA256()))
+    sneaky = tmp_path / "sneaky.pem"
+    sneaky.write_bytes(ca.public_bytes(serialization.Encoding.PEM) + open(alice.cert, "rb").read())
+    (tmp_path / "sneaky.key").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    c = Client(certs, str(sneaky), str(tmp_path / "sneaky.key"), alice.identity)
+    status, data = c.request(port, "GET", "/v1/identity/self/describe")
+    assert status == 401, data
+    assert c.request(port, "GET", "/v1/key/list")[0] == 401
 
 
 def test_only_kes_routes(clients, port):
