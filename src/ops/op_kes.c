@@ -162,6 +162,15 @@ static void fill_key(const kh_object *o, kh_kes_key *out)
     out->created_at = r->created_at;
 }
 
+/* Whether o may answer to a KES name for ctx. The KES namespace uses its
+ * own keys only: a key someone else owns and grants to it (or to "*")
+ * must never stand in for a missing namespace key, or its owner, who can
+ * read its material, would read every key it wraps. */
+static bool usable(const kh_ctx *ctx, const kh_object *o)
+{
+    return strcmp(ctx->principal, KH_KES_OWNER) != 0 || strcmp(o->row->owner, KH_KES_OWNER) == 0;
+}
+
 /* The caller's own live keys of a name are normally one; two nodes sharing
  * a database may briefly make two (kh_kes_key_create_by), and then the
  * oldest is the key and the newer one is being withdrawn. Granted keys:
@@ -178,7 +187,9 @@ kh_err kh_kes_key_find(kh_ctx *ctx, const char *name, kh_kes_key *out)
         kh_object *o = NULL;
         if (load_live(ctx, res.uids[i], &o) != KH_OK)
             continue;
-        if (strcmp(o->row->owner, ctx->principal) == 0) {
+        if (!usable(ctx, o)) {
+            kh_object_free(&o);
+        } else if (strcmp(o->row->owner, ctx->principal) == 0) {
             kh_object_free(&own);
             own = o; /* an older own key wins */
         } else if (!granted) {
@@ -331,7 +342,7 @@ kh_err kh_kes_key_list(kh_ctx *ctx, const char *pattern, char ***names, size_t *
         kh_object *o = NULL;
         if (load_live(ctx, res.uids[i], &o) != KH_OK)
             continue;
-        for (size_t j = 0; j < o->row->n_names; j++) {
+        for (size_t j = 0; usable(ctx, o) && j < o->row->n_names; j++) {
             const char *nm = o->row->names[j];
             if (!kh_kes_name_valid(nm) || !kh_kes_pattern_match(pattern, nm))
                 continue;

@@ -575,3 +575,27 @@ def test_oversized_body_on_kes_listener(clients, port):
     status, _, _ = clients["admin"].request(port, "PUT", "/v1/key/encrypt/k",
                                             b"x" * ((1 << 20) + 1), raw=True)
     assert status == 413
+
+
+def test_a_granted_key_never_stands_in_for_a_namespace_key(kes_server, clients, client, port):
+    """alice makes a key called like MinIO's over KMIP and grants it to
+    everyone: the KES namespace must not use it (alice can read its
+    material), so MinIO still sees 404, creates its own key and uses it."""
+    a = client(kes_server, "alice")
+    uid = a.create(enums.CryptographicAlgorithm.AES, 256, name="minio-planted")
+    r = subprocess.run([str(kh_support.keyhold_bin()), "grant", "add", "--db",
+                        "sqlite://" + str(kes_server.db_path), "--owner", clients["alice"].identity,
+                        "--object", uid, "--to", "*", "--permissions", "all"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    minio = clients["minio"]
+    assert minio.request(port, "PUT", "/v1/key/generate/minio-planted", {}) == NOT_FOUND
+    assert "minio-planted" not in minio.request(port, "GET", "/v1/key/list/*")[1]["names"]
+    assert minio.request(port, "PUT", "/v1/key/create/minio-planted") == (200, None)
+    status, gen = minio.request(port, "PUT", "/v1/key/generate/minio-planted", {})
+    assert status == 200
+    key = a.get(uid).value  # alice's key cannot open what the namespace's key sealed
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    ct = unb64(gen["ciphertext"])
+    with pytest.raises(Exception):
+        AESGCM(key).decrypt(ct[5:17], ct[17:], ct[:5])
