@@ -4,6 +4,7 @@
  *   keyhold kes identity API_KEY|-   the identity of a KES API key ("-":
  *                                    read it from standard input, which
  *                                    keeps it out of the process list)
+ *   keyhold kes identity CERT.pem    the identity of a client certificate
  *   keyhold kes apikey               a new API key and its identity
  *
  * Neither talks to a server: an identity is what an operator puts in a
@@ -14,12 +15,14 @@
 #include "common/mem.h"
 #include "crypto/kes_apikey.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: keyhold kes identity API_KEY|-   print the identity of a KES API key\n"
+               "       keyhold kes identity CERT.pem      print the identity of a certificate\n"
                "       keyhold kes apikey                 make a new API key, print it and its "
                "identity\n");
 }
@@ -35,10 +38,12 @@ static int identity(const char *arg)
         key = line;
     }
     char id[KH_KES_IDENTITY_LEN + 1];
-    kh_err err = kh_kes_apikey_identity(key, id);
+    bool apikey = strncmp(key, "kes:", 4) == 0;
+    kh_err err = apikey ? kh_kes_apikey_identity(key, id) : kh_kes_cert_identity(key, id);
     kh_wipe(line, sizeof(line));
     if (err != KH_OK) {
-        fprintf(stderr, "keyhold: not a KES API key (kes:v1:...)\n");
+        fprintf(stderr, "keyhold: %s\n",
+                apikey ? "not a KES API key (kes:v1:...)" : "no PEM certificate in that file");
         return 1;
     }
     printf("%s\n", id);

@@ -9,6 +9,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 
@@ -30,10 +31,9 @@ static void hex_lower(const unsigned char *p, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-/* Identity of the Ed25519 key made from seed (32 bytes). */
-static kh_err identity_of_seed(const unsigned char *seed, char out[KH_KES_IDENTITY_LEN + 1])
+/* hex SHA-256 of the DER SubjectPublicKeyInfo of k. */
+static kh_err identity_of_pkey(EVP_PKEY *k, char out[KH_KES_IDENTITY_LEN + 1])
 {
-    EVP_PKEY *k = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed, 32);
     unsigned char *der = NULL;
     int n = k ? i2d_PUBKEY(k, &der) : -1;
     unsigned char md[32];
@@ -41,11 +41,34 @@ static kh_err identity_of_seed(const unsigned char *seed, char out[KH_KES_IDENTI
     int ok = n > 0 && EVP_Digest(der, (size_t)n, md, &mdlen, EVP_sha256(), NULL) == 1 &&
              mdlen == sizeof(md);
     OPENSSL_free(der);
-    EVP_PKEY_free(k);
     if (!ok)
-        return kh_crypto_fail("kes api key");
+        return kh_crypto_fail("kes identity");
     hex_lower(md, sizeof(md), out);
     return KH_OK;
+}
+
+/* Identity of the Ed25519 key made from seed (32 bytes). */
+static kh_err identity_of_seed(const unsigned char *seed, char out[KH_KES_IDENTITY_LEN + 1])
+{
+    EVP_PKEY *k = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed, 32);
+    kh_err err = k ? identity_of_pkey(k, out) : kh_crypto_fail("kes api key");
+    EVP_PKEY_free(k);
+    return err;
+}
+
+kh_err kh_kes_cert_identity(const char *path, char out[KH_KES_IDENTITY_LEN + 1])
+{
+    FILE *f = path ? fopen(path, "r") : NULL;
+    X509 *cert = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+    if (f)
+        fclose(f);
+    kh_err err = KH_ERR_INVALID_ARG;
+    if (cert)
+        err = identity_of_pkey(X509_get0_pubkey(cert), out);
+    else
+        (void)kh_crypto_reject(); /* not a certificate: say so, not OpenSSL's queue */
+    X509_free(cert);
+    return err;
 }
 
 kh_err kh_kes_apikey_identity(const char *api_key, char out[KH_KES_IDENTITY_LEN + 1])

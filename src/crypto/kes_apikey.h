@@ -19,6 +19,9 @@
 /* The identity of api_key into out (NUL-terminated). KH_ERR_INVALID_ARG
  * when api_key is not a well-formed v1 key. */
 kh_err kh_kes_apikey_identity(const char *api_key, char out[KH_KES_IDENTITY_LEN + 1]) KH_MUST_CHECK;
+/* The identity of the first certificate in the PEM file at path, as the
+ * KES listener computes it. KH_ERR_INVALID_ARG when there is none. */
+kh_err kh_kes_cert_identity(const char *path, char out[KH_KES_IDENTITY_LEN + 1]) KH_MUST_CHECK;
 /* A fresh API key (from the DRBG) and its identity. The caller wipes
  * key_out when done. */
 kh_err kh_kes_apikey_generate(char key_out[KH_KES_APIKEY_LEN + 1],

@@ -172,6 +172,8 @@ static assignment *find_identity(const kh_kes_policies *p, const char *id)
 
 kh_err kh_kes_admin_set(kh_kes_policies *p, const char *identity)
 {
+    if (identity && strcmp(identity, "disabled") == 0)
+        identity = NULL; /* KES's way of saying "no admin" */
     if (identity && *identity && !identity_ok(identity))
         return KH_ERR_INVALID_ARG;
     pthread_rwlock_wrlock(&p->lock);

@@ -51,8 +51,8 @@ void kh_kes_policies_free(kh_kes_policies **p);
  * not read or parse, names an identity twice, or a rule is malformed. */
 kh_err kh_kes_policies_load_file(kh_kes_policies *p, const char *path) KH_MUST_CHECK;
 
-/* The admin identity ("" or NULL: none). The admin may not also hold a
- * policy: KH_ERR_INVALID_ARG. */
+/* The admin identity ("", NULL or, as KES writes it, "disabled": none). The admin may not also hold
+ * a policy: KH_ERR_INVALID_ARG. */
 kh_err kh_kes_admin_set(kh_kes_policies *p, const char *identity) KH_MUST_CHECK;
 bool kh_kes_is_admin(const kh_kes_policies *p, const char *identity);
 

@@ -569,6 +569,12 @@ def test_cli_identity_matches_the_certificate(clients, tmp_path):
     assert apikey_certificate(tmp_path, out["api_key"], "new")[2] == out["identity"]
     r = subprocess.run([bin_, "kes", "identity", "kes:v1:nope"], capture_output=True, text=True)
     assert r.returncode != 0 and "kes:v1:nope" not in r.stderr
+    # a certificate file: the identity the KES listener gives it
+    alice = clients["alice"]
+    r = subprocess.run([bin_, "kes", "identity", alice.cert], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip() == alice.identity
+    r = subprocess.run([bin_, "kes", "identity", alice.key], capture_output=True, text=True)
+    assert r.returncode != 0
 
 
 def test_oversized_body_on_kes_listener(clients, port):

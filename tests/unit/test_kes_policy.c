@@ -143,6 +143,9 @@ static void test_api(void **state)
     assert_int_equal(kh_kes_admin_set(p, ID_A), KH_ERR_INVALID_ARG);
     assert_int_equal(kh_kes_admin_set(p, ID_ADMIN), KH_OK);
     assert_int_equal(kh_kes_identity_assign(p, ID_ADMIN, "a-pol"), KH_ERR_INVALID_ARG);
+    assert_int_equal(kh_kes_admin_set(p, "disabled"), KH_OK);
+    assert_false(kh_kes_is_admin(p, ID_ADMIN));
+    assert_int_equal(kh_kes_admin_set(p, ID_ADMIN), KH_OK);
 
     assert_int_equal(kh_kes_identity_list(p, "", &names, &n), KH_OK);
     assert_int_equal(n, 2);
