@@ -49,12 +49,16 @@ struct kh_http_streams {
 
 static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
 static kh_http_streams *reg;
+/* Subscribers per topic across all listeners: what kh_http_stream_wanted
+ * reads on every request without taking a lock. */
+static _Atomic unsigned wanted[KH_HTTP_STREAM_TOPICS];
 
 static void free_sub(kh_http_streams *s, kh_http_sub *sub)
 {
     pthread_mutex_lock(&s->mu);
     s->nsubs[sub->topic]--;
     pthread_mutex_unlock(&s->mu);
+    wanted[sub->topic]--;
     free(sub);
 }
 
@@ -138,6 +142,7 @@ void kh_http_streams_free(kh_http_streams **sp)
         kh_http_sub *next = s->subs->next;
         if (s->subs->slot)
             *s->subs->slot = NULL;
+        wanted[s->subs->topic]--;
         free(s->subs);
         s->subs = next;
     }
@@ -166,6 +171,7 @@ kh_http_sub *kh_http_streams_add(kh_http_streams *s, struct evhttp_request *req,
     pthread_mutex_lock(&s->mu);
     s->nsubs[topic]++;
     pthread_mutex_unlock(&s->mu);
+    wanted[topic]++;
     return sub;
 }
 
@@ -185,17 +191,7 @@ void kh_http_streams_remove(kh_http_streams *s, kh_http_sub *sub)
 
 bool kh_http_stream_wanted(int topic)
 {
-    bool yes = false;
-    if (topic <= 0 || topic >= KH_HTTP_STREAM_TOPICS)
-        return false;
-    pthread_mutex_lock(&reg_mu);
-    for (kh_http_streams *s = reg; s && !yes; s = s->next_reg) {
-        pthread_mutex_lock(&s->mu);
-        yes = s->nsubs[topic] > 0;
-        pthread_mutex_unlock(&s->mu);
-    }
-    pthread_mutex_unlock(&reg_mu);
-    return yes;
+    return topic > 0 && topic < KH_HTTP_STREAM_TOPICS && wanted[topic] > 0;
 }
 
 void kh_http_publish(int topic, const char *data, size_t len)
