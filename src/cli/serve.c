@@ -220,7 +220,6 @@ static kh_err listen_kes(kh_server *srv, const kh_config *cfg, const kh_tls_conf
         return err;
     kh_http_handler h = kh_kes_listener_handler(kl);
     const char *host = kh_config_get(cfg, "kes-host");
-    kh_log_set_tap(kh_kes_log_tap); /* /v1/log/error */
     if ((err = kh_server_listen_kes(srv, host, (int)port, kmip_tls, verify_chain, &h, bound)) !=
         KH_OK)
         return err;
@@ -253,6 +252,7 @@ static kh_err run_server(const kh_config *cfg, kh_service *svc)
     if ((err = kes_policies(cfg, &pol)) != KH_OK)
         return err;
     kh_kes_listener kl = {svc, pol};
+    kh_log_set_tap(kh_kes_log_tap); /* /v1/log/error; before any thread logs */
     /* KES keys' KMIP grants follow the policies as they are now */
     if (kh_kes_grants_sync_all(svc, pol) != KH_OK)
         kh_warn("kes: cannot bring the grants of KES keys in line with the policies");
