@@ -605,3 +605,82 @@ def test_a_granted_key_never_stands_in_for_a_namespace_key(kes_server, clients, 
     ct = unb64(gen["ciphertext"])
     with pytest.raises(Exception):
         AESGCM(key).decrypt(ct[5:17], ct[17:], ct[:5])
+
+
+# ---- Go's TLS stack, as MinIO's KES client uses it -------------------------------------
+
+
+@pytest.fixture(scope="module")
+def go_client(tmp_path_factory):
+    """tests/integration/go_kes_client built with the Go toolchain (Debian's
+    golang-go, standard library only, no network)."""
+    import shutil
+    if not shutil.which("go"):
+        pytest.skip("go (Debian golang-go) is not installed")
+    out = tmp_path_factory.mktemp("go") / "go_kes_client"
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "go_kes_client")
+    env = dict(os.environ, GOPROXY="off", GOFLAGS="-mod=mod", CGO_ENABLED="0")
+    r = subprocess.run(["go", "build", "-o", str(out), "."], cwd=src, env=env,
+                       capture_output=True, text=True, timeout=kh_support.scaled(300))
+    assert r.returncode == 0, r.stderr
+    return str(out)
+
+
+def go_requests(go_client, certs, port, credentials, lines, tls_max=None):
+    env = dict(os.environ)
+    if tls_max:
+        env["KES_TLS_MAX"] = tls_max
+    r = subprocess.run([go_client, certs.ca, "https://127.0.0.1:%d" % port, *credentials],
+                       input="\n".join(lines) + "\n", capture_output=True, text=True, env=env,
+                       timeout=kh_support.scaled(60))
+    answers = [json.loads(line) for line in r.stdout.splitlines()]
+    assert len(answers) == len(lines), (r.stdout, r.stderr)
+    return [(a.get("status"), json.loads(a["body"]) if a.get("body") else a.get("error"))
+            for a in answers]
+
+
+@pytest.mark.parametrize("tls_max", ["1.2", None])
+def test_go_client_with_api_key_and_certificate(go_client, certs, clients, kes_server, port,
+                                                tls_max):
+    """MinIO's start-up over Go's TLS: with an API key (Ed25519, self-signed)
+    and with a certificate from another CA; both are sent because no CA
+    list restricts them, and both are identified by their keys."""
+    key = new_api_key()  # an identity without a policy: it may describe itself
+    ident = go_requests(go_client, certs, port, [key],
+                        ["GET /v1/identity/self/describe"], tls_max)
+    raw = base64.b64decode(key[len("kes:v1:"):])
+    want = spki_identity(Ed25519PrivateKey.from_private_bytes(raw[1:]).public_key())
+    assert ident == [(200, {"identity": want, "policy": ""})]
+    # alice's certificate holds the "minio" policy
+    name = "minio-go-" + (tls_max or "13").replace(".", "")
+    ctx = b64(b'{"bucket":"b/o"}')
+    alice = [clients["alice"].cert, clients["alice"].key]  # policy "minio"
+    answers = go_requests(go_client, certs, port, alice, [
+        "POST /v1/key/generate/%s {\"context\":\"%s\"}" % (name, ctx),
+        "POST /v1/key/create/%s" % name,
+        "POST /v1/key/generate/%s {\"context\":\"%s\"}" % (name, ctx),
+        "PUT /v1/key/hmac/%s {\"message\":\"%s\"}" % (name, b64(b"root access key")),
+    ], tls_max)
+    assert answers[0] == NOT_FOUND and answers[1] == (200, None), answers
+    status, gen = answers[2]
+    assert status == 200 and answers[3][0] == 200
+    dec = go_requests(go_client, certs, port, alice, [
+        "POST /v1/key/decrypt/%s {\"ciphertext\":\"%s\",\"context\":\"%s\"}" % (
+            name, gen["ciphertext"], ctx)], tls_max)
+    assert dec == [(200, {"plaintext": gen["plaintext"]})]
+    # mallory's CA is unknown to keyhold: Go sends the certificate anyway
+    mallory = [clients["mallory"].cert, clients["mallory"].key]
+    assert go_requests(go_client, certs, port, mallory, ["GET /v1/identity/self/describe"],
+                       tls_max) == [(200, {"identity": clients["mallory"].identity,
+                                           "policy": ""})]
+
+
+def test_go_withholds_its_certificate_when_a_ca_list_is_sent(go_client, certs, clients,
+                                                             kes_server):
+    """Why the KES listener sends no CA list: on the HTTPS listener, which
+    names --tls-ca, Go keeps mallory's certificate to itself (the request
+    then acts without one)."""
+    mallory = [clients["mallory"].cert, clients["mallory"].key]
+    answers = go_requests(go_client, certs, kes_server.https_port, mallory,
+                          ["GET /v1/identity/self/describe"])
+    assert answers == [(200, {"identity": "admin", "policy": "", "admin": True})]
