@@ -9,6 +9,7 @@
  */
 #include "ops/kes_ops.h"
 
+#include "common/log.h"
 #include "common/mem.h"
 #include "crypto/mac.h"
 #include "crypto/rand.h"
@@ -20,6 +21,8 @@
 #include "proto/kmip_consts.h"
 
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -171,10 +174,9 @@ static bool usable(const kh_ctx *ctx, const kh_object *o)
     return strcmp(ctx->principal, KH_KES_OWNER) != 0 || strcmp(o->row->owner, KH_KES_OWNER) == 0;
 }
 
-/* The caller's own live keys of a name are normally one; two nodes sharing
- * a database may briefly make two (kh_kes_key_create_by), and then the
- * oldest is the key and the newer one is being withdrawn. Granted keys:
- * the newest. */
+/* The caller's own live keys of a name: one (kh_kes_key_create_by); should
+ * there be more (made over KMIP, or before the store had KES names), the
+ * oldest. Granted keys: the newest. */
 kh_err kh_kes_key_find(kh_ctx *ctx, const char *name, kh_kes_key *out)
 {
     kh_locate_result res;
@@ -243,24 +245,81 @@ static kh_ttlv *raw_key(uint32_t alg, const kh_secbuf *key)
     return sk;
 }
 
-/* The lock above serializes creations in this process only. Nodes sharing
- * one database can still both create a name; the store orders objects
- * the same way for every node, so each creator looks again once its key
- * is stored: the oldest live key of the name is the one, and a creator
- * whose key is not it withdraws it and answers "exists". kh_kes_key_find
- * already prefers the oldest, so the loser is never used meanwhile. */
-static kh_err settle_race(kh_ctx *ctx, const char *name, const char *uid)
+/* The lock above serializes creations in this process only; across nodes
+ * sharing a database the store's KES name table decides (store.h,
+ * kh_store_kes_name_claim). A creator first claims the name with a
+ * pending token, makes the key, then hands the claim to the key's uid.
+ * A claim stands while its holder is a live key of the name, or a pending
+ * token younger than CLAIM_STALE_S (a creator that died mid-way frees the
+ * name after that); a name whose key was deleted is taken over. */
+#define CLAIM_STALE_S 60
+
+static bool holder_stands(kh_ctx *ctx, const char *holder)
 {
-    kh_kes_key k = {0}, mine = {0};
-    kh_err err = kh_kes_key_find(ctx, name, &k);
-    if (err == KH_OK && strcmp(k.uid, uid) != 0) {
-        mine.uid = (char *)uid;
-        mine.state = (int32_t)KH_STATE_ACTIVE;
-        err = kh_kes_key_delete(ctx, &mine);
-        err = err == KH_OK ? KH_ERR_EXISTS : err;
+    static const char pending[] = "pending:";
+    if (strncmp(holder, pending, sizeof(pending) - 1) == 0) {
+        long long t = strtoll(holder + sizeof(pending) - 1, NULL, 10);
+        return ctx->now - t < CLAIM_STALE_S;
     }
-    kh_kes_key_clear(&k);
-    return err == KH_ERR_NOT_FOUND ? KH_OK : err;
+    kh_object *o = NULL;
+    if (load_live(ctx, holder, &o) != KH_OK)
+        return false; /* deleted, or "free" */
+    bool own = strcmp(o->row->owner, ctx->principal) == 0;
+    kh_object_free(&o);
+    return own;
+}
+
+/* Hold name for token: when free, or from a holder that no longer stands.
+ * KH_ERR_EXISTS when someone else holds it. */
+static kh_err claim_name(kh_ctx *ctx, const char *name, const char *token)
+{
+    kh_store *s = ctx->svc->store;
+    kh_err err = kh_store_kes_name_claim(s, ctx->principal, name, token, NULL);
+    if (err != KH_ERR_EXISTS)
+        return err;
+    char *holder = NULL;
+    err = kh_store_kes_name_get(s, ctx->principal, name, &holder);
+    if (err == KH_OK)
+        err = holder_stands(ctx, holder)
+                  ? KH_ERR_EXISTS
+                  : kh_store_kes_name_claim(s, ctx->principal, name, token, holder);
+    free(holder);
+    return err == KH_ERR_NOT_FOUND ? KH_ERR_EXISTS : err;
+}
+
+/* Under the claim: make the key, then give the claim to it. A claim lost
+ * meanwhile (this creator stalled past CLAIM_STALE_S and was overtaken)
+ * withdraws the key. */
+static kh_err create_claimed(kh_ctx *ctx, const char *name, const kh_ttlv *attrs,
+                             const kh_ttlv *obj, char **uid)
+{
+    uint8_t nonce[16];
+    char token[80];
+    kh_err err = kh_random_bytes(nonce, sizeof(nonce));
+    if (err != KH_OK)
+        return err;
+    int n = snprintf(token, sizeof(token), "pending:%lld:", (long long)ctx->now);
+    for (size_t i = 0; i < sizeof(nonce) && n > 0 && (size_t)n + 2 < sizeof(token); i++, n += 2)
+        snprintf(token + n, sizeof(token) - (size_t)n, "%02x", nonce[i]);
+    if ((err = claim_name(ctx, name, token)) != KH_OK)
+        return err;
+    err = obj ? kh_op_register(ctx, KH_OBJECT_TYPE_SYMMETRIC_KEY, attrs, obj, uid)
+              : kh_op_create(ctx, KH_OBJECT_TYPE_SYMMETRIC_KEY, attrs, uid);
+    if (err != KH_OK) {
+        if (kh_store_kes_name_claim(ctx->svc->store, ctx->principal, name, "free", token) != KH_OK)
+            kh_warn("kes: name %s stays claimed for %ds after a failed create", name,
+                    CLAIM_STALE_S);
+        return err;
+    }
+    err = kh_store_kes_name_claim(ctx->svc->store, ctx->principal, name, *uid, token);
+    if (err != KH_OK) {
+        kh_kes_key mine = {.uid = *uid, .state = (int32_t)KH_STATE_ACTIVE};
+        if (kh_kes_key_delete(ctx, &mine) != KH_OK)
+            kh_error("kes: cannot withdraw key %s, made while its name was lost", *uid);
+        free(*uid);
+        *uid = NULL;
+    }
+    return err;
 }
 
 kh_err kh_kes_key_create(kh_ctx *ctx, const char *name, uint32_t alg, const kh_secbuf *material,
@@ -289,12 +348,9 @@ kh_err kh_kes_key_create_by(kh_ctx *ctx, const char *created_by, const char *nam
         kh_kes_key_clear(out);
         err = KH_ERR_EXISTS;
     } else if (err == KH_ERR_NOT_FOUND) {
-        err = material ? kh_op_register(ctx, KH_OBJECT_TYPE_SYMMETRIC_KEY, attrs, obj, &uid)
-                       : kh_op_create(ctx, KH_OBJECT_TYPE_SYMMETRIC_KEY, attrs, &uid);
+        err = create_claimed(ctx, name, attrs, obj, &uid);
     }
     pthread_mutex_unlock(&create_lock);
-    if (err == KH_OK)
-        err = settle_race(ctx, name, uid);
     if (err == KH_OK) {
         out->uid = uid;
         uid = NULL;

@@ -76,8 +76,19 @@ static const char v3[] =
     "  created_at INTEGER NOT NULL,"
     "  PRIMARY KEY (owner, object_uid, grantee));"
     "CREATE INDEX access_grant_grantee ON access_grant(grantee, owner);";
+/* KES names (docs/kes.md): who holds each name of an owner's namespace,
+ * so that nodes sharing the database cannot both create one. holder is the
+ * key's uid, or a creator's "pending:<unix seconds>:<nonce>" while it
+ * makes the key. (Number 4 on this branch; renumbered at merge.) */
+static const char v4_kes_names[] =
+    "CREATE TABLE kes_name ("
+    "  owner TEXT NOT NULL,"
+    "  name TEXT NOT NULL,"
+    "  holder TEXT NOT NULL,"
+    "  claimed_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (owner, name));";
 /* clang-format on */
 
-const char *const kh_sqlite_migrations[] = {v1, v2, v3};
+const char *const kh_sqlite_migrations[] = {v1, v2, v3, v4_kes_names};
 const size_t kh_sqlite_n_migrations =
     sizeof(kh_sqlite_migrations) / sizeof(kh_sqlite_migrations[0]);

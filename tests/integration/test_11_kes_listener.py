@@ -684,3 +684,28 @@ def test_go_withholds_its_certificate_when_a_ca_list_is_sent(go_client, certs, c
     answers = go_requests(go_client, certs, kes_server.https_port, mallory,
                           ["GET /v1/identity/self/describe"])
     assert answers == [(200, {"identity": "admin", "policy": "", "admin": True})]
+
+
+def test_name_claims(kes_server, clients, port):
+    """The store's KES name table: a creation under way elsewhere (a recent
+    pending claim) makes 'key already exists'; one whose creator died (an
+    old pending claim) or whose key was deleted frees the name."""
+    import sqlite3
+    import time
+    admin = clients["admin"]
+    now = int(time.time())
+    with sqlite3.connect(str(kes_server.db_path)) as db:
+        db.execute("INSERT INTO kes_name(owner, name, holder, claimed_at) VALUES"
+                   " ('kes', 'claimed-now', ?, ?), ('kes', 'claimed-long-ago', ?, ?)",
+                   ("pending:%d:aa" % now, now, "pending:%d:bb" % (now - 3600), now - 3600))
+    assert admin.request(port, "PUT", "/v1/key/create/claimed-now") == (
+        400, {"message": "key already exists"})
+    assert admin.request(port, "GET", "/v1/key/describe/claimed-now") == NOT_FOUND
+    assert admin.request(port, "PUT", "/v1/key/create/claimed-long-ago") == (200, None)
+    assert admin.request(port, "DELETE", "/v1/key/delete/claimed-long-ago") == (200, None)
+    assert admin.request(port, "PUT", "/v1/key/create/claimed-long-ago") == (200, None)
+    with sqlite3.connect(str(kes_server.db_path)) as db:
+        holder = db.execute("SELECT holder FROM kes_name WHERE owner = 'kes' AND"
+                            " name = 'claimed-long-ago'").fetchone()[0]
+    status, data = admin.request(port, "GET", "/v1/key/describe/claimed-long-ago")
+    assert status == 200 and not holder.startswith("pending:")
