@@ -15,5 +15,6 @@ int kh_cmd_admin_client(const char *cmd, int argc, char **argv);
  * API (admin_client.c); cfg holds the grant verb's options. */
 struct kh_config;
 int kh_admin_api_grant(const struct kh_config *cfg, const char *verb);
+int kh_cmd_kes(int argc, char **argv); /* kes.c */
 
 #endif

@@ -18,6 +18,7 @@ static void usage(FILE *f)
                "  identity  identity add|remove: map identities to users (admin API)\n"
                "  apikey    apikey create|list|revoke: API keys (admin API)\n"
                "  org       org create|list: organizations (admin API)\n"
+               "  kes       kes identity|apikey: KES API key identities\n"
                "  version   print the version\n\n"
                "keyhold <command> --help lists a command's options.\n");
 }
@@ -40,6 +41,8 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "user") == 0 || strcmp(cmd, "identity") == 0 || strcmp(cmd, "apikey") == 0 ||
         strcmp(cmd, "org") == 0)
         return kh_cmd_admin_client(cmd, argc - 1, argv + 1);
+    if (strcmp(cmd, "kes") == 0)
+        return kh_cmd_kes(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("keyhold %s\n", KH_VERSION);
         return 0;

@@ -13,11 +13,13 @@
 #include "crypto/secbuf.h"
 #include "net/http.h"
 #include "net/server.h"
+#include "ops/kes_grants.h"
 #include "ops/keyring.h"
 #include "ops/ops.h"
 #include "proto/authn.h"
 #include "proto/http_routes.h"
 #include "proto/jwt_auth.h"
+#include "proto/kes.h"
 #include "proto/kmip.h"
 #include "store/store.h"
 
@@ -40,6 +42,14 @@ static const kh_option serve_opts[] = {
     {"https-port", "9998", "HTTPS port (0 = pick a free port)"},
     {"https-require-client-cert", "false",
      "true: HTTPS clients must present a certificate; false: optional (single-user mode)"},
+    {"kes-host", "0.0.0.0", "address the KES API listener binds (docs/kes.md)"},
+    {"kes-port", "7373", "KES API port (0 = pick a free port, -1 = no KES listener)"},
+    {"kes-tls-auth", "off",
+     "on: KES client certificates must chain to --tls-ca; off: any certificate, identified by "
+     "its public key (as KES)"},
+    {"kes-admin-identity", NULL,
+     "KES identity (hex SHA-256 of a public key) that no policy limits"},
+    {"kes-policy-file", NULL, "JSON file of KES policies and the identities assigned to them"},
     {"workers", "4", "worker threads that run operations"},
     {"queue-max", "1024", "requests waiting for a worker before the server answers busy"},
     {"max-message", "1048576", "largest request accepted, in bytes"},
@@ -57,7 +67,8 @@ static const kh_option serve_opts[] = {
     {"jwks-timeout", "10", "seconds one JWKS fetch may take"},
     {"jwks-allow-http", "false", "true: accept an http:// --jwks-url (tests, loopback issuers)"},
     {"ready-file", NULL,
-     "write {\"kmip_port\": N, \"https_port\": M} here once listening (for scripts/tests)"},
+     "write {\"kmip_port\": N, \"https_port\": M, \"kes_port\": K} here once listening (for "
+     "scripts/tests; kes_port 0 = none)"},
     {"log-level", "info", "debug, info, warn or error"},
     {"administration-token", NULL,
      "bearer token that authorizes the admin API (/v1/admin), at least 16 characters; "
@@ -159,14 +170,16 @@ static kh_err config_bool(const kh_config *cfg, const char *name, int *out)
     return KH_ERR_CONFIG;
 }
 
-static void write_ready(const char *path, int port, int https_port)
+static void write_ready(const char *path, int port, int https_port, int kes_port)
 {
     if (!path)
         return;
     char tmp[4096];
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
-    if (!f || fprintf(f, "{\"kmip_port\": %d, \"https_port\": %d}\n", port, https_port) < 0 ||
+    if (!f ||
+        fprintf(f, "{\"kmip_port\": %d, \"https_port\": %d, \"kes_port\": %d}\n", port, https_port,
+                kes_port) < 0 ||
         fclose(f) != 0 || rename(tmp, path) != 0)
         kh_warn("cannot write ready file %s", path);
 }
@@ -271,6 +284,46 @@ static kh_err configure_jwt(const kh_config *cfg, kh_authn *authn)
     return KH_OK;
 }
 
+/* The KES policy set from --kes-policy-file and --kes-admin-identity. */
+static kh_err kes_policies(const kh_config *cfg, kh_kes_policies **out)
+{
+    const char *file = kh_config_get(cfg, "kes-policy-file");
+    const char *admin = kh_config_get(cfg, "kes-admin-identity");
+    kh_kes_policies *p = kh_kes_policies_new();
+    kh_err err = file ? kh_kes_policies_load_file(p, file) : KH_OK;
+    if (err == KH_OK && admin && kh_kes_admin_set(p, admin) != KH_OK) {
+        kh_error("--kes-admin-identity must be 64 lower-case hex digits and hold no policy");
+        err = KH_ERR_CONFIG;
+    }
+    if (err != KH_OK)
+        kh_kes_policies_free(&p);
+    *out = p;
+    return err;
+}
+
+static kh_err listen_kes(kh_server *srv, const kh_config *cfg, const kh_tls_config *kmip_tls,
+                         kh_kes_listener *kl, int *bound)
+{
+    long port;
+    int verify_chain = 0;
+    kh_err err = kh_config_int(cfg, "kes-port", -1, 65535, &port);
+    if (err == KH_OK)
+        err = config_bool(cfg, "kes-tls-auth", &verify_chain);
+    if (err != KH_OK || port < 0)
+        return err;
+    kh_http_handler h = kh_kes_listener_handler(kl);
+    const char *host = kh_config_get(cfg, "kes-host");
+    if ((err = kh_server_listen_kes(srv, host, (int)port, kmip_tls, verify_chain, &h, bound)) !=
+        KH_OK)
+        return err;
+    kh_info("KES API listening on %s:%d (client certificate required, %s)", host, *bound,
+            verify_chain ? "verified against --tls-ca" : "identified by its public key");
+    if (!kh_config_get(cfg, "kes-admin-identity") && !kh_config_get(cfg, "kes-policy-file"))
+        kh_warn("KES listener has no admin identity and no policy: every KES call but /version "
+                "is refused (--kes-admin-identity, --kes-policy-file)");
+    return KH_OK;
+}
+
 static kh_err run_server(const kh_config *cfg, kh_service *svc)
 {
     kh_server_config sc;
@@ -288,22 +341,35 @@ static kh_err run_server(const kh_config *cfg, kh_service *svc)
                  "development set)");
         return KH_ERR_CONFIG;
     }
-    if ((err = kh_server_new(&sc, &srv)) != KH_OK)
+    kh_kes_policies *pol = NULL;
+    if ((err = kes_policies(cfg, &pol)) != KH_OK)
         return err;
+    kh_kes_listener kl = {svc, pol};
+    kh_log_set_tap(kh_kes_log_tap); /* /v1/log/error; before any thread logs */
+    /* KES keys' KMIP grants follow the policies as they are now */
+    if (kh_kes_grants_sync_all(svc, pol) != KH_OK)
+        kh_warn("kes: cannot bring the grants of KES keys in line with the policies");
+    if ((err = kh_server_new(&sc, &srv)) != KH_OK) {
+        kh_kes_policies_free(&pol);
+        return err;
+    }
     kh_proto_handler h = kh_kmip_proto_handler(svc);
-    int bound = 0, https_bound = 0;
+    int bound = 0, https_bound = 0, kes_bound = 0;
     err = kh_server_listen_tls(srv, kh_config_get(cfg, "kmip-host"), (int)port, &tls, &h, &bound);
     if (err == KH_OK)
         kh_info("KMIP listening on %s:%d (TLS, client certificate required)",
                 kh_config_get(cfg, "kmip-host"), bound);
     if (err == KH_OK)
         err = listen_https(srv, cfg, &tls, svc, &https_bound);
+    if (err == KH_OK)
+        err = listen_kes(srv, cfg, &tls, &kl, &kes_bound);
     if (err == KH_OK) {
-        write_ready(kh_config_get(cfg, "ready-file"), bound, https_bound);
+        write_ready(kh_config_get(cfg, "ready-file"), bound, https_bound, kes_bound);
         err = kh_server_run(srv);
         kh_info("shutting down");
     }
     kh_server_free(&srv);
+    kh_kes_policies_free(&pol);
     return err;
 }
 

@@ -8,6 +8,12 @@
 #include <time.h>
 
 static volatile kh_log_level min_level = KH_LOG_INFO;
+static void (*log_tap)(kh_log_level lvl, const char *msg);
+
+void kh_log_set_tap(void (*tap)(kh_log_level lvl, const char *msg))
+{
+    log_tap = tap;
+}
 
 void kh_log_set_level(kh_log_level lvl)
 {
@@ -36,4 +42,6 @@ void kh_log(kh_log_level lvl, const char *fmt, ...)
     char when[32];
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
     fprintf(stderr, "%s.%03ldZ %s %s\n", when, ts.tv_nsec / 1000000L, names[lvl & 3], msg);
+    if (log_tap && lvl >= KH_LOG_WARN)
+        log_tap(lvl, msg);
 }

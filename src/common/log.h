@@ -17,6 +17,10 @@ typedef enum kh_log_level {
 void kh_log_set_level(kh_log_level lvl);
 kh_log_level kh_log_get_level(void);
 void kh_log(kh_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Also hand every warn and error line (the message, without time or
+ * level) to tap, from the logging thread; set once before threads start.
+ * tap must not log. NULL = none. */
+void kh_log_set_tap(void (*tap)(kh_log_level lvl, const char *msg));
 
 #define kh_debug(...) kh_log(KH_LOG_DEBUG, __VA_ARGS__)
 #define kh_info(...) kh_log(KH_LOG_INFO, __VA_ARGS__)

@@ -61,10 +61,29 @@ typedef struct kh_http_reply {
     int status;               /* 0 = 500 */
     const char *content_type; /* static string; NULL = application/json */
     const char *allow;        /* static Allow header value, or NULL */
+    const char *accept;       /* static Accept header value (KES's 405), or NULL */
     const char *label;        /* static route label for metrics; NULL = "unknown" */
     kh_err result;            /* for metrics: KH_OK or why it failed */
     kh_buf body;
+    /* Non-zero: an open-ended reply. The listener sends the status and
+     * headers (and body, if any) and keeps the connection, writing every
+     * line published to this topic (kh_http_publish) until the client or
+     * the server goes. */
+    int stream;
 } kh_http_reply;
+
+/* Stream topics. */
+#define KH_HTTP_STREAM_AUDIT 1 /* KES's /v1/log/audit */
+#define KH_HTTP_STREAM_ERROR 2 /* KES's /v1/log/error */
+#define KH_HTTP_STREAM_TOPICS 3
+
+/* Any thread: true when some connection is subscribed to topic (skip
+ * building lines nobody reads). */
+bool kh_http_stream_wanted(int topic);
+/* Any thread, never blocks on I/O and never logs: send data (one whole
+ * NDJSON line) to every subscriber of topic, or drop it when none or when
+ * a listener's queue is full. */
+void kh_http_publish(int topic, const char *data, size_t len);
 
 typedef struct kh_http_handler {
     /* I/O thread; must not block. true = reply is filled in, false = run
@@ -83,5 +102,12 @@ typedef struct kh_http_handler {
  * copied. */
 kh_err kh_server_listen_https(kh_server *s, const char *host, int port, const kh_tls_config *tls,
                               const kh_http_handler *h, int *bound_port) KH_MUST_CHECK;
+
+/* The same with KES's TLS rules (net/tls.h, kh_tls_new_kes): a client
+ * certificate required, no CA list sent, the chain verified against
+ * tls->ca_file only when verify_chain. */
+kh_err kh_server_listen_kes(kh_server *s, const char *host, int port, const kh_tls_config *tls,
+                            int verify_chain, const kh_http_handler *h,
+                            int *bound_port) KH_MUST_CHECK;
 
 #endif

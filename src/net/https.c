@@ -26,6 +26,7 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "net/http_stream.h"
 #include "net/server_internal.h"
 #include "net/sockaddr.h"
 #include "net/tls.h"
@@ -50,6 +51,7 @@ struct kh_https {
     kh_tls *tls;
     kh_http_handler h;
     unsigned nconns;
+    kh_http_streams *streams; /* open-ended replies (http_stream.h) */
 };
 
 /* One connection, from bev_cb until its SSL is freed (refs: one while
@@ -59,8 +61,9 @@ typedef struct hconn {
     struct bufferevent *bev; /* NULL once freed */
     struct event *deadline;
     struct evbuffer_cb_entry *in_cb;
-    int busy; /* a request is with us */
+    int busy; /* a request is with us (or, streaming, for good) */
     unsigned refs;
+    kh_http_sub *sub; /* the stream this connection receives, if any */
 } hconn;
 
 typedef struct hreq {
@@ -117,6 +120,9 @@ static void input_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, 
 static void on_ssl_free(void *arg)
 {
     hconn *hc = arg;
+    if (hc->sub)
+        kh_http_streams_remove(hc->lst->streams, hc->sub);
+    hc->sub = NULL;
     if (hc->bev && hc->in_cb)
         evbuffer_remove_cb_entry(bufferevent_get_input(hc->bev), hc->in_cb);
     hc->bev = NULL;
@@ -237,6 +243,42 @@ static void wipe_reference(const void *data, size_t len, void *extra)
     kh_wipe_free((void *)data, (size_t)(uintptr_t)extra);
 }
 
+/* evhttp is freeing a streaming connection (before its requests and its
+ * bufferevent). A request it has detached, because the client went away
+ * mid-stream, waits for its owner to end it, which frees it; one still
+ * attached (the server is stopping) is freed by evhttp right after. */
+static void stream_closed_cb(struct evhttp_connection *evcon, void *arg)
+{
+    hconn *hc = arg;
+    (void)evcon;
+    if (!hc->sub)
+        return;
+    struct evhttp_request *req = kh_http_sub_request(hc->sub);
+    kh_http_streams_remove(hc->lst->streams, hc->sub);
+    hc->sub = NULL;
+    if (req && !evhttp_request_get_connection(req))
+        evhttp_send_reply_end(req);
+}
+
+/* An open-ended reply: headers now, lines as they are published. The
+ * request stays evhttp's; the connection reads nothing more. */
+static void start_stream(hreq *r)
+{
+    hconn *hc = r->hc;
+    evhttp_connection_set_closecb(evhttp_request_get_connection(r->req), stream_closed_cb, hc);
+    evhttp_send_reply_start(r->req, 200, NULL);
+    if (r->out.body.len) {
+        struct evbuffer *b = evbuffer_new();
+        if (!b || evbuffer_add(b, r->out.body.data, r->out.body.len) != 0)
+            kh_oom();
+        evhttp_send_reply_chunk(r->req, b);
+        evbuffer_free(b);
+    }
+    if (hc->bev && !hc->sub)
+        (void)kh_http_streams_add(r->lst->streams, r->req, r->out.stream, &hc->sub);
+    r->req = NULL;
+}
+
 static void send_reply(hreq *r)
 {
     struct evkeyvalq *oh = evhttp_request_get_output_headers(r->req);
@@ -246,6 +288,12 @@ static void send_reply(hreq *r)
     evhttp_add_header(oh, "Cache-Control", "no-store");
     if (o->allow)
         evhttp_add_header(oh, "Allow", o->allow);
+    if (o->stream && status == 200) {
+        start_stream(r);
+        return;
+    }
+    if (o->accept)
+        evhttp_add_header(oh, "Accept", o->accept);
     struct evbuffer *b = evbuffer_new();
     if (!b)
         kh_oom();
@@ -268,6 +316,10 @@ static void finish(hreq *r)
     send_reply(r);
     kh_metrics_count("http", r->out.label ? r->out.label : "unknown", r->out.result);
     kh_metrics_observe("http", kh_metrics_now() - r->t0);
+    if (hc->sub) { /* streaming: no further request on this connection */
+        hreq_free(r);
+        return;
+    }
     hc->busy = 0;
     if (hc->bev && evbuffer_get_length(bufferevent_get_input(hc->bev)) > 0)
         arm_deadline(hc, kh_server_cfg(hc->lst->srv)->read_timeout_s);
@@ -371,15 +423,15 @@ static void configure(kh_https *l)
     evhttp_set_flags(l->http, EVHTTP_SERVER_LINGERING_CLOSE);
 }
 
-kh_err kh_server_listen_https(kh_server *s, const char *host, int port, const kh_tls_config *tls,
-                              const kh_http_handler *h, int *bound_port)
+static kh_err listen_https(kh_server *s, const char *host, int port, const kh_tls_config *tls,
+                           int kes, int verify_chain, const kh_http_handler *h, int *bound_port)
 {
     if (!s || !tls || !h || !h->route || !h->handle || !h->error || port < 0 || port > 65535)
         return KH_ERR_INVALID_ARG;
     kh_https *l = kh_xcalloc(1, sizeof(*l));
     l->srv = s;
     l->h = *h;
-    kh_err err = kh_tls_new(tls, &l->tls);
+    kh_err err = kes ? kh_tls_new_kes(tls, verify_chain, &l->tls) : kh_tls_new(tls, &l->tls);
     if (err != KH_OK) {
         free(l);
         return err;
@@ -387,12 +439,14 @@ kh_err kh_server_listen_https(kh_server *s, const char *host, int port, const kh
     if (!(l->http = evhttp_new(kh_server_base(s))))
         kh_oom();
     configure(l);
+    l->streams = kh_http_streams_new(kh_server_base(s));
     struct evhttp_bound_socket *bs =
         evhttp_bind_socket_with_handle(l->http, host ? host : "0.0.0.0", (ev_uint16_t)port);
     int bound = bs ? kh_net_local_port(evhttp_bound_socket_get_fd(bs)) : -1;
     if (bound < 0) {
         kh_error("cannot listen on %s:%d (HTTPS): %s", host ? host : "*", port, strerror(errno));
         evhttp_free(l->http);
+        kh_http_streams_free(&l->streams);
         kh_tls_free(&l->tls);
         free(l);
         return KH_ERR_IO;
@@ -405,11 +459,26 @@ kh_err kh_server_listen_https(kh_server *s, const char *host, int port, const kh
     return KH_OK;
 }
 
+kh_err kh_server_listen_https(kh_server *s, const char *host, int port, const kh_tls_config *tls,
+                              const kh_http_handler *h, int *bound_port)
+{
+    return listen_https(s, host, port, tls, 0, 0, h, bound_port);
+}
+
+kh_err kh_server_listen_kes(kh_server *s, const char *host, int port, const kh_tls_config *tls,
+                            int verify_chain, const kh_http_handler *h, int *bound_port)
+{
+    return listen_https(s, host, port, tls, 1, verify_chain, h, bound_port);
+}
+
 void kh_https_shutdown(kh_https *l)
 {
     if (l->http)
         evhttp_free(l->http);
     l->http = NULL;
+    /* its event belongs to the loop, which goes next; connections freed
+     * later by libevent's finalizers find their subscriber slot cleared */
+    kh_http_streams_free(&l->streams);
 }
 
 void kh_https_free(kh_https **lp)

@@ -19,9 +19,14 @@
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <stdbool.h>
 
 struct kh_tls {
     SSL_CTX *ctx;
+    int kes;              /* KES rules for client certificates */
+    int kes_verify_chain; /* ... and their chains are verified */
 };
 
 void kh_tls_log_error(const char *peer, unsigned long code)
@@ -95,6 +100,34 @@ static kh_err load_identity(SSL_CTX *ctx, const kh_tls_config *cfg)
     return KH_OK;
 }
 
+/* KES asks for any certificate: with chain verification off the handshake
+ * still proves that the client holds the certificate's private key
+ * (CertificateVerify), and that key is the identity. */
+static int accept_any_certificate(int preverify_ok, X509_STORE_CTX *x)
+{
+    (void)preverify_ok;
+    (void)x;
+    return 1;
+}
+
+/* KES: required, no CA list in the CertificateRequest (Go clients send no
+ * certificate that none of the listed CAs issued, and an API key's
+ * certificate is self-signed), chain verified only on request. */
+static kh_err load_kes_client(SSL_CTX *ctx, const kh_tls_config *cfg, int verify_chain)
+{
+    int mode = SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+    if (!verify_chain) {
+        SSL_CTX_set_verify(ctx, mode, accept_any_certificate);
+        return KH_OK;
+    }
+    if (!cfg->ca_file)
+        return config_error("KES chain verification needs a CA file", NULL);
+    if (SSL_CTX_load_verify_locations(ctx, cfg->ca_file, NULL) != 1)
+        return config_error("cannot load CA file", cfg->ca_file);
+    SSL_CTX_set_verify(ctx, mode, NULL);
+    return KH_OK;
+}
+
 static kh_err load_client_ca(SSL_CTX *ctx, const kh_tls_config *cfg)
 {
     if (!cfg->ca_file) {
@@ -116,7 +149,7 @@ static kh_err load_client_ca(SSL_CTX *ctx, const kh_tls_config *cfg)
     return KH_OK;
 }
 
-kh_err kh_tls_new(const kh_tls_config *cfg, kh_tls **out)
+static kh_err tls_new(const kh_tls_config *cfg, int kes, int verify_chain, kh_tls **out)
 {
     if (!cfg || !out)
         return KH_ERR_INVALID_ARG;
@@ -125,14 +158,28 @@ kh_err kh_tls_new(const kh_tls_config *cfg, kh_tls **out)
         return config_error("cannot create a TLS context", NULL);
     kh_err err;
     if ((err = set_policy(ctx, cfg)) != KH_OK || (err = load_identity(ctx, cfg)) != KH_OK ||
-        (err = load_client_ca(ctx, cfg)) != KH_OK) {
+        (err = kes ? load_kes_client(ctx, cfg, verify_chain) : load_client_ca(ctx, cfg)) != KH_OK) {
         SSL_CTX_free(ctx);
         return err;
     }
     kh_tls *t = kh_xcalloc(1, sizeof(*t));
     t->ctx = ctx;
+    t->kes = kes;
+    t->kes_verify_chain = verify_chain;
+    /* how kh_tls_peer_principal, given only an SSL, knows the rules */
+    SSL_CTX_set_app_data(ctx, t);
     *out = t;
     return KH_OK;
+}
+
+kh_err kh_tls_new(const kh_tls_config *cfg, kh_tls **out)
+{
+    return tls_new(cfg, 0, 0, out);
+}
+
+kh_err kh_tls_new_kes(const kh_tls_config *cfg, int verify_chain, kh_tls **out)
+{
+    return tls_new(cfg, 1, verify_chain, out);
 }
 
 SSL *kh_tls_session_new(kh_tls *t)
@@ -211,16 +258,9 @@ static void hex_lower(const unsigned char *p, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-kh_err kh_tls_peer_principal(SSL *ssl, char out[KH_PRINCIPAL_MAX])
+/* out = lower-case hex SHA-256 of cert's DER SubjectPublicKeyInfo. */
+static kh_err spki_hex(X509 *cert, char out[KH_PRINCIPAL_MAX])
 {
-    out[0] = '\0';
-    X509 *cert = SSL_get0_peer_certificate(ssl);
-    if (!cert)
-        return KH_OK;
-    /* The handshake fails on a bad certificate already; this is belt and
-     * braces so that an unverified key never becomes a principal. */
-    if (SSL_get_verify_result(ssl) != X509_V_OK)
-        return KH_ERR_AUTH;
     unsigned char *der = NULL;
     int n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
     unsigned char md[32];
@@ -235,6 +275,47 @@ kh_err kh_tls_peer_principal(SSL *ssl, char out[KH_PRINCIPAL_MAX])
     _Static_assert(KH_PRINCIPAL_MAX >= 2 * sizeof(md) + 1, "principal buffer too small");
     hex_lower(md, sizeof(md), out);
     return KH_OK;
+}
+
+/* KES's rule: of the certificates the client sent, those marked CA are
+ * skipped and exactly one must remain (the leaf). One step stricter than
+ * KES: that leaf must be the certificate the handshake proved the client
+ * holds the key of (the first one sent, peer). Otherwise a client could
+ * prove its own CA-marked certificate and append someone else's leaf,
+ * which is public, to be taken for them. On the server side OpenSSL keeps
+ * peer apart from the rest of the chain. */
+static kh_err kes_leaf(SSL *ssl, X509 *peer)
+{
+    if (X509_get_extension_flags(peer) & EXFLAG_CA)
+        return KH_ERR_AUTH;
+    STACK_OF(X509) *chain = SSL_get_peer_cert_chain(ssl);
+    int n = chain ? sk_X509_num(chain) : 0;
+    for (int i = 0; i < n; i++) {
+        X509 *c = sk_X509_value(chain, i);
+        if (X509_cmp(c, peer) == 0)
+            continue; /* the leaf again, if this OpenSSL lists it */
+        if (!(X509_get_extension_flags(c) & EXFLAG_CA))
+            return KH_ERR_AUTH; /* more than one leaf: whose identity? */
+    }
+    return KH_OK;
+}
+
+kh_err kh_tls_peer_principal(SSL *ssl, char out[KH_PRINCIPAL_MAX])
+{
+    out[0] = '\0';
+    X509 *cert = SSL_get0_peer_certificate(ssl);
+    if (!cert)
+        return KH_OK;
+    const kh_tls *t = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+    bool kes = t && t->kes;
+    /* The handshake fails on a bad certificate already; this is belt and
+     * braces so that an unverified key never becomes a principal (except
+     * where KES accepts any certificate by design). */
+    if ((!kes || t->kes_verify_chain) && SSL_get_verify_result(ssl) != X509_V_OK)
+        return KH_ERR_AUTH;
+    if (kes && kes_leaf(ssl, cert) != KH_OK)
+        return KH_ERR_AUTH;
+    return spki_hex(cert, out);
 }
 
 void kh_tls_close_notify(SSL *ssl)

@@ -29,6 +29,14 @@ typedef struct kh_tls kh_tls;
 /* Load certificate, key and CA; KH_ERR_CONFIG (logged) when anything is
  * missing, unreadable or inconsistent. */
 kh_err kh_tls_new(const kh_tls_config *cfg, kh_tls **out) KH_MUST_CHECK;
+/* The same with KES's rules for client certificates (docs/kes.md):
+ * required, but no CA list is sent in the CertificateRequest (Go clients
+ * then withhold a certificate no listed CA issued, and an API key's is
+ * self-signed); with verify_chain == 0 any certificate is accepted for the
+ * key it proves to hold, else it must chain to cfg->ca_file. The
+ * principal is then the leaf's: certificates marked CA are skipped and
+ * more than one leaf is refused. */
+kh_err kh_tls_new_kes(const kh_tls_config *cfg, int verify_chain, kh_tls **out) KH_MUST_CHECK;
 /* A fresh server-side SSL for one connection (caller owns it), or NULL. */
 struct ssl_st *kh_tls_session_new(kh_tls *t);
 /* The same, and on_free(arg) runs when the SSL is freed, on the thread

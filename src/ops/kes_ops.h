@@ -36,6 +36,10 @@
 #include <stdint.h>
 
 #define KH_KES_NAME_MAX 80
+/* The owner of the keys made on the KES listener: one namespace that every
+ * identity its policy allows may use, as in KES (docs/kes.md). Not a
+ * possible certificate principal (those are 64 hex digits). */
+#define KH_KES_OWNER "kes"
 #define KH_KES_CT_VERSION 1
 #define KH_KES_KEY_VERSION 1 /* the newest (and only) version of every key */
 #define KH_KES_NONCE_LEN 12
@@ -79,6 +83,7 @@ typedef struct kh_kes_key {
     int32_t bits;
     int32_t state; /* KMIP State */
     int64_t created_at;
+    char *created_by; /* the identity that made it (see kh_kes_key_create_by) */
 } kh_kes_key;
 void kh_kes_key_clear(kh_kes_key *k);
 
@@ -92,6 +97,12 @@ kh_err kh_kes_key_find(kh_ctx *ctx, const char *name, kh_kes_key *out) KH_MUST_C
  * this process so that two concurrent ones cannot both win. */
 kh_err kh_kes_key_create(kh_ctx *ctx, const char *name, uint32_t alg, const kh_secbuf *material,
                          kh_kes_key *out) KH_MUST_CHECK;
+/* The same on behalf of created_by, kept in the custom attribute
+ * KH_KES_CREATED_BY when it is not ctx->principal (keys of the KES
+ * namespace, made by the KES listener as KH_KES_OWNER). */
+kh_err kh_kes_key_create_by(kh_ctx *ctx, const char *created_by, const char *name, uint32_t alg,
+                            const kh_secbuf *material, kh_kes_key *out) KH_MUST_CHECK;
+#define KH_KES_CREATED_BY "x-kes-created-by"
 /* Revoke (Cessation of Operation) if Active, then Destroy. */
 kh_err kh_kes_key_delete(kh_ctx *ctx, const kh_kes_key *k) KH_MUST_CHECK;
 /* Sorted, de-duplicated KES names (valid ones only) of the caller's

@@ -9,9 +9,11 @@
  */
 #include "ops/kes_ops.h"
 
+#include "common/log.h"
 #include "common/mem.h"
 #include "crypto/mac.h"
 #include "crypto/rand.h"
+#include "ops/attrs.h"
 #include "ops/authz.h"
 #include "ops/crypto_key.h"
 #include "ops/crypto_ops.h"
@@ -19,6 +21,8 @@
 #include "proto/kmip_consts.h"
 
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -99,6 +103,7 @@ void kh_kes_key_clear(kh_kes_key *k)
         return;
     free(k->uid);
     free(k->owner);
+    free(k->created_by);
     memset(k, 0, sizeof(*k));
 }
 
@@ -133,9 +138,25 @@ static kh_err load_live(kh_ctx *ctx, const char *uid, kh_object **o)
     return err;
 }
 
+/* The KH_KES_CREATED_BY text of o, or NULL. */
+static const char *created_by_attr(const kh_object *o)
+{
+    for (size_t i = 0; o->attrs && i < o->attrs->nkids; i++) {
+        const kh_ttlv *a = o->attrs->kids[i];
+        const char *n = kh_attr_custom_name(a);
+        const kh_ttlv *v =
+            n && strcmp(n, KH_KES_CREATED_BY) == 0 ? kh_ttlv_find(a, KH_TAG_ATTRIBUTE_VALUE) : NULL;
+        if (v && v->type == KH_TTLV_TEXT_STRING)
+            return (const char *)v->data;
+    }
+    return NULL;
+}
+
 static void fill_key(const kh_object *o, kh_kes_key *out)
 {
     const kh_obj_row *r = o->row;
+    const char *by = created_by_attr(o);
+    out->created_by = kh_xstrdup(by ? by : r->owner);
     out->uid = kh_xstrdup(r->uid);
     out->owner = kh_xstrdup(r->owner);
     out->alg = (uint32_t)r->algorithm;
@@ -144,41 +165,56 @@ static void fill_key(const kh_object *o, kh_kes_key *out)
     out->created_at = r->created_at;
 }
 
+/* Whether o may answer to a KES name for ctx. The KES namespace uses its
+ * own keys only: a key someone else owns and grants to it (or to "*")
+ * must never stand in for a missing namespace key, or its owner, who can
+ * read its material, would read every key it wraps. */
+static bool usable(const kh_ctx *ctx, const kh_object *o)
+{
+    return strcmp(ctx->principal, KH_KES_OWNER) != 0 || strcmp(o->row->owner, KH_KES_OWNER) == 0;
+}
+
+/* The caller's own live keys of a name: one (kh_kes_key_create_by); should
+ * there be more (made over KMIP, or before the store had KES names), the
+ * oldest. Granted keys: the newest. */
 kh_err kh_kes_key_find(kh_ctx *ctx, const char *name, kh_kes_key *out)
 {
     kh_locate_result res;
-    kh_object *best = NULL;
+    kh_object *own = NULL, *granted = NULL;
     memset(out, 0, sizeof(*out));
     kh_err err = locate_keys(ctx, name, &res);
     if (err != KH_OK)
         return err;
-    for (size_t i = 0; i < res.n; i++) {
+    for (size_t i = 0; i < res.n; i++) { /* newest first */
         kh_object *o = NULL;
         if (load_live(ctx, res.uids[i], &o) != KH_OK)
             continue;
-        bool own = strcmp(o->row->owner, ctx->principal) == 0;
-        if (!best || (own && strcmp(best->row->owner, ctx->principal) != 0)) {
-            kh_object_free(&best);
-            best = o;
+        if (!usable(ctx, o)) {
+            kh_object_free(&o);
+        } else if (strcmp(o->row->owner, ctx->principal) == 0) {
+            kh_object_free(&own);
+            own = o; /* an older own key wins */
+        } else if (!granted) {
+            granted = o;
         } else {
             kh_object_free(&o);
         }
-        if (own)
-            break; /* newest own key: nothing can beat it */
     }
     kh_locate_result_clear(&res);
-    if (!best)
-        return KH_ERR_NOT_FOUND;
-    fill_key(best, out);
-    kh_object_free(&best);
-    return KH_OK;
+    kh_object *best = own ? own : granted;
+    if (best)
+        fill_key(best, out);
+    kh_object_free(&own);
+    kh_object_free(&granted);
+    return best ? KH_OK : KH_ERR_NOT_FOUND;
 }
 
 /* ---- create, import, delete, list ------------------------------------- */
 
 static pthread_mutex_t create_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static kh_ttlv *key_attrs(kh_ctx *ctx, const char *name, uint32_t alg, bool with_alg)
+static kh_ttlv *key_attrs(kh_ctx *ctx, const char *name, const char *by, uint32_t alg,
+                          bool with_alg)
 {
     kh_ttlv *a = kh_ttlv_new_struct(KH_TAG_ATTRIBUTES);
     if (with_alg) {
@@ -191,6 +227,9 @@ static kh_ttlv *key_attrs(kh_ctx *ctx, const char *name, uint32_t alg, bool with
     kh_ttlv_add_take(a, name_attr(name));
     /* Activation Date = now makes the object Active at once (op_create.c). */
     kh_ttlv_add_take(a, kh_ttlv_new_datetime(KH_TAG_ACTIVATION_DATE, ctx->now));
+    if (strcmp(by, ctx->principal) != 0)
+        kh_ttlv_add_take(a, kh_attr_custom_take(KH_KES_CREATED_BY,
+                                                kh_ttlv_new_text(KH_TAG_ATTRIBUTE_VALUE, by)));
     return a;
 }
 
@@ -206,9 +245,94 @@ static kh_ttlv *raw_key(uint32_t alg, const kh_secbuf *key)
     return sk;
 }
 
+/* The lock above serializes creations in this process only; across nodes
+ * sharing a database the store's KES name table decides (store.h,
+ * kh_store_kes_name_claim). A creator first claims the name with a
+ * pending token, makes the key, then hands the claim to the key's uid.
+ * A claim stands while its holder is a live key of the name, or a pending
+ * token younger than CLAIM_STALE_S (a creator that died mid-way frees the
+ * name after that); a name whose key was deleted is taken over. */
+#define CLAIM_STALE_S 60
+
+static bool holder_stands(kh_ctx *ctx, const char *holder)
+{
+    static const char pending[] = "pending:";
+    if (strncmp(holder, pending, sizeof(pending) - 1) == 0) {
+        long long t = strtoll(holder + sizeof(pending) - 1, NULL, 10);
+        return ctx->now - t < CLAIM_STALE_S;
+    }
+    kh_object *o = NULL;
+    if (load_live(ctx, holder, &o) != KH_OK)
+        return false; /* deleted, or "free" */
+    bool own = strcmp(o->row->owner, ctx->principal) == 0;
+    kh_object_free(&o);
+    return own;
+}
+
+/* Hold name for token: when free, or from a holder that no longer stands.
+ * KH_ERR_EXISTS when someone else holds it. */
+static kh_err claim_name(kh_ctx *ctx, const char *name, const char *token)
+{
+    kh_store *s = ctx->svc->store;
+    kh_err err = kh_store_kes_name_claim(s, ctx->principal, name, token, NULL);
+    if (err != KH_ERR_EXISTS)
+        return err;
+    char *holder = NULL;
+    err = kh_store_kes_name_get(s, ctx->principal, name, &holder);
+    if (err == KH_OK)
+        err = holder_stands(ctx, holder)
+                  ? KH_ERR_EXISTS
+                  : kh_store_kes_name_claim(s, ctx->principal, name, token, holder);
+    free(holder);
+    return err == KH_ERR_NOT_FOUND ? KH_ERR_EXISTS : err;
+}
+
+/* Under the claim: make the key, then give the claim to it. A claim lost
+ * meanwhile (this creator stalled past CLAIM_STALE_S and was overtaken)
+ * withdraws the key. */
+static kh_err create_claimed(kh_ctx *ctx, const char *name, const kh_ttlv *attrs,
+                             const kh_ttlv *obj, char **uid)
+{
+    uint8_t nonce[16];
+    char token[80];
+    kh_err err = kh_random_bytes(nonce, sizeof(nonce));
+    if (err != KH_OK)
+        return err;
+    int n = snprintf(token, sizeof(token), "pending:%lld:", (long long)ctx->now);
+    for (size_t i = 0; i < sizeof(nonce) && n > 0 && (size_t)n + 2 < sizeof(token); i++, n += 2)
+        snprintf(token + n, sizeof(token) - (size_t)n, "%02x", nonce[i]);
+    if ((err = claim_name(ctx, name, token)) != KH_OK)
+        return err;
+    err = obj ? kh_op_register(ctx, KH_OBJECT_TYPE_SYMMETRIC_KEY, attrs, obj, uid)
+              : kh_op_create(ctx, KH_OBJECT_TYPE_SYMMETRIC_KEY, attrs, uid);
+    if (err != KH_OK) {
+        if (kh_store_kes_name_claim(ctx->svc->store, ctx->principal, name, "free", token) != KH_OK)
+            kh_warn("kes: name %s stays claimed for %ds after a failed create", name,
+                    CLAIM_STALE_S);
+        return err;
+    }
+    err = kh_store_kes_name_claim(ctx->svc->store, ctx->principal, name, *uid, token);
+    if (err != KH_OK) {
+        kh_kes_key mine = {.uid = *uid, .state = (int32_t)KH_STATE_ACTIVE};
+        if (kh_kes_key_delete(ctx, &mine) != KH_OK)
+            kh_error("kes: cannot withdraw key %s, made while its name was lost", *uid);
+        free(*uid);
+        *uid = NULL;
+    }
+    return err;
+}
+
 kh_err kh_kes_key_create(kh_ctx *ctx, const char *name, uint32_t alg, const kh_secbuf *material,
                          kh_kes_key *out)
 {
+    return kh_kes_key_create_by(ctx, ctx->principal, name, alg, material, out);
+}
+
+kh_err kh_kes_key_create_by(kh_ctx *ctx, const char *created_by, const char *name, uint32_t alg,
+                            const kh_secbuf *material, kh_kes_key *out)
+{
+    if (!created_by)
+        created_by = ctx->principal;
     if (!kh_kes_name_valid(name))
         return KH_ERR_INVALID_ARG;
     if ((alg != KH_CRYPTOGRAPHIC_ALGORITHM_AES &&
@@ -216,7 +340,7 @@ kh_err kh_kes_key_create(kh_ctx *ctx, const char *name, uint32_t alg, const kh_s
         (material && material->len != 32) || (!material && alg != KH_CRYPTOGRAPHIC_ALGORITHM_AES))
         return KH_ERR_INVALID_FIELD;
     char *uid = NULL;
-    kh_ttlv *attrs = key_attrs(ctx, name, alg, material == NULL);
+    kh_ttlv *attrs = key_attrs(ctx, name, created_by, alg, material == NULL);
     kh_ttlv *obj = material ? raw_key(alg, material) : NULL;
     pthread_mutex_lock(&create_lock);
     kh_err err = kh_kes_key_find(ctx, name, out);
@@ -224,18 +348,20 @@ kh_err kh_kes_key_create(kh_ctx *ctx, const char *name, uint32_t alg, const kh_s
         kh_kes_key_clear(out);
         err = KH_ERR_EXISTS;
     } else if (err == KH_ERR_NOT_FOUND) {
-        err = material ? kh_op_register(ctx, KH_OBJECT_TYPE_SYMMETRIC_KEY, attrs, obj, &uid)
-                       : kh_op_create(ctx, KH_OBJECT_TYPE_SYMMETRIC_KEY, attrs, &uid);
+        err = create_claimed(ctx, name, attrs, obj, &uid);
     }
     pthread_mutex_unlock(&create_lock);
     if (err == KH_OK) {
         out->uid = uid;
+        uid = NULL;
         out->owner = kh_xstrdup(ctx->principal);
+        out->created_by = kh_xstrdup(created_by);
         out->alg = alg;
         out->bits = 256;
         out->state = (int32_t)KH_STATE_ACTIVE;
         out->created_at = ctx->now;
     }
+    free(uid);
     kh_ttlv_free(&obj); /* wipes the copy of the material */
     kh_ttlv_free(&attrs);
     return err;
@@ -272,7 +398,7 @@ kh_err kh_kes_key_list(kh_ctx *ctx, const char *pattern, char ***names, size_t *
         kh_object *o = NULL;
         if (load_live(ctx, res.uids[i], &o) != KH_OK)
             continue;
-        for (size_t j = 0; j < o->row->n_names; j++) {
+        for (size_t j = 0; usable(ctx, o) && j < o->row->n_names; j++) {
             const char *nm = o->row->names[j];
             if (!kh_kes_name_valid(nm) || !kh_kes_pattern_match(pattern, nm))
                 continue;

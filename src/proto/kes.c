@@ -11,12 +11,16 @@
  */
 #include "proto/kes.h"
 
+#include "common/log.h"
 #include "common/mem.h"
 #include "common/metrics.h"
 #include "ops/audit.h"
+#include "ops/kes_grants.h"
 #include "ops/kes_ops.h"
+#include "ops/kes_policy.h"
 #include "proto/authn.h"
 #include "proto/http_routes.h"
+#include "proto/kes_internal.h"
 #include "proto/kmip_consts.h"
 #include "proto/kmip_json.h"
 
@@ -46,8 +50,12 @@ typedef enum route_id {
     R_HMAC,
     R_SELF,
     R_IDENTITY,
+    R_IDENTITY_LIST,
     R_POLICY,
+    R_POLICY_READ,
     R_POLICY_LIST,
+    R_LOG_AUDIT,
+    R_LOG_ERROR,
 } route_id;
 
 typedef enum arg_kind {
@@ -85,10 +93,14 @@ static const kes_route routes[] = {
     {"/v1/key/hmac/", KH_HTTP_PUT, ARG_NAME, true, R_HMAC, "kes_key_hmac"},
     {"/v1/identity/self/describe", KH_HTTP_GET, ARG_NONE, false, R_SELF, "kes_identity"},
     {"/v1/identity/describe/", KH_HTTP_GET, ARG_ANY, false, R_IDENTITY, "kes_identity"},
+    {"/v1/identity/list/", KH_HTTP_GET, ARG_ANY, false, R_IDENTITY_LIST, "kes_identity"},
+    {"/v1/identity/list", KH_HTTP_GET, ARG_NONE, false, R_IDENTITY_LIST, "kes_identity"},
     {"/v1/policy/describe/", KH_HTTP_GET, ARG_ANY, false, R_POLICY, "kes_policy"},
-    {"/v1/policy/read/", KH_HTTP_GET, ARG_ANY, false, R_POLICY, "kes_policy"},
+    {"/v1/policy/read/", KH_HTTP_GET, ARG_ANY, false, R_POLICY_READ, "kes_policy"},
     {"/v1/policy/list/", KH_HTTP_GET, ARG_ANY, false, R_POLICY_LIST, "kes_policy"},
     {"/v1/policy/list", KH_HTTP_GET, ARG_NONE, false, R_POLICY_LIST, "kes_policy"},
+    {"/v1/log/audit", KH_HTTP_GET, ARG_NONE, true, R_LOG_AUDIT, "kes_log"},
+    {"/v1/log/error", KH_HTTP_GET, ARG_NONE, true, R_LOG_ERROR, "kes_log"},
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
@@ -189,6 +201,21 @@ static void ok_json(kh_http_reply *r)
 {
     r->status = 200;
     r->result = KH_OK;
+}
+
+void kh_kes_fail(kh_http_reply *r, int status, kh_err err, const char *msg)
+{
+    kes_fail(r, status, err, msg);
+}
+
+void kh_kes_ok(kh_http_reply *r)
+{
+    ok_json(r);
+}
+
+void kh_kes_append_str(kh_buf *out, const char *s)
+{
+    append_str(out, s);
 }
 
 /* ---- base64 ----------------------------------------------------------- */
@@ -313,33 +340,76 @@ static void reply_api(kh_http_reply *r)
     ok_json(r);
 }
 
-static void reply_identity(const kes_route *ro, const char *arg, const char *principal,
-                           kh_http_reply *r)
-{
-    if (ro->id == R_IDENTITY && strcmp(arg, principal) != 0) {
-        kes_fail(r, 404, KH_ERR_NOT_FOUND, "identity does not exist");
-        return;
-    }
-    bool admin = strcmp(principal, KH_HTTP_DEFAULT_PRINCIPAL) == 0;
-    kh_buf_append_u8(&r->body, '{');
-    if (ro->id == R_SELF) {
-        kh_buf_append(&r->body, "\"identity\":", 11);
-        append_str(&r->body, principal);
-        kh_buf_append_u8(&r->body, ',');
-    }
-    kh_buf_append(&r->body, "\"policy\":\"\"", 11);
-    if (admin)
-        kh_buf_append(&r->body, ",\"admin\":true", 13);
-    kh_buf_append_u8(&r->body, '}');
-    ok_json(r);
-}
-
 static const char *principal_of(const kh_http_request *req)
 {
     return req->peer.principal[0] ? req->peer.principal : KH_HTTP_DEFAULT_PRINCIPAL;
 }
 
-bool kh_kes_route(const kh_http_request *req, kh_http_reply *r)
+/* The routes that need neither store nor keys. On the HTTPS listener
+ * (pol == NULL) they run on the I/O thread; on the KES listener on a
+ * worker, after the policy check. */
+static void answer_local(const kes_route *ro, const char *arg, const kh_kes_policies *pol,
+                         const char *principal, const kh_http_request *req, kh_http_reply *r)
+{
+    switch (ro->id) {
+    case R_VERSION:
+        kh_buf_append(&r->body, "{\"version\":", 11);
+        append_str(&r->body, KH_VERSION);
+        kh_buf_append(&r->body, ",\"commit\":\"\"}", 13);
+        ok_json(r);
+        break;
+    case R_API:
+        reply_api(r);
+        break;
+    case R_METRICS:
+        r->status = 200;
+        r->content_type = "text/plain; version=0.0.4; charset=utf-8";
+        kh_metrics_render(&req->gauges, &r->body);
+        break;
+    case R_SELF:
+        kh_kes_reply_self(pol, principal, r);
+        break;
+    case R_IDENTITY:
+        kh_kes_reply_identity(pol, principal, arg, r);
+        break;
+    case R_IDENTITY_LIST:
+        kh_kes_reply_identity_list(pol, arg, r);
+        break;
+    case R_POLICY:
+    case R_POLICY_READ:
+        kh_kes_reply_policy(pol, arg, ro->id == R_POLICY_READ, r);
+        break;
+    case R_POLICY_LIST:
+        kh_kes_reply_policy_list(pol, arg, r);
+        break;
+    default:
+        kes_fail(r, 500, KH_ERR_INTERNAL, kh_strerror(KH_ERR_INTERNAL));
+    }
+}
+
+/* Method and name checks: true = r holds the refusal. */
+static bool refuse(const kes_route *ro, const char *arg, const kh_http_request *req,
+                   kh_http_reply *r)
+{
+    bool put = ro->method == KH_HTTP_PUT && req->method == KH_HTTP_POST;
+    if (req->method != ro->method && !put) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "received method '%s' expected '%s'", method_name(req->method),
+                 method_name(ro->method));
+        kes_fail(r, 405, KH_ERR_UNSUPPORTED, msg);
+        r->allow = ro->method == KH_HTTP_PUT ? "PUT, POST" : method_name(ro->method);
+        r->accept = method_name(ro->method); /* what KES itself sends */
+        return true;
+    }
+    if ((ro->arg == ARG_NAME && !kh_kes_name_valid(arg)) ||
+        (ro->arg == ARG_PATTERN && !kh_kes_pattern_valid(arg))) {
+        bad_name(r, arg);
+        return true;
+    }
+    return false;
+}
+
+static bool route(bool kes_listener, const kh_http_request *req, kh_http_reply *r)
 {
     const char *arg = NULL;
     const kes_route *ro = find_route(req->path, &arg);
@@ -349,49 +419,23 @@ bool kh_kes_route(const kh_http_request *req, kh_http_reply *r)
         return true;
     }
     r->label = ro->label;
-    bool put = ro->method == KH_HTTP_PUT && req->method == KH_HTTP_POST;
-    if (req->method != ro->method && !put) {
-        char msg[96];
-        snprintf(msg, sizeof(msg), "received method '%s' expected '%s'", method_name(req->method),
-                 method_name(ro->method));
-        kes_fail(r, 405, KH_ERR_UNSUPPORTED, msg);
-        r->allow = ro->method == KH_HTTP_PUT ? "PUT, POST" : method_name(ro->method);
+    if (refuse(ro, arg, req, r))
+        return true;
+    if (ro->id == R_VERSION || (!kes_listener && !ro->worker)) {
+        answer_local(ro, arg, NULL, principal_of(req), req, r);
         return true;
     }
-    if ((ro->arg == ARG_NAME && !kh_kes_name_valid(arg)) ||
-        (ro->arg == ARG_PATTERN && !kh_kes_pattern_valid(arg))) {
-        bad_name(r, arg);
-        return true;
-    }
-    switch (ro->id) {
-    case R_VERSION:
-        kh_buf_append(&r->body, "{\"version\":", 11);
-        append_str(&r->body, KH_VERSION);
-        kh_buf_append(&r->body, ",\"commit\":\"\"}", 13);
-        ok_json(r);
-        return true;
-    case R_API:
-        reply_api(r);
-        return true;
-    case R_METRICS:
-        r->status = 200;
-        r->content_type = "text/plain; version=0.0.4; charset=utf-8";
-        kh_metrics_render(&req->gauges, &r->body);
-        return true;
-    case R_SELF:
-    case R_IDENTITY:
-        reply_identity(ro, arg, principal_of(req), r);
-        return true;
-    case R_POLICY:
-        kes_fail(r, 404, KH_ERR_NOT_FOUND, "policy does not exist");
-        return true;
-    case R_POLICY_LIST:
-        kh_buf_append(&r->body, "{\"names\":[],\"continue_at\":\"\"}", 29);
-        ok_json(r);
-        return true;
-    default:
-        return !ro->worker;
-    }
+    return false;
+}
+
+bool kh_kes_route(const kh_http_request *req, kh_http_reply *r)
+{
+    return route(false, req, r);
+}
+
+bool kh_kes_listener_route(const kh_http_request *req, kh_http_reply *r)
+{
+    return route(true, req, r);
 }
 
 /* ---- worker routes ---------------------------------------------------- */
@@ -500,7 +544,7 @@ static void reply_describe(const char *name, const kh_kes_key *k, kh_http_reply 
     kh_buf_append(&r->body, ",\"created_at\":", 14);
     append_str(&r->body, when);
     kh_buf_append(&r->body, ",\"created_by\":", 14);
-    append_str(&r->body, k->owner);
+    append_str(&r->body, k->created_by ? k->created_by : k->owner);
     kh_buf_append_u8(&r->body, '}');
     ok_json(r);
 }
@@ -514,8 +558,8 @@ static void b64_member(kh_buf *out, const char *key, const uint8_t *p, size_t n)
 }
 
 /* import: {"key": base64 of 32 bytes, "cipher": "AES256" | "ChaCha20"} */
-static kh_err do_import(kh_ctx *ctx, const char *name, const json_t *body, kh_kes_key *k,
-                        kh_http_reply *r)
+static kh_err do_import(kh_ctx *ctx, const char *by, const char *name, const json_t *body,
+                        kh_kes_key *k, kh_http_reply *r)
 {
     const char *cipher = json_string_value(json_object_get(body, "cipher"));
     uint32_t alg = 0;
@@ -536,7 +580,7 @@ static kh_err do_import(kh_ctx *ctx, const char *name, const json_t *body, kh_ke
     }
     kh_secbuf *material = kh_secbuf_dup(key.p, key.n);
     field_free(&key);
-    kh_err err = kh_kes_key_create(ctx, name, alg, material, k);
+    kh_err err = kh_kes_key_create_by(ctx, by, name, alg, material, k);
     kh_secbuf_free(&material);
     if (err != KH_OK)
         fail_err(r, err);
@@ -600,14 +644,14 @@ static kh_err do_data(kh_ctx *ctx, route_id id, const kh_kes_key *k, const json_
 }
 
 /* One key route on a parsed body; answers r itself. */
-static kh_err key_op(kh_ctx *ctx, route_id id, const char *name, const json_t *body, kh_kes_key *k,
-                     kh_http_reply *r)
+static kh_err key_op(kh_ctx *ctx, const char *by, route_id id, const char *name, const json_t *body,
+                     kh_kes_key *k, kh_http_reply *r)
 {
     kh_err err;
     if (id == R_IMPORT)
-        return do_import(ctx, name, body, k, r);
+        return do_import(ctx, by, name, body, k, r);
     if (id == R_CREATE) {
-        err = kh_kes_key_create(ctx, name, KH_CRYPTOGRAPHIC_ALGORITHM_AES, NULL, k);
+        err = kh_kes_key_create_by(ctx, by, name, KH_CRYPTOGRAPHIC_ALGORITHM_AES, NULL, k);
     } else if ((err = kh_kes_key_find(ctx, name, k)) != KH_OK) {
         /* answered below */
     } else if (id == R_DESCRIBE) {
@@ -625,9 +669,11 @@ static kh_err key_op(kh_ctx *ctx, route_id id, const char *name, const json_t *b
     return err;
 }
 
-/* The key routes: audited like every KMIP operation. */
-static void key_route(kh_ctx *ctx, const kes_route *ro, const char *name,
-                      const kh_http_request *req, kh_http_reply *r)
+/* The key routes: audited like every KMIP operation, under the caller's
+ * name (on the KES listener ctx acts as the KES owner, docs/kes.md). */
+static void key_route(kh_ctx *ctx, const kh_kes_policies *pol, const char *caller,
+                      const kes_route *ro, const char *name, const kh_http_request *req,
+                      kh_http_reply *r)
 {
     kh_kes_key k = {0};
     kh_err err = KH_ERR_DECODE;
@@ -636,24 +682,71 @@ static void key_route(kh_ctx *ctx, const kes_route *ro, const char *name,
     if (wants_body && !body)
         bad_body(r);
     else
-        err = key_op(ctx, ro->id, name, body, &k, r);
-    (void)kh_audit_record(ctx, ro->label, k.uid ? k.uid : "", err);
+        err = key_op(ctx, caller, ro->id, name, body, &k, r);
+    /* a new key of the namespace: its KMIP grants follow the policies */
+    if (err == KH_OK && pol && (ro->id == R_CREATE || ro->id == R_IMPORT) &&
+        kh_kes_grants_sync_key(ctx->svc, pol, k.uid, name) != KH_OK)
+        kh_warn("kes: cannot set the grants of key %s from the policies", k.uid);
+    kh_ctx audit = *ctx;
+    audit.principal = caller;
+    (void)kh_audit_record(&audit, ro->label, k.uid ? k.uid : "", err);
     json_decref(body);
     kh_kes_key_clear(&k);
 }
 
-void kh_kes_handle(kh_service *svc, const char *principal, const kh_http_request *req,
-                   kh_http_reply *r)
+/* KES listener: the admin passes; /v1/identity/self/describe needs only an
+ * identity, as in KES; everything else the caller's policy. A refusal is
+ * audited with the path as its object. */
+static bool policy_allows(kh_service *svc, const kh_kes_policies *pol, const kes_route *ro,
+                          const char *caller, const kh_http_request *req, kh_http_reply *r)
+{
+    if (ro->id == R_SELF || kh_kes_policy_check(pol, caller, req->path) == KH_OK)
+        return true;
+    kh_ctx ctx = {
+        .principal = caller, .now = (int64_t)time(NULL), .svc = svc, .client_addr = req->peer.addr};
+    (void)kh_audit_record(&ctx, ro->label, req->path, KH_ERR_PERMISSION);
+    fail_err(r, KH_ERR_PERMISSION);
+    return false;
+}
+
+static int64_t mono_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static void handle_one(kh_service *svc, const kh_kes_policies *pol, const char *principal,
+                       const kh_http_request *req, kh_http_reply *r);
+
+static void handle(kh_service *svc, const kh_kes_policies *pol, const char *principal,
+                   const kh_http_request *req, kh_http_reply *r)
+{
+    int64_t t0 = mono_ns();
+    handle_one(svc, pol, principal, req, r);
+    if (!r->stream && kh_http_stream_wanted(KH_HTTP_STREAM_AUDIT))
+        kh_kes_publish_audit(req, principal, r->status, mono_ns() - t0);
+}
+
+static void handle_one(kh_service *svc, const kh_kes_policies *pol, const char *principal,
+                       const kh_http_request *req, kh_http_reply *r)
 {
     const char *arg = NULL;
     const kes_route *ro = find_route(req->path, &arg);
-    if (!ro) { /* kh_kes_route answers these itself */
+    if (!ro) { /* the route functions answer these themselves */
         kes_fail(r, 500, KH_ERR_INTERNAL, kh_strerror(KH_ERR_INTERNAL));
+        return;
+    }
+    if (pol && !policy_allows(svc, pol, ro, principal, req, r))
+        return;
+    if (ro->id == R_LOG_AUDIT || ro->id == R_LOG_ERROR) {
+        kh_kes_reply_log(pol, principal,
+                         ro->id == R_LOG_AUDIT ? KH_HTTP_STREAM_AUDIT : KH_HTTP_STREAM_ERROR, r);
         return;
     }
     char addr[64]; /* the client behind a trusted proxy (proto/proxy.h) */
     kh_authn_client_addr(svc->authn, req, addr, sizeof(addr));
-    kh_ctx ctx = {.principal = principal,
+    kh_ctx ctx = {.principal = pol ? KH_KES_OWNER : principal,
                   .now = (int64_t)time(NULL),
                   .svc = svc,
                   .client_addr = addr,
@@ -668,7 +761,30 @@ void kh_kes_handle(kh_service *svc, const char *principal, const kh_http_request
     case R_LIST:
         reply_list(&ctx, arg, r);
         break;
+    case R_VERSION:
+    case R_API:
+    case R_METRICS:
+    case R_SELF:
+    case R_IDENTITY:
+    case R_IDENTITY_LIST:
+    case R_POLICY:
+    case R_POLICY_READ:
+    case R_POLICY_LIST:
+        answer_local(ro, arg, pol, principal, req, r);
+        break;
     default:
-        key_route(&ctx, ro, arg, req, r);
+        key_route(&ctx, pol, principal, ro, arg, req, r);
     }
+}
+
+void kh_kes_handle(kh_service *svc, const char *principal, const kh_http_request *req,
+                   kh_http_reply *r)
+{
+    handle(svc, NULL, principal, req, r);
+}
+
+void kh_kes_listener_handle(kh_service *svc, const kh_kes_policies *pol, const char *principal,
+                            const kh_http_request *req, kh_http_reply *r)
+{
+    handle(svc, pol, principal, req, r);
 }

@@ -117,8 +117,19 @@ static const char v4[] =
     "  created_at BIGINT NOT NULL,"
     "  revoked_at BIGINT);"
     "CREATE INDEX api_key_user ON api_key(user_id);";
+/* KES names (docs/kes.md): who holds each name of an owner's namespace,
+ * so that nodes sharing the database cannot both create one. holder is the
+ * key's uid, or a creator's "pending:<unix seconds>:<nonce>" while it
+ * makes the key. */
+static const char v5[] =
+    "CREATE TABLE kes_name ("
+    "  owner TEXT NOT NULL,"
+    "  name TEXT NOT NULL,"
+    "  holder TEXT NOT NULL,"
+    "  claimed_at BIGINT NOT NULL,"
+    "  PRIMARY KEY (owner, name));";
 /* clang-format on */
 
-const char *const kh_postgres_migrations[] = {v1, v2, v3, v4};
+const char *const kh_postgres_migrations[] = {v1, v2, v3, v4, v5};
 const size_t kh_postgres_n_migrations =
     sizeof(kh_postgres_migrations) / sizeof(kh_postgres_migrations[0]);

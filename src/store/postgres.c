@@ -96,6 +96,13 @@ static const char *const stmt_sql[PG_STMT_MAX_] = {
                       " ORDER BY object_uid COLLATE \"C\", grantee COLLATE \"C\"",
     [PG_GRANT_PERMS] = "SELECT permissions FROM access_grant WHERE owner = $1"
                        " AND object_uid IN ($2, '*') AND grantee IN ($3, '*')",
+    /* Taken when free, or from expected (NULL never equals anything); the
+     * unique key makes it one winner across nodes. */
+    [PG_KES_NAME_CLAIM] = "INSERT INTO kes_name(owner, name, holder, claimed_at)"
+                          " VALUES ($1, $2, $3, $4) ON CONFLICT (owner, name) DO UPDATE"
+                          " SET holder = EXCLUDED.holder, claimed_at = EXCLUDED.claimed_at"
+                          " WHERE kes_name.holder = $5::text",
+    [PG_KES_NAME_GET] = "SELECT holder FROM kes_name WHERE owner = $1 AND name = $2",
 };
 
 /* What each statement is, for log lines. */
@@ -110,7 +117,8 @@ static const char *const stmt_what[PG_STMT_MAX_] = {
     [PG_AUDIT_INSERT] = "audit insert",    [PG_AUDIT_READ] = "audit select",
     [PG_GRANT_ADD] = "grant insert",       [PG_GRANT_SUB] = "grant update",
     [PG_GRANT_PRUNE] = "grant delete",     [PG_GRANT_LIST] = "grant select",
-    [PG_GRANT_PERMS] = "grant select",
+    [PG_GRANT_PERMS] = "grant select",     [PG_KES_NAME_CLAIM] = "kes name claim",
+    [PG_KES_NAME_GET] = "kes name select",
 };
 
 /* ---- statements ------------------------------------------------------- */
@@ -638,6 +646,8 @@ static const struct kh_store_ops postgres_ops = {
     .grant_remove = pg_grant_remove,
     .grant_list = pg_grant_list,
     .grant_perms = pg_grant_perms,
+    .kes_name_claim = pg_kes_name_claim,
+    .kes_name_get = pg_kes_name_get,
 };
 
 kh_err kh_postgres_open(const char *url, kh_store **out)

@@ -41,6 +41,8 @@ typedef enum pg_stmt_id {
     PG_GRANT_PRUNE,
     PG_GRANT_LIST,
     PG_GRANT_PERMS,
+    PG_KES_NAME_CLAIM,
+    PG_KES_NAME_GET,
     PG_STMT_MAX_
 } pg_stmt_id;
 
@@ -130,5 +132,8 @@ kh_err pg_grant_list(kh_store *s, const char *owner, const char *object_uid, kh_
                      size_t *n);
 kh_err pg_grant_perms(kh_store *s, const char *owner, const char *object_uid, const char *principal,
                       uint32_t *perms);
+kh_err pg_kes_name_claim(kh_store *s, const char *owner, const char *name, const char *holder,
+                         const char *expected);
+kh_err pg_kes_name_get(kh_store *s, const char *owner, const char *name, char **holder);
 
 #endif

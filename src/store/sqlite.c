@@ -85,6 +85,12 @@ static const char *const stmt_sql[SQ_STMT_MAX_] = {
                       " ORDER BY object_uid, grantee",
     [SQ_GRANT_PERMS] = "SELECT permissions FROM access_grant WHERE owner = ?1"
                        " AND object_uid IN (?2, '*') AND grantee IN (?3, '*')",
+    /* Taken when free, or from expected (NULL never equals anything). */
+    [SQ_KES_NAME_CLAIM] = "INSERT INTO kes_name(owner, name, holder, claimed_at)"
+                          " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (owner, name) DO UPDATE"
+                          " SET holder = excluded.holder, claimed_at = excluded.claimed_at"
+                          " WHERE kes_name.holder = ?5",
+    [SQ_KES_NAME_GET] = "SELECT holder FROM kes_name WHERE owner = ?1 AND name = ?2",
 };
 
 /* ---- errors and statements ------------------------------------------- */
@@ -549,6 +555,8 @@ static const struct kh_store_ops sqlite_ops = {
     .grant_remove = sq_grant_remove,
     .grant_list = sq_grant_list,
     .grant_perms = sq_grant_perms,
+    .kes_name_claim = sq_kes_name_claim,
+    .kes_name_get = sq_kes_name_get,
 };
 
 /* SQLite would create the file 0644; the database names every key and its

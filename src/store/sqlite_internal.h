@@ -44,6 +44,8 @@ typedef enum sq_stmt_id {
     SQ_GRANT_PRUNE,
     SQ_GRANT_LIST,
     SQ_GRANT_PERMS,
+    SQ_KES_NAME_CLAIM,
+    SQ_KES_NAME_GET,
     SQ_STMT_MAX_
 } sq_stmt_id;
 
@@ -125,5 +127,8 @@ kh_err sq_grant_list(kh_store *s, const char *owner, const char *object_uid, kh_
                      size_t *n);
 kh_err sq_grant_perms(kh_store *s, const char *owner, const char *object_uid, const char *principal,
                       uint32_t *perms);
+kh_err sq_kes_name_claim(kh_store *s, const char *owner, const char *name, const char *holder,
+                         const char *expected);
+kh_err sq_kes_name_get(kh_store *s, const char *owner, const char *name, char **holder);
 
 #endif

@@ -249,3 +249,20 @@ void kh_grant_rows_free(kh_grant_row *rows, size_t n)
     }
     free(rows);
 }
+
+/* ---- KES names -------------------------------------------------------- */
+
+kh_err kh_store_kes_name_claim(kh_store *s, const char *owner, const char *name, const char *holder,
+                               const char *expected)
+{
+    if (!owner || !*owner || !name || !*name || !holder || !*holder)
+        return KH_ERR_INVALID_ARG;
+    return s->ops->kes_name_claim(s, owner, name, holder, expected);
+}
+
+kh_err kh_store_kes_name_get(kh_store *s, const char *owner, const char *name, char **holder)
+{
+    if (!owner || !name || !holder)
+        return KH_ERR_INVALID_ARG;
+    return s->ops->kes_name_get(s, owner, name, holder);
+}

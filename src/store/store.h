@@ -124,6 +124,10 @@ struct kh_store_ops {
                          kh_grant_row **rows, size_t *n);
     kh_err (*grant_perms)(kh_store *s, const char *owner, const char *object_uid,
                           const char *principal, uint32_t *perms);
+    /* KES names */
+    kh_err (*kes_name_claim)(kh_store *s, const char *owner, const char *name, const char *holder,
+                             const char *expected);
+    kh_err (*kes_name_get)(kh_store *s, const char *owner, const char *name, char **holder);
 };
 
 struct kh_store {
@@ -289,5 +293,14 @@ kh_err kh_store_apikey_list(kh_store *s, const char *user_id, kh_apikey_row **ro
  * active (and, when user_id is not NULL, belonged to user_id). */
 kh_err kh_store_apikey_revoke(kh_store *s, const char *id, const char *user_id,
                               int64_t now) KH_MUST_CHECK;
+
+/* KES names (ops/kes_ops.h), atomic across nodes sharing the database:
+ * make holder the holder of owner's name when nobody holds it (expected
+ * NULL) or when expected does; KH_ERR_EXISTS otherwise. */
+kh_err kh_store_kes_name_claim(kh_store *s, const char *owner, const char *name, const char *holder,
+                               const char *expected) KH_MUST_CHECK;
+/* The holder of owner's name (caller frees); KH_ERR_NOT_FOUND. */
+kh_err kh_store_kes_name_get(kh_store *s, const char *owner, const char *name,
+                             char **holder) KH_MUST_CHECK;
 
 #endif

@@ -195,6 +195,7 @@ class KeyholdServer:
         self.proc = None
         self.port = None
         self.https_port = None
+        self.kes_port = None
         self.runs = 0
         self.log_path = None
 
@@ -207,6 +208,7 @@ class KeyholdServer:
                 "--tls-ca", self.certs.ca,
                 "--kmip-host", "127.0.0.1", "--kmip-port", "0",
                 "--https-host", "127.0.0.1", "--https-port", "0",
+                "--kes-host", "127.0.0.1", "--kes-port", "0",
                 "--ready-file", str(self.ready_file),
                 "--workers", "4",
                 "--log-level", self.log_level] + self.extra_args
@@ -244,6 +246,7 @@ class KeyholdServer:
                 ready = json.loads(self.ready_file.read_text())
                 self.port = int(ready["kmip_port"])
                 self.https_port = ready.get("https_port")
+                self.kes_port = ready.get("kes_port")
                 return self
             except (OSError, ValueError, KeyError):
                 time.sleep(0.02)

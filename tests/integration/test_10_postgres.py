@@ -109,3 +109,39 @@ def test_node_with_another_master_key_refuses_to_start(tmp_path, certs, pg_url, 
         assert "does not open" in intruder.log()
     finally:
         a.stop()
+
+
+def test_kes_create_race_across_nodes(two_nodes, tmp_path):
+    """Two nodes, one database, many concurrent creates of one KES name: one
+    wins, every other answers 'key already exists', and one live key is
+    left, the one both nodes then use."""
+    import base64
+    import json
+    from test_13_kes_listener import Client, apikey_certificate, new_api_key
+    a, b = two_nodes
+    admin = Client(kh_support.CERTS, *apikey_certificate(tmp_path, new_api_key(), "admin"))
+    for srv in (a, b):  # the KES admin on both nodes
+        srv.extra_args = ["--kes-admin-identity", admin.identity]
+        srv.restart()
+    results = []
+    lock = threading.Lock()
+
+    def create(srv):
+        r = admin.request(srv.kes_port, "PUT", "/v1/key/create/raced")
+        with lock:
+            results.append(r)
+
+    threads = [threading.Thread(target=create, args=(srv,)) for srv in (a, b) * 8]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results.count((200, None)) == 1, results
+    assert results.count((400, {"message": "key already exists"})) == len(threads) - 1, results
+    status, gen = admin.request(a.kes_port, "PUT", "/v1/key/generate/raced", {})
+    assert status == 200
+    assert admin.request(b.kes_port, "PUT", "/v1/key/decrypt/raced",
+                         {"ciphertext": gen["ciphertext"]}) == (200, {"plaintext": gen["plaintext"]})
+    assert admin.request(a.kes_port, "GET", "/v1/key/list/raced") == (
+        200, {"names": ["raced"], "continue_at": ""})
+    assert base64.b64decode(gen["plaintext"]) and json.dumps(gen)

@@ -301,6 +301,8 @@ static void test_ops_import_and_list(void **state)
 
 /* ---- routing on the I/O thread ---------------------------------------- */
 
+static bool kes_listener; /* route with kh_kes_listener_route instead */
+
 static int route(kh_http_method m, const char *path, kh_http_reply *r, bool *answered)
 {
     kh_http_request req;
@@ -308,7 +310,7 @@ static int route(kh_http_method m, const char *path, kh_http_reply *r, bool *ans
     memset(r, 0, sizeof(*r));
     req.method = m;
     snprintf(req.path, sizeof(req.path), "%s", path);
-    *answered = kh_kes_route(&req, r);
+    *answered = kes_listener ? kh_kes_listener_route(&req, r) : kh_kes_route(&req, r);
     kh_buf_append_u8(&r->body, '\0');
     return r->status;
 }
@@ -353,13 +355,47 @@ static void test_routing(void **state)
     kh_buf_free(&r.body);
 }
 
+/* The KES listener checks policies on a worker, so only /version and
+ * refusals of method or name are answered on the I/O thread. */
+static void test_listener_routing(void **state)
+{
+    (void)state;
+    kh_http_reply r;
+    bool done;
+    kes_listener = true;
+    assert_int_equal(route(KH_HTTP_GET, "/version", &r, &done), 200);
+    assert_true(done);
+    kh_buf_free(&r.body);
+    static const char *to_worker[] = {
+        "/v1/api",         "/v1/metrics",   "/v1/identity/self/describe", "/v1/policy/describe/p",
+        "/v1/policy/list", "/v1/log/audit", "/v1/key/describe/k"};
+    for (size_t i = 0; i < sizeof(to_worker) / sizeof(to_worker[0]); i++) {
+        assert_int_equal(route(KH_HTTP_GET, to_worker[i], &r, &done), 0);
+        assert_false(done);
+        kh_buf_free(&r.body);
+    }
+    assert_int_equal(route(KH_HTTP_GET, "/v1/key/create/k", &r, &done), 405);
+    assert_true(done);
+    assert_string_equal(r.accept, "PUT");
+    assert_string_equal(r.allow, "PUT, POST");
+    kh_buf_free(&r.body);
+    assert_int_equal(route(KH_HTTP_DELETE, "/v1/key/describe/k", &r, &done), 405);
+    assert_string_equal(r.accept, "GET");
+    kh_buf_free(&r.body);
+    assert_int_equal(route(KH_HTTP_GET, "/v1/key/describe/-k", &r, &done), 400);
+    kh_buf_free(&r.body);
+    assert_int_equal(route(KH_HTTP_GET, "/v1/nope", &r, &done), 501);
+    kh_buf_free(&r.body);
+    kes_listener = false;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_names),          cmocka_unit_test(test_patterns),
         cmocka_unit_test(test_base64),         cmocka_unit_test(test_ct_parse),
         cmocka_unit_test(test_ops_round_trip), cmocka_unit_test(test_ops_import_and_list),
-        cmocka_unit_test(test_routing),
+        cmocka_unit_test(test_routing),        cmocka_unit_test(test_listener_routing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -40,7 +40,7 @@
 typedef enum backend { BK_SQLITE, BK_PG } backend;
 
 #define MAX_DBS 4        /* the fixture's database plus fresh ones a test asks for */
-#define SCHEMA_VERSION 4 /* migrations both backends ship */
+#define SCHEMA_VERSION 5 /* migrations both backends ship */
 
 typedef struct fixture {
     backend kind;
@@ -1237,6 +1237,33 @@ static void test_locate_visible(void **state)
     assert_int_equal(kh_store_object_locate(f->s, &q, &uids, &n), KH_ERR_INVALID_ARG);
 }
 
+/* KES names: one holder per (owner, name); taken over only from the
+ * holder the taker names. */
+static void test_kes_names(void **state)
+{
+    fixture *f = *state;
+    char *h = NULL;
+    assert_int_equal(kh_store_kes_name_get(f->s, "kes", "k", &h), KH_ERR_NOT_FOUND);
+    assert_int_equal(kh_store_kes_name_claim(f->s, "kes", "k", "pending:1:a", NULL), KH_OK);
+    assert_int_equal(kh_store_kes_name_claim(f->s, "kes", "k", "pending:1:b", NULL), KH_ERR_EXISTS);
+    assert_int_equal(kh_store_kes_name_claim(f->s, "kes", "k", "uid-b", "pending:1:b"),
+                     KH_ERR_EXISTS); /* b never held it */
+    assert_int_equal(kh_store_kes_name_claim(f->s, "kes", "k", "uid-a", "pending:1:a"), KH_OK);
+    assert_int_equal(kh_store_kes_name_get(f->s, "kes", "k", &h), KH_OK);
+    assert_string_equal(h, "uid-a");
+    free(h);
+    /* another owner's namespace is another name */
+    assert_int_equal(kh_store_kes_name_claim(f->s, "alice", "k", "uid-c", NULL), KH_OK);
+    assert_int_equal(kh_store_kes_name_claim(f->s, "kes", "k", "uid-d", "uid-a"), KH_OK);
+    assert_int_equal(kh_store_kes_name_get(f->s, "kes", "k", &h), KH_OK);
+    assert_string_equal(h, "uid-d");
+    free(h);
+    assert_int_equal(kh_store_kes_name_get(f->s, "alice", "k", &h), KH_OK);
+    assert_string_equal(h, "uid-c");
+    free(h);
+    assert_int_equal(kh_store_kes_name_claim(f->s, "kes", "", "x", NULL), KH_ERR_INVALID_ARG);
+}
+
 static void test_pg_skipped(void **state)
 {
     (void)state;
@@ -1272,7 +1299,8 @@ static void test_pg_skipped(void **state)
         cmocka_unit_test_setup_teardown(test_audit_refuses_bad_rows, setup, teardown),             \
         cmocka_unit_test_setup_teardown(test_audit_concurrent, setup, teardown),                   \
         cmocka_unit_test_setup_teardown(test_grants, setup, teardown),                             \
-        cmocka_unit_test_setup_teardown(test_locate_visible, setup, teardown)
+        cmocka_unit_test_setup_teardown(test_locate_visible, setup, teardown),                     \
+        cmocka_unit_test_setup_teardown(test_kes_names, setup, teardown)
 
 int main(void)
 {

@@ -1,0 +1,40 @@
+/*
+ * kes_server.c - the handler of the KES listener (port 7373 by default,
+ * docs/kes.md): the KES routes and nothing else.
+ *
+ * net/ has already applied KES's TLS rules (a client certificate required,
+ * accepted for its key; tls.c), so the principal is always the
+ * certificate's identity; an Authorization header means nothing here, as
+ * in KES. Routing and answers are kes.c's.
+ */
+#include "proto/kes.h"
+#include "proto/kes_internal.h"
+
+static bool route_cb(void *arg, const kh_http_request *req, kh_http_reply *r)
+{
+    (void)arg;
+    if (!kh_kes_owns_path(req->path)) {
+        r->label = "kes_unknown";
+        kh_kes_fail(r, 404, KH_ERR_NOT_FOUND, "not found");
+        return true;
+    }
+    return kh_kes_listener_route(req, r);
+}
+
+static void handle_cb(void *arg, const kh_http_request *req, kh_http_reply *r)
+{
+    const kh_kes_listener *l = arg;
+    kh_kes_listener_handle(l->svc, l->policies, req->peer.principal, req, r);
+}
+
+static void error_cb(void *arg, kh_err err, kh_http_reply *r)
+{
+    (void)arg;
+    kh_kes_fail(r, kh_err_http_status(err), err, kh_strerror(err));
+}
+
+kh_http_handler kh_kes_listener_handler(kh_kes_listener *l)
+{
+    kh_http_handler h = {route_cb, handle_cb, error_cb, l};
+    return h;
+}

@@ -1,0 +1,3 @@
+module keyhold.test/go_kes_client
+
+go 1.19
