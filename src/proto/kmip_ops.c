@@ -44,7 +44,8 @@ static kh_err op_create(kh_kmip_call *c, const kh_ttlv *p, kh_ttlv *resp)
 static const kh_ttlv *managed_object(const kh_ttlv *p)
 {
     static const uint32_t tags[] = {KH_TAG_SYMMETRIC_KEY, KH_TAG_PUBLIC_KEY,  KH_TAG_PRIVATE_KEY,
-                                    KH_TAG_SECRET_DATA,   KH_TAG_CERTIFICATE, KH_TAG_OPAQUE_OBJECT};
+                                    KH_TAG_SECRET_DATA,   KH_TAG_CERTIFICATE, KH_TAG_OPAQUE_OBJECT,
+                                    KH_TAG_SPLIT_KEY};
     for (size_t i = 0; i < p->nkids; i++)
         for (size_t t = 0; t < sizeof(tags) / sizeof(tags[0]); t++)
             if (p->kids[i]->tag == tags[t])
