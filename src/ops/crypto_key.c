@@ -96,6 +96,11 @@ static kh_err asymmetric(const kh_ttlv *m, bool is_private, kh_pkey **out)
     return kh_pkey_import(out, is_private, pf, km->data, km->len);
 }
 
+kh_err kh_public_key_of(const kh_ttlv *m, kh_pkey **out)
+{
+    return asymmetric(m, false, out);
+}
+
 static kh_err load_material(kh_ctx *ctx, kh_use_key *k)
 {
     kh_ttlv *m = NULL;

@@ -2,6 +2,7 @@
  * op_create.c - Create, Register and Get: objects coming in and going out.
  */
 #include "ops/attrs.h"
+#include "ops/certlink.h"
 #include "ops/keyops.h"
 #include "ops/object.h"
 #include "ops/ops.h"
@@ -272,6 +273,7 @@ kh_err kh_op_register(kh_ctx *ctx, uint32_t object_type, const kh_ttlv *attrs, c
     kh_err err;
     int32_t alg = 0, bits = 0;
     kh_ttlv *plain = NULL;
+    kh_certlink cl = {NULL, 0};
     if (!object_tag(object_type))
         return KH_ERR_UNSUPPORTED;
     if ((err = check_object(object_type, obj, &alg, &bits)) != KH_OK)
@@ -289,10 +291,15 @@ kh_err kh_op_register(kh_ctx *ctx, uint32_t object_type, const kh_ttlv *attrs, c
     if (object_type == KH_OBJECT_TYPE_SYMMETRIC_KEY &&
         (err = check_symmetric_material(obj, o->row)) != KH_OK)
         goto out;
+    /* a certificate and its public key link to each other (certlink.h) */
+    if ((err = kh_certlink_prepare(ctx, o, obj, &cl)) != KH_OK)
+        goto out;
     if ((err = kh_object_insert(ctx, o, obj)) != KH_OK)
         goto out;
+    kh_certlink_finish(ctx, o, &cl);
     *uid = kh_xstrdup(o->row->uid);
 out:
+    kh_certlink_clear(&cl);
     kh_object_free(&o);
     kh_ttlv_free(&plain);
     return err;
