@@ -19,7 +19,7 @@ from kmip.pie import objects as pobjects
 
 import kh_support
 import kh_ttlv as ttlv
-from kh_ttlv import B, E, I, S, T
+from kh_ttlv import B, E, S, T
 
 ALG = enums.CryptographicAlgorithm
 KFT = enums.KeyFormatType

@@ -5,7 +5,7 @@ version can use. PyKMIP 0.10 has no Export, so it is hand-encoded TTLV;
 results are checked against a plain Get and, for wrapped exports, unwrapped
 locally with Python's `cryptography`.
 """
-import os
+import subprocess
 
 import pytest
 from cryptography.hazmat.primitives import keywrap
@@ -14,7 +14,7 @@ from kmip.pie import objects as pobjects
 
 import kh_support
 import kh_ttlv as ttlv
-from kh_ttlv import B, E, I, S, T
+from kh_ttlv import E, I, S, T
 
 RR = enums.ResultReason
 ALG = enums.CryptographicAlgorithm
@@ -217,3 +217,27 @@ def test_query_follows_the_protocol_version(module_server):
     assert enums.Operation.REKEY_KEY_PAIR.value not in by[(1, 0)]
     assert enums.Operation.REKEY_KEY_PAIR.value in by[(1, 1)]
     assert enums.Operation.DISCOVER_VERSIONS.value in by[(1, 0)]
+
+
+def test_export_follows_the_export_grant(module_server, alice, certs):
+    """Export needs the `export` permission on someone else's object: `get`
+    alone is not enough, and `export` alone gives the attributes too."""
+    uid = alice.create(ALG.AES, 128, name="shared-for-export")
+
+    def grant(perms):
+        r = subprocess.run([str(kh_support.keyhold_bin()), "grant", "add", "--db",
+                            "sqlite://" + str(module_server.db_path), "--owner",
+                            certs.spki_sha256["alice"], "--object", uid, "--to",
+                            certs.spki_sha256["bob"], "--permissions", perms],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+
+    failed(call(module_server, Op.EXPORT, uid_item(uid), who="bob"), RR.ITEM_NOT_FOUND)
+    grant("get")
+    assert call(module_server, Op.GET, uid_item(uid), who="bob").status == ttlv.STATUS_SUCCESS
+    failed(call(module_server, Op.EXPORT, uid_item(uid), who="bob"), RR.PERMISSION_DENIED)
+    grant("export")
+    p = ok(call(module_server, Op.EXPORT, uid_item(uid), who="bob"))
+    assert p.find(Tag.ATTRIBUTES).find(Tag.NAME).get(Tag.NAME_VALUE) == "shared-for-export"
+    assert p.find(Tag.SYMMETRIC_KEY).find(Tag.KEY_BLOCK).find(Tag.KEY_VALUE) \
+        .get(Tag.KEY_MATERIAL) == alice.get(uid).value
