@@ -11,6 +11,7 @@
 #include "ops/crypto_key.h"
 #include "ops/keyops.h"
 #include "ops/object.h"
+#include "ops/transparent.h"
 
 #include "common/mem.h"
 #include "crypto/cipher.h"
@@ -109,12 +110,31 @@ static bool writable(kh_pkey_type t, bool is_private, kh_pkey_format f)
     }
 }
 
+/* To a Transparent form (transparent.h) from a DER or raw one. */
+static kh_err transparent_convert(kh_ttlv *kv, const kh_ttlv *km, bool is_private,
+                                  kh_pkey_format from, uint32_t to)
+{
+    kh_pkey *k = NULL;
+    kh_ttlv *n = NULL;
+    if (km->type != KH_TTLV_BYTE_STRING)
+        return KH_ERR_KEY_FORMAT;
+    kh_err err = kh_pkey_import(&k, is_private, from, km->data, km->len);
+    if (err != KH_OK)
+        return err == KH_ERR_CRYPTO ? KH_ERR_KEY_FORMAT : err;
+    if ((err = kh_transparent_key_material(k, is_private, to, &n)) == KH_OK)
+        replace_kid(kv, KH_TAG_KEY_MATERIAL, n);
+    kh_pkey_free(&k);
+    return err;
+}
+
 static kh_err asymmetric_convert(kh_ttlv *kv, const kh_ttlv *km, bool is_private, uint32_t from,
                                  uint32_t to)
 {
     kh_pkey_format pf, pt;
     kh_pkey *k = NULL;
     kh_err err = pkey_format_of(from, &pf);
+    if (err == KH_OK && kh_transparent_format(to))
+        return transparent_convert(kv, km, is_private, pf, to);
     if (err == KH_OK && to == KH_KEY_FORMAT_TYPE_EC_PRIVATE_KEY)
         err = KH_ERR_KEY_FORMAT; /* SEC1 output: not written by pkey.h */
     if (err == KH_OK)
