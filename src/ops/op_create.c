@@ -157,6 +157,17 @@ static bool is_extension(uint32_t e)
     return e >= 0x80000000U;
 }
 
+/* A BigInteger (two's complement, big-endian) greater than zero. */
+static bool positive(const uint8_t *p, size_t len)
+{
+    if (len == 0 || (p[0] & 0x80))
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (p[i])
+            return true;
+    return false;
+}
+
 /* A split key part's description must be coherent: 1 <= threshold <= parts,
  * 1 <= part identifier <= parts, a known method, and a prime field size
  * exactly when the method is polynomial sharing over a prime field (the
@@ -181,7 +192,7 @@ static kh_err check_split_key(const kh_ttlv *obj)
     if (method == KH_SPLIT_KEY_METHOD_POLYNOMIAL_SHARING_PRIME_FIELD) {
         if (!pfs)
             return KH_ERR_MISSING_DATA;
-        if (pfs->type != KH_TTLV_BIG_INTEGER || pfs->len == 0)
+        if (pfs->type != KH_TTLV_BIG_INTEGER || !positive(pfs->data, pfs->len))
             return KH_ERR_INVALID_FIELD;
     } else if (pfs) {
         return KH_ERR_INVALID_FIELD;

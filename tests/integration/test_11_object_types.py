@@ -141,13 +141,16 @@ PRIME = (104729).to_bytes(8, "big")
     (dict(method=SKM.POLYNOMIAL_SHARING_PRIME_FIELD.value), RR.MISSING_DATA),  # no prime
     (dict(prime=PRIME), RR.INVALID_FIELD),                       # a prime for XOR
     (dict(method=SKM.POLYNOMIAL_SHARING_PRIME_FIELD.value, prime=b""), RR.INVALID_FIELD),
+    (dict(method=SKM.POLYNOMIAL_SHARING_PRIME_FIELD.value, prime=bytes(8)), RR.INVALID_FIELD),
+    (dict(method=SKM.POLYNOMIAL_SHARING_PRIME_FIELD.value, prime=b"\xff" * 8),
+     RR.INVALID_FIELD),                                          # -1
     (dict(parts=None), RR.MISSING_DATA),
     (dict(part=None), RR.MISSING_DATA),
     (dict(threshold=None), RR.MISSING_DATA),
     (dict(method=None), RR.MISSING_DATA),
 ], ids=["threshold>parts", "threshold0", "part0", "part>parts", "parts0", "method?",
-        "prime-missing", "prime-for-xor", "prime-empty", "no-parts", "no-part", "no-threshold",
-        "no-method"])
+        "prime-missing", "prime-for-xor", "prime-empty", "prime-zero", "prime-negative",
+        "no-parts", "no-part", "no-threshold", "no-method"])
 def test_split_key_refusals(module_server, kw, reason):
     r = register_split_by_hand(module_server, *fields(**kw))
     assert (r.status, r.reason) == (ttlv.STATUS_OPERATION_FAILED, reason.value), r
