@@ -46,6 +46,8 @@ static kh_err public_key_in(uint32_t type, const kh_ttlv *obj, kh_pkey **out)
         ct != KH_CERTIFICATE_TYPE_X_509)
         return KH_ERR_NOT_FOUND;
     const kh_ttlv *v = kh_ttlv_find(obj, KH_TAG_CERTIFICATE_VALUE);
+    if (!v || v->type != KH_TTLV_BYTE_STRING)
+        return KH_ERR_NOT_FOUND;
     kh_err err = kh_x509_public_key(out, v->data, v->len);
     if (err == KH_ERR_UNSUPPORTED)
         return KH_ERR_NOT_FOUND; /* a key type we do not use: stored, not linked */
