@@ -71,6 +71,21 @@ typedef enum kh_pkey_part {
  * private part of a public key). */
 kh_err kh_pkey_part_get(kh_secbuf **out, const kh_pkey *k, kh_pkey_part part) KH_MUST_CHECK;
 
+/* A key from its parts (KMIP's Transparent forms), each an unsigned
+ * big-endian magnitude (v[part] NULL when absent): type KH_PKEY_RSA with
+ * N and E, and for a private key D, P, Q, DP, DQ and QINV too; or an EC
+ * curve type with EC_D (private; the public point is computed) or EC_Q
+ * (public, uncompressed or compressed point). The key is checked (RSA
+ * factors against the modulus, an EC point on its curve): KH_ERR_CRYPTO
+ * when it does not hold together, KH_ERR_INVALID_ARG when a part it needs
+ * is missing. Caller frees *out. */
+typedef struct kh_pkey_parts {
+    kh_pkey_type type;
+    const uint8_t *v[KH_PKEY_EC_Q + 1];
+    size_t len[KH_PKEY_EC_Q + 1];
+} kh_pkey_parts;
+kh_err kh_pkey_from_parts(kh_pkey **out, bool is_private, const kh_pkey_parts *p) KH_MUST_CHECK;
+
 kh_pkey_type kh_pkey_type_of(const kh_pkey *k);
 /* Modulus bits for RSA, field bits for EC (256, 384, 521), 256 for Ed25519. */
 unsigned kh_pkey_bits(const kh_pkey *k);

@@ -6,6 +6,7 @@
 #include "ops/keyops.h"
 #include "ops/object.h"
 #include "ops/ops.h"
+#include "ops/transparent.h"
 
 #include "common/mem.h"
 #include "crypto/rand.h"
@@ -301,6 +302,10 @@ kh_err kh_op_register(kh_ctx *ctx, uint32_t object_type, const kh_ttlv *attrs, c
         goto out;
     if (object_type == KH_OBJECT_TYPE_SYMMETRIC_KEY &&
         (err = check_symmetric_material(obj, o->row)) != KH_OK)
+        goto out;
+    if ((object_type == KH_OBJECT_TYPE_PUBLIC_KEY || object_type == KH_OBJECT_TYPE_PRIVATE_KEY) &&
+        (err = kh_transparent_check(obj, object_type == KH_OBJECT_TYPE_PRIVATE_KEY,
+                                    o->row->algorithm, &o->row->length)) != KH_OK)
         goto out;
     /* a certificate and its public key link to each other (certlink.h) */
     if ((err = kh_certlink_prepare(ctx, o, obj, &cl)) != KH_OK)
