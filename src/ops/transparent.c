@@ -145,6 +145,12 @@ kh_err kh_transparent_key_material(const kh_pkey *k, bool is_private, uint32_t f
 
 /* ---- reading ------------------------------------------------------------ */
 
+/* No number of a key we use is longer than a 16384-bit RSA modulus (the
+ * most OpenSSL does RSA with): a longer one would only cost the worker
+ * thread a very long key check. */
+#define MAX_NUMBER (16384 / 8)
+#define MAX_POINT 133 /* an uncompressed P-521 point */
+
 static const struct {
     uint32_t tag;
     kh_pkey_part part;
@@ -169,8 +175,8 @@ static kh_err magnitude(const kh_ttlv *km, uint32_t tag, kh_pkey_parts *p, kh_pk
     size_t skip = 0;
     while (skip < t->len && t->data[skip] == 0)
         skip++;
-    if (skip == t->len)
-        return KH_ERR_INVALID_FIELD; /* zero */
+    if (skip == t->len || t->len - skip > MAX_NUMBER)
+        return KH_ERR_INVALID_FIELD; /* zero, or too long for any key we use */
     p->v[part] = t->data + skip;
     p->len[part] = t->len - skip;
     return KH_OK;
@@ -203,7 +209,7 @@ static kh_err ec_parts(const kh_ttlv *km, bool is_private, kh_pkey_parts *p)
     const kh_ttlv *q = kh_ttlv_find(km, KH_TAG_Q_STRING);
     if (!q)
         return KH_ERR_MISSING_DATA;
-    if (q->type != KH_TTLV_BYTE_STRING || q->len == 0)
+    if (q->type != KH_TTLV_BYTE_STRING || q->len == 0 || q->len > MAX_POINT)
         return KH_ERR_INVALID_FIELD;
     p->v[KH_PKEY_EC_Q] = q->data;
     p->len[KH_PKEY_EC_Q] = q->len;

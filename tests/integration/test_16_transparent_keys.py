@@ -195,6 +195,7 @@ def test_transparent_register_refusals(module_server):
     no_modulus = rsa_private_material(k)
     del no_modulus.value[0]
     negative = S(Tag.KEY_MATERIAL, big(Tag.MODULUS, n.public_numbers.n), neg)
+    huge = S(Tag.KEY_MATERIAL, big(Tag.MODULUS, (1 << 65536) + 1), big(Tag.PUBLIC_EXPONENT, 3))
     cases = [
         (Tag.PRIVATE_KEY, KFT.TRANSPARENT_RSA_PRIVATE_KEY, wrong_p, ALG.RSA, 2048,
          RR.INVALID_FIELD),
@@ -202,6 +203,8 @@ def test_transparent_register_refusals(module_server):
          RR.MISSING_DATA),
         (Tag.PUBLIC_KEY, KFT.TRANSPARENT_RSA_PUBLIC_KEY, negative, ALG.RSA, 2048,
          RR.INVALID_FIELD),
+        (Tag.PUBLIC_KEY, KFT.TRANSPARENT_RSA_PUBLIC_KEY, huge, ALG.RSA, None,
+         RR.INVALID_FIELD),                              # a 65537-bit modulus
         (Tag.PRIVATE_KEY, KFT.TRANSPARENT_RSA_PRIVATE_KEY, rsa_private_material(k), ALG.RSA,
          3072, RR.INVALID_FIELD),                        # declared length is not the key's
         (Tag.PRIVATE_KEY, KFT.TRANSPARENT_RSA_PRIVATE_KEY, rsa_private_material(k), ALG.EC,
