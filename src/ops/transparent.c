@@ -145,10 +145,10 @@ kh_err kh_transparent_key_material(const kh_pkey *k, bool is_private, uint32_t f
 
 /* ---- reading ------------------------------------------------------------ */
 
-/* No number of a key we use is longer than a 16384-bit RSA modulus (the
- * most OpenSSL does RSA with): a longer one would only cost the worker
- * thread a very long key check. */
-#define MAX_NUMBER (16384 / 8)
+/* No number is longer than an 8192-bit RSA modulus: checking a private
+ * key tests its primes, and a client must not be able to hold a worker
+ * thread for long with an enormous one. */
+#define MAX_NUMBER (8192 / 8)
 #define MAX_POINT 133 /* an uncompressed P-521 point */
 
 static const struct {
