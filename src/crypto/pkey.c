@@ -229,6 +229,77 @@ kh_err kh_pkey_export_public(uint8_t **der, size_t *len, const kh_pkey *k, kh_pk
     return KH_OK;
 }
 
+static const char *part_param(kh_pkey_part part, bool *secret)
+{
+    static const struct {
+        kh_pkey_part part;
+        const char *name;
+        bool secret;
+    } parts[] = {
+        {KH_PKEY_RSA_N, OSSL_PKEY_PARAM_RSA_N, false},
+        {KH_PKEY_RSA_E, OSSL_PKEY_PARAM_RSA_E, false},
+        {KH_PKEY_RSA_D, OSSL_PKEY_PARAM_RSA_D, true},
+        {KH_PKEY_RSA_P, OSSL_PKEY_PARAM_RSA_FACTOR1, true},
+        {KH_PKEY_RSA_Q, OSSL_PKEY_PARAM_RSA_FACTOR2, true},
+        {KH_PKEY_RSA_DP, OSSL_PKEY_PARAM_RSA_EXPONENT1, true},
+        {KH_PKEY_RSA_DQ, OSSL_PKEY_PARAM_RSA_EXPONENT2, true},
+        {KH_PKEY_RSA_QINV, OSSL_PKEY_PARAM_RSA_COEFFICIENT1, true},
+        {KH_PKEY_EC_D, OSSL_PKEY_PARAM_PRIV_KEY, true},
+    };
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+        if (parts[i].part == part) {
+            *secret = parts[i].secret;
+            return parts[i].name;
+        }
+    }
+    return NULL;
+}
+
+static bool part_of_type(kh_pkey_type t, kh_pkey_part part)
+{
+    bool rsa_part = part >= KH_PKEY_RSA_N && part <= KH_PKEY_RSA_QINV;
+    bool ec_part = part == KH_PKEY_EC_D || part == KH_PKEY_EC_Q;
+    return t == KH_PKEY_RSA ? rsa_part : (t != KH_PKEY_ED25519 && t != 0 && ec_part);
+}
+
+kh_err kh_pkey_part_get(kh_secbuf **out, const kh_pkey *k, kh_pkey_part part)
+{
+    if (!part_of_type(type_of(k->pk), part))
+        return KH_ERR_INVALID_ARG;
+    if (part == KH_PKEY_EC_Q) {
+        size_t len = 0;
+        if (EVP_PKEY_get_octet_string_param(k->pk, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, NULL, 0,
+                                            &len) != 1 ||
+            len == 0)
+            return kh_crypto_fail("EC public point");
+        kh_secbuf *b = kh_secbuf_new(len);
+        if (EVP_PKEY_get_octet_string_param(k->pk, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, b->data,
+                                            b->len, &len) != 1 ||
+            len != b->len) {
+            kh_secbuf_free(&b);
+            return kh_crypto_fail("EC public point");
+        }
+        *out = b;
+        return KH_OK;
+    }
+    bool secret = false;
+    const char *name = part_param(part, &secret);
+    if (secret && !k->has_private)
+        return KH_ERR_INVALID_ARG;
+    BIGNUM *bn = NULL;
+    if (!name || EVP_PKEY_get_bn_param(k->pk, name, &bn) != 1)
+        return kh_crypto_fail("key component");
+    kh_secbuf *b = kh_secbuf_new((size_t)BN_num_bytes(bn) ? (size_t)BN_num_bytes(bn) : 1);
+    int n = BN_bn2binpad(bn, b->data, (int)b->len);
+    BN_clear_free(bn);
+    if (n < 0) {
+        kh_secbuf_free(&b);
+        return kh_crypto_fail("key component");
+    }
+    *out = b;
+    return KH_OK;
+}
+
 kh_pkey_type kh_pkey_type_of(const kh_pkey *k)
 {
     return type_of(k->pk);

@@ -51,6 +51,41 @@ kh_err kh_pkey_export_private(kh_secbuf **der, const kh_pkey *k, kh_pkey_format 
 kh_err kh_pkey_export_public(uint8_t **der, size_t *len, const kh_pkey *k,
                              kh_pkey_format fmt) KH_MUST_CHECK;
 
+/* The numbers KMIP's Transparent key formats carry. */
+typedef enum kh_pkey_part {
+    KH_PKEY_RSA_N = 1, /* modulus */
+    KH_PKEY_RSA_E,     /* public exponent */
+    KH_PKEY_RSA_D,     /* private exponent */
+    KH_PKEY_RSA_P,
+    KH_PKEY_RSA_Q,
+    KH_PKEY_RSA_DP,   /* d mod (p - 1) */
+    KH_PKEY_RSA_DQ,   /* d mod (q - 1) */
+    KH_PKEY_RSA_QINV, /* q^-1 mod p */
+    KH_PKEY_EC_D,     /* the private scalar */
+    KH_PKEY_EC_Q,     /* the public point, uncompressed (0x04 || X || Y) */
+} kh_pkey_part;
+
+/* One part of k: an unsigned big-endian magnitude (the point octets for
+ * KH_PKEY_EC_Q), in a kh_secbuf since most parts of a private key are
+ * secret. KH_ERR_INVALID_ARG when k has no such part (wrong type, or a
+ * private part of a public key). */
+kh_err kh_pkey_part_get(kh_secbuf **out, const kh_pkey *k, kh_pkey_part part) KH_MUST_CHECK;
+
+/* A key from its parts (KMIP's Transparent forms), each an unsigned
+ * big-endian magnitude (v[part] NULL when absent): type KH_PKEY_RSA with
+ * N and E, and for a private key D, P, Q, DP, DQ and QINV too; or an EC
+ * curve type with EC_D (private; the public point is computed) or EC_Q
+ * (public, uncompressed or compressed point). The key is checked (RSA
+ * factors against the modulus, an EC point on its curve): KH_ERR_CRYPTO
+ * when it does not hold together, KH_ERR_INVALID_ARG when a part it needs
+ * is missing. Caller frees *out. */
+typedef struct kh_pkey_parts {
+    kh_pkey_type type;
+    const uint8_t *v[KH_PKEY_EC_Q + 1];
+    size_t len[KH_PKEY_EC_Q + 1];
+} kh_pkey_parts;
+kh_err kh_pkey_from_parts(kh_pkey **out, bool is_private, const kh_pkey_parts *p) KH_MUST_CHECK;
+
 kh_pkey_type kh_pkey_type_of(const kh_pkey *k);
 /* Modulus bits for RSA, field bits for EC (256, 384, 521), 256 for Ed25519. */
 unsigned kh_pkey_bits(const kh_pkey *k);

@@ -9,6 +9,7 @@
  */
 #include "ops/crypto_key.h"
 
+#include "ops/transparent.h"
 #include "proto/kmip_consts.h"
 
 #include <string.h>
@@ -87,6 +88,8 @@ static kh_err asymmetric(const kh_ttlv *m, bool is_private, kh_pkey **out)
     const kh_ttlv *km;
     kh_pkey_format pf;
     kh_err err = key_material(m, &fmt, &km);
+    if (err == KH_OK && kh_transparent_format(fmt))
+        return kh_transparent_key_read(km, fmt, is_private, out);
     if (err == KH_OK)
         err = pkey_format(fmt, is_private, &pf);
     if (err != KH_OK)
@@ -94,6 +97,11 @@ static kh_err asymmetric(const kh_ttlv *m, bool is_private, kh_pkey **out)
     if (km->type != KH_TTLV_BYTE_STRING)
         return KH_ERR_KEY_FORMAT;
     return kh_pkey_import(out, is_private, pf, km->data, km->len);
+}
+
+kh_err kh_public_key_of(const kh_ttlv *m, kh_pkey **out)
+{
+    return asymmetric(m, false, out);
 }
 
 static kh_err load_material(kh_ctx *ctx, kh_use_key *k)

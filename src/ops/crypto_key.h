@@ -38,6 +38,11 @@ kh_err kh_use_key_load(kh_ctx *ctx, const char *uid, kh_key_use use, uint32_t us
                        kh_use_key *out) KH_MUST_CHECK;
 void kh_use_key_clear(kh_use_key *k);
 
+/* The public key held by a PublicKey managed object m (PKCS#1, X.509 or
+ * raw Ed25519, not wrapped), whatever its state or usage mask; caller
+ * frees *out. KH_ERR_KEY_FORMAT / KH_ERR_UNSUPPORTED when unreadable. */
+kh_err kh_public_key_of(const kh_ttlv *m, kh_pkey **out) KH_MUST_CHECK;
+
 /* CryptographicParameters as plain values; 0 / -1 mean "not given". */
 typedef struct kh_cparams {
     uint32_t mode;     /* BlockCipherMode */

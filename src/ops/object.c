@@ -116,7 +116,8 @@ static void sync_row(kh_object *o)
     kh_buf_free(&b);
 }
 
-kh_err kh_object_insert(kh_ctx *ctx, kh_object *o, const kh_ttlv *material)
+/* Seal material into o's row and bring the row up to date, ready to insert. */
+static kh_err prepare_insert(kh_ctx *ctx, kh_object *o, const kh_ttlv *material)
 {
     kh_err err = KH_OK;
     kh_buf b = {0};
@@ -132,10 +133,30 @@ kh_err kh_object_insert(kh_ctx *ctx, kh_object *o, const kh_ttlv *material)
     }
     kh_object_set_date(o, KH_TAG_LAST_CHANGE_DATE, ctx->now);
     sync_row(o);
-    err = kh_store_object_insert(ctx->svc->store, o->row);
 out:
     kh_buf_free(&b);
     return err;
+}
+
+kh_err kh_object_insert(kh_ctx *ctx, kh_object *o, const kh_ttlv *material)
+{
+    kh_err err = prepare_insert(ctx, o, material);
+    return err == KH_OK ? kh_store_object_insert(ctx->svc->store, o->row) : err;
+}
+
+kh_err kh_object_insert_many(kh_ctx *ctx, kh_object *const *objs, const kh_ttlv *const *materials,
+                             size_t n)
+{
+    if (n == 0 || n > KH_OBJECT_INSERT_MAX)
+        return KH_ERR_INVALID_ARG;
+    const kh_obj_row *rows[KH_OBJECT_INSERT_MAX];
+    for (size_t i = 0; i < n; i++) {
+        kh_err err = prepare_insert(ctx, objs[i], materials[i]);
+        if (err != KH_OK)
+            return err;
+        rows[i] = objs[i]->row;
+    }
+    return kh_store_object_insert_many(ctx->svc->store, rows, n);
 }
 
 kh_err kh_object_save(kh_ctx *ctx, kh_object *o)

@@ -32,6 +32,11 @@ kh_err kh_object_load_perm(kh_ctx *ctx, const char *uid, uint32_t perm,
 kh_err kh_object_apply_client_attrs(kh_ctx *ctx, kh_object *o, const kh_ttlv *attrs) KH_MUST_CHECK;
 /* Seal material and insert the new object. */
 kh_err kh_object_insert(kh_ctx *ctx, kh_object *o, const kh_ttlv *material) KH_MUST_CHECK;
+/* The same for objs[0..n) (n <= KH_OBJECT_INSERT_MAX) in one store
+ * transaction: all are inserted or none (materials[i] may be NULL). */
+#define KH_OBJECT_INSERT_MAX 8
+kh_err kh_object_insert_many(kh_ctx *ctx, kh_object *const *objs, const kh_ttlv *const *materials,
+                             size_t n) KH_MUST_CHECK;
 /* Write back o (Last Change Date = now); CONFLICT if it changed meanwhile. */
 kh_err kh_object_save(kh_ctx *ctx, kh_object *o) KH_MUST_CHECK;
 /* Decrypt and decode the material (caller frees); NO_KEY_VALUE if none. */

@@ -2,9 +2,11 @@
  * op_create.c - Create, Register and Get: objects coming in and going out.
  */
 #include "ops/attrs.h"
+#include "ops/certlink.h"
 #include "ops/keyops.h"
 #include "ops/object.h"
 #include "ops/ops.h"
+#include "ops/transparent.h"
 
 #include "common/mem.h"
 #include "crypto/rand.h"
@@ -143,9 +145,60 @@ static uint32_t object_tag(uint32_t object_type)
         return KH_TAG_CERTIFICATE;
     case KH_OBJECT_TYPE_OPAQUE_DATA:
         return KH_TAG_OPAQUE_OBJECT;
+    case KH_OBJECT_TYPE_SPLIT_KEY:
+        return KH_TAG_SPLIT_KEY;
     default:
         return 0;
     }
+}
+
+/* Enumeration values from 0x80000000 on are vendor extensions. */
+static bool is_extension(uint32_t e)
+{
+    return e >= 0x80000000U;
+}
+
+/* A BigInteger (two's complement, big-endian) greater than zero. */
+static bool positive(const uint8_t *p, size_t len)
+{
+    if (len == 0 || (p[0] & 0x80))
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (p[i])
+            return true;
+    return false;
+}
+
+/* A split key part's description must be coherent: 1 <= threshold <= parts,
+ * 1 <= part identifier <= parts, a known method, and a prime field size
+ * exactly when the method is polynomial sharing over a prime field (the
+ * only method that has one). Nothing joins parts here: keyhold keeps them. */
+static kh_err check_split_key(const kh_ttlv *obj)
+{
+    int32_t parts, id, threshold;
+    uint32_t method;
+    kh_err err;
+    if ((err = kh_ttlv_get_int(obj, KH_TAG_SPLIT_KEY_PARTS, &parts)) != KH_OK ||
+        (err = kh_ttlv_get_int(obj, KH_TAG_KEY_PART_IDENTIFIER, &id)) != KH_OK ||
+        (err = kh_ttlv_get_int(obj, KH_TAG_SPLIT_KEY_THRESHOLD, &threshold)) != KH_OK ||
+        (err = kh_ttlv_get_enum(obj, KH_TAG_SPLIT_KEY_METHOD, &method)) != KH_OK)
+        return err;
+    if (parts < 1 || threshold < 1 || threshold > parts || id < 1 || id > parts)
+        return KH_ERR_INVALID_FIELD;
+    if ((method < KH_SPLIT_KEY_METHOD_XOR ||
+         method > KH_SPLIT_KEY_METHOD_POLYNOMIAL_SHARING_GF_2_8) &&
+        !is_extension(method))
+        return KH_ERR_INVALID_FIELD;
+    const kh_ttlv *pfs = kh_ttlv_find(obj, KH_TAG_PRIME_FIELD_SIZE);
+    if (method == KH_SPLIT_KEY_METHOD_POLYNOMIAL_SHARING_PRIME_FIELD) {
+        if (!pfs)
+            return KH_ERR_MISSING_DATA;
+        if (pfs->type != KH_TTLV_BIG_INTEGER || !positive(pfs->data, pfs->len))
+            return KH_ERR_INVALID_FIELD;
+    } else if (pfs) {
+        return KH_ERR_INVALID_FIELD;
+    }
+    return KH_OK;
 }
 
 /* Check the shape of a managed object and pick algorithm and length from
@@ -171,6 +224,12 @@ static kh_err check_object(uint32_t object_type, const kh_ttlv *obj, int32_t *al
     }
     case KH_OBJECT_TYPE_SECRET_DATA:
         if ((err = kh_ttlv_get_enum(obj, KH_TAG_SECRET_DATA_TYPE, &e)) != KH_OK)
+            return err;
+        if (e != KH_SECRET_DATA_TYPE_PASSWORD && e != KH_SECRET_DATA_TYPE_SEED && !is_extension(e))
+            return KH_ERR_INVALID_FIELD;
+        break;
+    case KH_OBJECT_TYPE_SPLIT_KEY:
+        if ((err = check_split_key(obj)) != KH_OK)
             return err;
         break;
     default:
@@ -226,6 +285,7 @@ kh_err kh_op_register(kh_ctx *ctx, uint32_t object_type, const kh_ttlv *attrs, c
     kh_err err;
     int32_t alg = 0, bits = 0;
     kh_ttlv *plain = NULL;
+    kh_certlink cl = {NULL, 0};
     if (!object_tag(object_type))
         return KH_ERR_UNSUPPORTED;
     if ((err = check_object(object_type, obj, &alg, &bits)) != KH_OK)
@@ -243,10 +303,19 @@ kh_err kh_op_register(kh_ctx *ctx, uint32_t object_type, const kh_ttlv *attrs, c
     if (object_type == KH_OBJECT_TYPE_SYMMETRIC_KEY &&
         (err = check_symmetric_material(obj, o->row)) != KH_OK)
         goto out;
+    if ((object_type == KH_OBJECT_TYPE_PUBLIC_KEY || object_type == KH_OBJECT_TYPE_PRIVATE_KEY) &&
+        (err = kh_transparent_check(obj, object_type == KH_OBJECT_TYPE_PRIVATE_KEY,
+                                    o->row->algorithm, &o->row->length)) != KH_OK)
+        goto out;
+    /* a certificate and its public key link to each other (certlink.h) */
+    if ((err = kh_certlink_prepare(ctx, o, obj, &cl)) != KH_OK)
+        goto out;
     if ((err = kh_object_insert(ctx, o, obj)) != KH_OK)
         goto out;
+    kh_certlink_finish(ctx, o, &cl);
     *uid = kh_xstrdup(o->row->uid);
 out:
+    kh_certlink_clear(&cl);
     kh_object_free(&o);
     kh_ttlv_free(&plain);
     return err;

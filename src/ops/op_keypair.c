@@ -159,10 +159,10 @@ kh_err kh_op_create_key_pair(kh_ctx *ctx, const kh_ttlv *common, const kh_ttlv *
     link_to(uo, KH_LINK_TYPE_PRIVATE_KEY_LINK, po->row->uid);
     if ((err = materials(t, bits, po, uo, &pm, &um)) != KH_OK)
         goto out;
-    /* The public half first: if the second insert fails, what is left
-     * behind is a public key, not an unlinked private one. */
-    if ((err = kh_object_insert(ctx, uo, um)) != KH_OK ||
-        (err = kh_object_insert(ctx, po, pm)) != KH_OK)
+    /* Both halves in one transaction: never one without the other. */
+    kh_object *objs[] = {uo, po};
+    const kh_ttlv *mats[] = {um, pm};
+    if ((err = kh_object_insert_many(ctx, objs, mats, 2)) != KH_OK)
         goto out;
     *priv_uid = kh_xstrdup(po->row->uid);
     *pub_uid = kh_xstrdup(uo->row->uid);

@@ -12,6 +12,7 @@
 const uint32_t kh_object_types_supported[] = {
     KH_OBJECT_TYPE_SYMMETRIC_KEY, KH_OBJECT_TYPE_PUBLIC_KEY,  KH_OBJECT_TYPE_PRIVATE_KEY,
     KH_OBJECT_TYPE_SECRET_DATA,   KH_OBJECT_TYPE_CERTIFICATE, KH_OBJECT_TYPE_OPAQUE_DATA,
+    KH_OBJECT_TYPE_SPLIT_KEY,
 };
 const size_t kh_object_types_supported_count =
     sizeof(kh_object_types_supported) / sizeof(kh_object_types_supported[0]);

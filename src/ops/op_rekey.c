@@ -282,8 +282,10 @@ kh_err kh_op_rekey_key_pair(kh_ctx *ctx, const char *priv_uid, int64_t offset,
     add_link(uo, KH_LINK_TYPE_PRIVATE_KEY_LINK, po->row->uid);
     if ((err = pair_materials(po, uo, &pm, &um)) != KH_OK)
         goto out;
-    if ((err = kh_object_insert(ctx, uo, um)) != KH_OK ||
-        (err = kh_object_insert(ctx, po, pm)) != KH_OK)
+    /* the new pair in one transaction: never one half alone */
+    kh_object *objs[] = {uo, po};
+    const kh_ttlv *mats[] = {um, pm};
+    if ((err = kh_object_insert_many(ctx, objs, mats, 2)) != KH_OK)
         goto out;
     if ((err = kh_object_update(ctx, old_u->row->uid, link_replacement, uo->row->uid)) != KH_OK ||
         (err = kh_object_update(ctx, old_p->row->uid, link_replacement, po->row->uid)) != KH_OK)

@@ -11,6 +11,7 @@
 #include "ops/crypto_key.h"
 #include "ops/keyops.h"
 #include "ops/object.h"
+#include "ops/transparent.h"
 
 #include "common/mem.h"
 #include "crypto/cipher.h"
@@ -109,42 +110,62 @@ static bool writable(kh_pkey_type t, bool is_private, kh_pkey_format f)
     }
 }
 
-static kh_err asymmetric_convert(kh_ttlv *kv, const kh_ttlv *km, bool is_private, uint32_t from,
-                                 uint32_t to)
+/* The key in KeyMaterial km, stored in format from (DER, raw or
+ * Transparent). */
+static kh_err read_key(const kh_ttlv *km, bool is_private, uint32_t from, kh_pkey **k)
 {
-    kh_pkey_format pf, pt;
-    kh_pkey *k = NULL;
+    kh_pkey_format pf;
+    if (kh_transparent_format(from))
+        return kh_transparent_key_read(km, from, is_private, k) == KH_OK ? KH_OK
+                                                                         : KH_ERR_KEY_FORMAT;
     kh_err err = pkey_format_of(from, &pf);
-    if (err == KH_OK && to == KH_KEY_FORMAT_TYPE_EC_PRIVATE_KEY)
-        err = KH_ERR_KEY_FORMAT; /* SEC1 output: not written by pkey.h */
-    if (err == KH_OK)
-        err = pkey_format_of(to, &pt);
     if (err != KH_OK)
         return err;
     if (km->type != KH_TTLV_BYTE_STRING)
         return KH_ERR_KEY_FORMAT;
-    if ((err = kh_pkey_import(&k, is_private, pf, km->data, km->len)) != KH_OK)
-        return err == KH_ERR_CRYPTO ? KH_ERR_KEY_FORMAT : err;
-    if (!writable(kh_pkey_type_of(k), is_private, pt)) {
-        kh_pkey_free(&k);
+    err = kh_pkey_import(k, is_private, pf, km->data, km->len);
+    return err == KH_ERR_CRYPTO ? KH_ERR_KEY_FORMAT : err;
+}
+
+/* k written in format to: DER, raw or Transparent KeyMaterial. */
+static kh_err write_key(const kh_pkey *k, bool is_private, uint32_t to, kh_ttlv **n)
+{
+    kh_pkey_format pt;
+    if (kh_transparent_format(to))
+        return kh_transparent_key_material(k, is_private, to, n);
+    if (to == KH_KEY_FORMAT_TYPE_EC_PRIVATE_KEY)
+        return KH_ERR_KEY_FORMAT; /* SEC1 output: not written by pkey.h */
+    kh_err err = pkey_format_of(to, &pt);
+    if (err != KH_OK)
+        return err;
+    if (!writable(kh_pkey_type_of(k), is_private, pt))
         return KH_ERR_KEY_FORMAT;
-    }
-    kh_ttlv *n = NULL;
     if (is_private) {
         kh_secbuf *der = NULL;
         if ((err = kh_pkey_export_private(&der, k, pt)) == KH_OK)
-            n = kh_ttlv_new_bytes(KH_TAG_KEY_MATERIAL, der->data, der->len);
+            *n = kh_ttlv_new_bytes(KH_TAG_KEY_MATERIAL, der->data, der->len);
         kh_secbuf_free(&der);
-    } else {
-        uint8_t *der = NULL;
-        size_t len = 0;
-        if ((err = kh_pkey_export_public(&der, &len, k, pt)) == KH_OK)
-            n = kh_ttlv_new_bytes(KH_TAG_KEY_MATERIAL, der, len);
-        free(der);
+        return err;
     }
+    uint8_t *der = NULL;
+    size_t len = 0;
+    if ((err = kh_pkey_export_public(&der, &len, k, pt)) == KH_OK)
+        *n = kh_ttlv_new_bytes(KH_TAG_KEY_MATERIAL, der, len);
+    free(der);
+    return err;
+}
+
+static kh_err asymmetric_convert(kh_ttlv *kv, const kh_ttlv *km, bool is_private, uint32_t from,
+                                 uint32_t to)
+{
+    kh_pkey *k = NULL;
+    kh_ttlv *n = NULL;
+    kh_err err = read_key(km, is_private, from, &k);
+    if (err == KH_OK)
+        err = write_key(k, is_private, to, &n);
     kh_pkey_free(&k);
     if (err == KH_OK)
-        replace_kid(kv, KH_TAG_KEY_MATERIAL, n);
+        replace_kid(kv, KH_TAG_KEY_MATERIAL, n); /* frees km */
     return err;
 }
 

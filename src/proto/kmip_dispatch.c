@@ -24,6 +24,34 @@ static const struct family families[] = {
 };
 #define NFAMILIES (sizeof(families) / sizeof(families[0]))
 
+/* The protocol version that introduced an operation, for those we serve
+ * that KMIP 1.0 did not have. DiscoverVersions (1.1) is left out on
+ * purpose: clients ask it in the oldest version they speak. An older
+ * request gets OperationNotSupported, and Query does not list it. */
+static const struct {
+    uint32_t op;
+    kh_kmip_version since;
+} introduced[] = {
+    {KH_OPERATION_REKEY_KEY_PAIR, {1, 1}},   {KH_OPERATION_ENCRYPT, {1, 2}},
+    {KH_OPERATION_DECRYPT, {1, 2}},          {KH_OPERATION_SIGN, {1, 2}},
+    {KH_OPERATION_SIGNATURE_VERIFY, {1, 2}}, {KH_OPERATION_MAC, {1, 2}},
+    {KH_OPERATION_MAC_VERIFY, {1, 2}},       {KH_OPERATION_RNG_RETRIEVE, {1, 2}},
+    {KH_OPERATION_RNG_SEED, {1, 2}},         {KH_OPERATION_HASH, {1, 2}},
+    {KH_OPERATION_CREATE_SPLIT_KEY, {1, 2}}, {KH_OPERATION_JOIN_SPLIT_KEY, {1, 2}},
+    {KH_OPERATION_IMPORT, {1, 4}},           {KH_OPERATION_EXPORT, {1, 4}},
+};
+
+static bool defined_in(uint32_t operation, kh_kmip_version v)
+{
+    for (size_t i = 0; i < sizeof(introduced) / sizeof(introduced[0]); i++) {
+        if (introduced[i].op != operation)
+            continue;
+        kh_kmip_version s = introduced[i].since;
+        return v.major > s.major || (v.major == s.major && v.minor >= s.minor);
+    }
+    return true;
+}
+
 kh_err kh_kmip_dispatch(kh_kmip_call *c, uint32_t operation, const kh_ttlv *payload, kh_ttlv *resp)
 {
     for (size_t f = 0; f < NFAMILIES; f++) {
@@ -31,6 +59,8 @@ kh_err kh_kmip_dispatch(kh_kmip_call *c, uint32_t operation, const kh_ttlv *payl
             const kh_kmip_op *op = &families[f].ops[i];
             if (op->op != operation)
                 continue;
+            if (!defined_in(operation, c->version))
+                return KH_ERR_UNSUPPORTED_OP;
             kh_err err = kh_kmip_check_tags(c, payload, op->tags, op->ntags);
             return err == KH_OK ? op->fn(c, payload, resp) : err;
         }
@@ -38,12 +68,13 @@ kh_err kh_kmip_dispatch(kh_kmip_call *c, uint32_t operation, const kh_ttlv *payl
     return KH_ERR_UNSUPPORTED_OP;
 }
 
-size_t kh_kmip_operations(uint32_t *out, size_t max)
+size_t kh_kmip_operations(kh_kmip_version v, uint32_t *out, size_t max)
 {
     size_t n = 0;
     for (size_t f = 0; f < NFAMILIES; f++)
         for (size_t i = 0; i < *families[f].count && n < max; i++)
-            out[n++] = families[f].ops[i].op;
+            if (defined_in(families[f].ops[i].op, v))
+                out[n++] = families[f].ops[i].op;
     return n;
 }
 

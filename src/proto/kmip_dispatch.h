@@ -34,7 +34,8 @@ kh_err kh_kmip_uid_in(kh_kmip_call *c, const kh_ttlv *p, uint32_t tag,
 void kh_kmip_uid_out(kh_kmip_call *c, kh_ttlv *resp, uint32_t tag, const char *uid,
                      bool placeholder);
 
-/* Every operation of every family, in table order (for Query). */
-size_t kh_kmip_operations(uint32_t *out, size_t max);
+/* Every operation of every family that protocol version v defines, in
+ * table order (for Query). */
+size_t kh_kmip_operations(kh_kmip_version v, uint32_t *out, size_t max);
 
 #endif

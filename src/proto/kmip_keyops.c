@@ -1,6 +1,6 @@
 /*
- * kmip_keyops.c - KMIP payloads of Get-with-wrapping, ReKey, ReKeyKeyPair
- * and DeriveKey to ops/keyops.h calls and back.
+ * kmip_keyops.c - KMIP payloads of Get-with-wrapping, ReKey, ReKeyKeyPair,
+ * DeriveKey and Certify to ops/keyops.h and ops/certify.h calls and back.
  *
  * Shapes are checked here (closed tag sets, types); meanings in ops/. A
  * KeyWrappingSpecification asking for what we do not do (MAC/sign key
@@ -9,6 +9,7 @@
 #include "proto/kmip_keyops.h"
 
 #include "common/mem.h"
+#include "ops/certify.h"
 #include "ops/keyops.h"
 #include "proto/kmip_attrs.h"
 #include "proto/kmip_consts.h"
@@ -248,6 +249,40 @@ static kh_err op_derive_key(kh_kmip_call *c, const kh_ttlv *p, kh_ttlv *resp)
     return err;
 }
 
+/* Certify: the public key named (or, without a request, the ID
+ * placeholder), a PKCS#10 request, or both; ops/certify.h says how the
+ * issuer is chosen. */
+static kh_err op_certify(kh_kmip_call *c, const kh_ttlv *p, kh_ttlv *resp)
+{
+    kh_certify_req r = {0};
+    kh_ttlv *attrs = NULL;
+    char *uid = NULL;
+    kh_err err = opt_enum(p, KH_TAG_CERTIFICATE_REQUEST_TYPE, &r.req_type);
+    if (err == KH_OK)
+        err = opt_bytes(p, KH_TAG_CERTIFICATE_REQUEST, &r.req, &r.req_len);
+    if (err == KH_OK && !r.req != !r.req_type)
+        err = KH_ERR_MISSING_DATA; /* a request needs both its type and its value */
+    if (err == KH_OK && r.req && r.req_len == 0)
+        err = KH_ERR_INVALID_FIELD;
+    if (err == KH_OK && kh_ttlv_find(p, KH_TAG_CERTIFICATE_REQUEST_UNIQUE_IDENTIFIER)) {
+        c->result_message = "certificate requests held as objects are not supported";
+        err = KH_ERR_UNSUPPORTED;
+    }
+    if (err == KH_OK && (kh_ttlv_find(p, KH_TAG_UNIQUE_IDENTIFIER) || !r.req))
+        err = kh_kmip_uid_in(c, p, KH_TAG_UNIQUE_IDENTIFIER, &r.pub_uid);
+    if (err == KH_OK)
+        err = kh_kmip_attrs_in(
+            c, p, kh_kmip_is_v2(c) ? KH_TAG_ATTRIBUTES : KH_TAG_TEMPLATE_ATTRIBUTE, 0, &attrs);
+    r.attrs = attrs;
+    if (err == KH_OK)
+        err = kh_op_certify(c->ctx, &r, &uid);
+    if (err == KH_OK)
+        kh_kmip_uid_out(c, resp, KH_TAG_UNIQUE_IDENTIFIER, uid, true);
+    free(uid);
+    kh_ttlv_free(&attrs);
+    return err;
+}
+
 const kh_kmip_op kh_kmip_keyops_ops[] = {
     {KH_OPERATION_REKEY, op_rekey,
      KH_TAGS(KH_TAG_UNIQUE_IDENTIFIER, KH_TAG_OFFSET, KH_TAG_TEMPLATE_ATTRIBUTE, KH_TAG_ATTRIBUTES,
@@ -261,6 +296,10 @@ const kh_kmip_op kh_kmip_keyops_ops[] = {
     {KH_OPERATION_DERIVE_KEY, op_derive_key,
      KH_TAGS(KH_TAG_OBJECT_TYPE, KH_TAG_UNIQUE_IDENTIFIER, KH_TAG_DERIVATION_METHOD,
              KH_TAG_DERIVATION_PARAMETERS, KH_TAG_TEMPLATE_ATTRIBUTE, KH_TAG_ATTRIBUTES)},
+    {KH_OPERATION_CERTIFY, op_certify,
+     KH_TAGS(KH_TAG_UNIQUE_IDENTIFIER, KH_TAG_CERTIFICATE_REQUEST_TYPE, KH_TAG_CERTIFICATE_REQUEST,
+             KH_TAG_CERTIFICATE_REQUEST_UNIQUE_IDENTIFIER, KH_TAG_TEMPLATE_ATTRIBUTE,
+             KH_TAG_ATTRIBUTES, KH_TAG_PROTECTION_STORAGE_MASKS)},
 };
 
 const size_t kh_kmip_keyops_ops_count = sizeof(kh_kmip_keyops_ops) / sizeof(kh_kmip_keyops_ops[0]);

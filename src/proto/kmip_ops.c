@@ -44,7 +44,8 @@ static kh_err op_create(kh_kmip_call *c, const kh_ttlv *p, kh_ttlv *resp)
 static const kh_ttlv *managed_object(const kh_ttlv *p)
 {
     static const uint32_t tags[] = {KH_TAG_SYMMETRIC_KEY, KH_TAG_PUBLIC_KEY,  KH_TAG_PRIVATE_KEY,
-                                    KH_TAG_SECRET_DATA,   KH_TAG_CERTIFICATE, KH_TAG_OPAQUE_OBJECT};
+                                    KH_TAG_SECRET_DATA,   KH_TAG_CERTIFICATE, KH_TAG_OPAQUE_OBJECT,
+                                    KH_TAG_SPLIT_KEY};
     for (size_t i = 0; i < p->nkids; i++)
         for (size_t t = 0; t < sizeof(tags) / sizeof(tags[0]); t++)
             if (p->kids[i]->tag == tags[t])
@@ -72,29 +73,63 @@ static kh_err op_register(kh_kmip_call *c, const kh_ttlv *p, kh_ttlv *resp)
     return err;
 }
 
-static kh_err op_get(kh_kmip_call *c, const kh_ttlv *p, kh_ttlv *resp)
+/* The object Get and Export answer with, converted or wrapped as asked. */
+static kh_err get_object(kh_kmip_call *c, const kh_ttlv *p, const char *uid, uint32_t *type,
+                         kh_ttlv **obj)
 {
-    const char *uid;
-    uint32_t type;
-    kh_ttlv *obj = NULL;
-    kh_err err = kh_kmip_uid_in(c, p, KH_TAG_UNIQUE_IDENTIFIER, &uid);
-    if (err != KH_OK)
-        return err;
     if (kh_ttlv_find(p, KH_TAG_KEY_COMPRESSION_TYPE)) {
         c->result_message = "key compression is not supported";
         return KH_ERR_UNSUPPORTED;
     }
     /* another format or wrapping: kmip_keyops.c */
     if (kh_kmip_get_wants_keyops(p))
-        err = kh_kmip_get_keyops(c, p, uid, &type, &obj);
-    else
-        err = kh_op_get(c->ctx, uid, &type, &obj);
+        return kh_kmip_get_keyops(c, p, uid, type, obj);
+    return kh_op_get(c->ctx, uid, type, obj);
+}
+
+static kh_err op_get(kh_kmip_call *c, const kh_ttlv *p, kh_ttlv *resp)
+{
+    const char *uid;
+    uint32_t type;
+    kh_ttlv *obj = NULL;
+    kh_err err = kh_kmip_uid_in(c, p, KH_TAG_UNIQUE_IDENTIFIER, &uid);
+    if (err == KH_OK)
+        err = get_object(c, p, uid, &type, &obj);
     if (err != KH_OK)
         return err;
     kh_ttlv_add_take(resp, kh_ttlv_new_enum(KH_TAG_OBJECT_TYPE, type));
     kh_kmip_uid_out(c, resp, KH_TAG_UNIQUE_IDENTIFIER, uid, true);
     kh_ttlv_add_take(resp, obj);
     return KH_OK;
+}
+
+/* Export (KMIP 1.4 and 2.x): Get, with the object's attributes beside it,
+ * in a TemplateAttribute (1.4) or an Attributes structure (2.x). Both are
+ * read under the Export permission. */
+static kh_err op_export(kh_kmip_call *c, const kh_ttlv *p, kh_ttlv *resp)
+{
+    const char *uid;
+    uint32_t type;
+    kh_ttlv *obj = NULL, *attrs = NULL;
+    kh_err err = kh_kmip_uid_in(c, p, KH_TAG_UNIQUE_IDENTIFIER, &uid);
+    if (err == KH_OK)
+        err = get_object(c, p, uid, &type, &obj);
+    if (err == KH_OK)
+        err = kh_op_get_attributes(c->ctx, uid, NULL, 0, &attrs);
+    if (err == KH_OK) {
+        kh_ttlv_add_take(resp, kh_ttlv_new_enum(KH_TAG_OBJECT_TYPE, type));
+        kh_kmip_uid_out(c, resp, KH_TAG_UNIQUE_IDENTIFIER, uid, true);
+        kh_kmip_attrs_out(
+            c, attrs,
+            kh_kmip_is_v2(c)
+                ? resp
+                : kh_ttlv_add_take(resp, kh_ttlv_new_struct(KH_TAG_TEMPLATE_ATTRIBUTE)));
+        kh_ttlv_add_take(resp, obj);
+        obj = NULL;
+    }
+    kh_ttlv_free(&attrs);
+    kh_ttlv_free(&obj);
+    return err;
 }
 
 static kh_err op_get_attributes(kh_kmip_call *c, const kh_ttlv *p, kh_ttlv *resp)
@@ -377,6 +412,9 @@ const kh_kmip_op kh_kmip_core_ops[] = {
              KH_TAG_PRIVATE_KEY, KH_TAG_SECRET_DATA, KH_TAG_CERTIFICATE, KH_TAG_OPAQUE_OBJECT,
              KH_TAG_SPLIT_KEY, KH_TAG_TEMPLATE, KH_TAG_PGP_KEY)},
     {KH_OPERATION_GET, op_get,
+     KH_TAGS(KH_TAG_UNIQUE_IDENTIFIER, KH_TAG_KEY_FORMAT_TYPE, KH_TAG_KEY_WRAP_TYPE,
+             KH_TAG_KEY_COMPRESSION_TYPE, KH_TAG_KEY_WRAPPING_SPECIFICATION)},
+    {KH_OPERATION_EXPORT, op_export,
      KH_TAGS(KH_TAG_UNIQUE_IDENTIFIER, KH_TAG_KEY_FORMAT_TYPE, KH_TAG_KEY_WRAP_TYPE,
              KH_TAG_KEY_COMPRESSION_TYPE, KH_TAG_KEY_WRAPPING_SPECIFICATION)},
     {KH_OPERATION_GET_ATTRIBUTES, op_get_attributes,

@@ -33,7 +33,7 @@ kh_err kh_kmip_op_query(kh_kmip_call *c, const kh_ttlv *p, kh_ttlv *resp)
     }
     /* Functions we do not answer are simply left out, as the spec allows. */
     uint32_t opv[256];
-    size_t nops = ops ? kh_kmip_operations(opv, 256) : 0;
+    size_t nops = ops ? kh_kmip_operations(c->version, opv, 256) : 0;
     for (size_t i = 0; i < nops; i++)
         kh_ttlv_add_take(resp, kh_ttlv_new_enum(KH_TAG_OPERATION, opv[i]));
     for (size_t i = 0; objs && i < kh_object_types_supported_count; i++)

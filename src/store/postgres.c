@@ -636,6 +636,7 @@ static const struct kh_store_ops postgres_ops = {
     .realm_key_get = postgres_realm_key_get,
     .realm_key_insert = postgres_realm_key_insert,
     .object_insert = pg_object_insert,
+    .object_insert_many = pg_object_insert_many,
     .object_get = pg_object_get,
     .object_update = pg_object_update,
     .object_locate = pg_object_locate,

@@ -119,6 +119,7 @@ typedef kh_err (*pg_fn)(pg_conn *c, void *ctx);
 kh_err pg_run(kh_store *s, pg_fn fn, void *ctx, int read_only);
 
 kh_err pg_object_insert(kh_store *s, const kh_obj_row *row);
+kh_err pg_object_insert_many(kh_store *s, const kh_obj_row *const *rows, size_t n);
 kh_err pg_object_get(kh_store *s, const char *uid, kh_obj_row **out);
 kh_err pg_object_update(kh_store *s, const kh_obj_row *row);
 kh_err pg_object_locate(kh_store *s, const kh_locate_query *q, char ***uids, size_t *n);

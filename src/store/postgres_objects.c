@@ -34,9 +34,8 @@ static kh_err insert_names(pg_conn *c, const kh_obj_row *r)
     return KH_OK;
 }
 
-static kh_err insert_on(pg_conn *c, void *ctx)
+static kh_err insert_one(pg_conn *c, const kh_obj_row *r)
 {
-    const kh_obj_row *r = ctx;
     pg_params p;
     PGresult *res = NULL;
     pg_params_init(&p);
@@ -52,18 +51,37 @@ static kh_err insert_on(pg_conn *c, void *ctx)
     pg_param_blob(&p, r->attrs, r->attrs_len);
     pg_param_blob(&p, r->material, r->material_len);
     pg_param_int(&p, r->material_key_version);
-    kh_err err = pg_begin(c);
-    if (err == KH_OK)
-        err = pg_exec(c, PG_OBJ_INSERT, &p, &res);
+    kh_err err = pg_exec(c, PG_OBJ_INSERT, &p, &res);
     pg_clear(res);
-    if (err == KH_OK)
-        err = insert_names(c, r);
+    return err == KH_OK ? insert_names(c, r) : err;
+}
+
+struct many {
+    const kh_obj_row *const *rows;
+    size_t n;
+};
+
+/* Every row in one transaction; pg_run rolls back what a failure leaves
+ * open, so a failed row takes the rows before it with it. */
+static kh_err insert_on(pg_conn *c, void *ctx)
+{
+    const struct many *m = ctx;
+    kh_err err = pg_begin(c);
+    for (size_t i = 0; i < m->n && err == KH_OK; i++)
+        err = insert_one(c, m->rows[i]);
     return err == KH_OK ? pg_commit(c) : err;
 }
 
 kh_err pg_object_insert(kh_store *s, const kh_obj_row *row)
 {
-    return pg_run(s, insert_on, (void *)row, 0);
+    struct many m = {&row, 1};
+    return pg_run(s, insert_on, &m, 0);
+}
+
+kh_err pg_object_insert_many(kh_store *s, const kh_obj_row *const *rows, size_t n)
+{
+    struct many m = {rows, n};
+    return pg_run(s, insert_on, &m, 0);
 }
 
 /* ---- get -------------------------------------------------------------- */

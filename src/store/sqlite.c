@@ -545,6 +545,7 @@ static const struct kh_store_ops sqlite_ops = {
     .realm_key_get = sqlite_realm_key_get,
     .realm_key_insert = sqlite_realm_key_insert,
     .object_insert = sq_object_insert,
+    .object_insert_many = sq_object_insert_many,
     .object_get = sq_object_get,
     .object_update = sq_object_update,
     .object_locate = sq_object_locate,

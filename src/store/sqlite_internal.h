@@ -114,6 +114,7 @@ int sq_bind_blob(sqlite3_stmt *st, int i, const uint8_t *p, size_t len);
 void sq_column_blob(sqlite3_stmt *st, int i, uint8_t **out, size_t *len);
 
 kh_err sq_object_insert(kh_store *s, const kh_obj_row *row);
+kh_err sq_object_insert_many(kh_store *s, const kh_obj_row *const *rows, size_t n);
 kh_err sq_object_get(kh_store *s, const char *uid, kh_obj_row **out);
 kh_err sq_object_update(kh_store *s, const kh_obj_row *row);
 kh_err sq_object_locate(kh_store *s, const kh_locate_query *q, char ***uids, size_t *n);

@@ -59,6 +59,28 @@ kh_err sq_object_insert(kh_store *s, const kh_obj_row *row)
     return sq_group_write(s, insert_row, (void *)row);
 }
 
+struct many {
+    const kh_obj_row *const *rows;
+    size_t n;
+};
+
+/* One group-commit job, so one savepoint: a failed row rolls back the
+ * rows before it too. */
+static kh_err insert_rows(sq_conn *c, void *arg)
+{
+    const struct many *m = arg;
+    kh_err err = KH_OK;
+    for (size_t i = 0; i < m->n && err == KH_OK; i++)
+        err = insert_row(c, (void *)m->rows[i]);
+    return err;
+}
+
+kh_err sq_object_insert_many(kh_store *s, const kh_obj_row *const *rows, size_t n)
+{
+    struct many m = {rows, n};
+    return sq_group_write(s, insert_rows, &m);
+}
+
 /* ---- get -------------------------------------------------------------- */
 
 static char *column_strdup(sqlite3_stmt *st, int i)

@@ -110,6 +110,18 @@ kh_err kh_store_object_insert(kh_store *s, const kh_obj_row *row)
     return err != KH_OK ? err : s->ops->object_insert(s, row);
 }
 
+kh_err kh_store_object_insert_many(kh_store *s, const kh_obj_row *const *rows, size_t n)
+{
+    if (!rows || n == 0)
+        return KH_ERR_INVALID_ARG;
+    for (size_t i = 0; i < n; i++) {
+        kh_err err = check_row(rows[i]);
+        if (err != KH_OK)
+            return err;
+    }
+    return s->ops->object_insert_many(s, rows, n);
+}
+
 kh_err kh_store_object_get(kh_store *s, const char *uid, kh_obj_row **out)
 {
     if (!uid || !out)

@@ -110,6 +110,7 @@ struct kh_store_ops {
                                const uint8_t *wrapped, size_t wrapped_len);
     /* Objects */
     kh_err (*object_insert)(kh_store *s, const kh_obj_row *row);
+    kh_err (*object_insert_many)(kh_store *s, const kh_obj_row *const *rows, size_t n);
     kh_err (*object_get)(kh_store *s, const char *uid, kh_obj_row **out);
     kh_err (*object_update)(kh_store *s, const kh_obj_row *row);
     kh_err (*object_locate)(kh_store *s, const kh_locate_query *q, char ***uids, size_t *n);
@@ -159,6 +160,11 @@ kh_err kh_store_realm_key_insert(kh_store *s, int64_t realm_id, int32_t version,
 /* Insert a new object (row->revision is ignored and stored as 1);
  * KH_ERR_EXISTS if the uid is taken. Durable when it returns KH_OK. */
 kh_err kh_store_object_insert(kh_store *s, const kh_obj_row *row) KH_MUST_CHECK;
+/* Insert rows[0..n) in one transaction: all of them or, on any failure
+ * (KH_ERR_EXISTS for a taken uid, ...), none. For objects that only make
+ * sense together, such as the two halves of a key pair. */
+kh_err kh_store_object_insert_many(kh_store *s, const kh_obj_row *const *rows,
+                                   size_t n) KH_MUST_CHECK;
 /* Load one object; KH_ERR_NOT_FOUND if absent. */
 kh_err kh_store_object_get(kh_store *s, const char *uid, kh_obj_row **out) KH_MUST_CHECK;
 /* Replace every mutable column and the names of row->uid if and only if

@@ -296,7 +296,73 @@ def test_rsa_pkcs1_pkcs8_x509(module_server, alice):
     assert km.value == local.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     failed(get_as(module_server, priv, KFT.X_509), RR.KEY_FORMAT_TYPE_NOT_SUPPORTED)
-    failed(get_as(module_server, pub, KFT.TRANSPARENT_RSA_PUBLIC_KEY),
+    failed(get_as(module_server, priv, KFT.TRANSPARENT_RSA_PUBLIC_KEY),
+           RR.KEY_FORMAT_TYPE_NOT_SUPPORTED)
+
+
+# Transparent forms: numbers are BigIntegers (two's complement, 8-byte multiples)
+MODULUS, PRIVATE_EXPONENT, PUBLIC_EXPONENT = 0x420052, 0x420063, 0x42006C
+P, Q, PRIME_EXPONENT_P, PRIME_EXPONENT_Q, CRT_COEFFICIENT = (0x42005E, 0x420071, 0x420060,
+                                                             0x420061, 0x420027)
+D, Q_STRING, RECOMMENDED_CURVE = 0x42002E, 0x420072, 0x420075
+
+
+def big(km, tag):
+    item = km.find(tag)
+    assert item.type == ttlv.BIG_INTEGER and len(item.value) % 8 == 0 and item.value[0] < 0x80
+    return int.from_bytes(item.value, "big", signed=True)
+
+
+@pytest.mark.parametrize("length", [2048, 3072])
+def test_rsa_transparent_forms(module_server, alice, length):
+    pub, priv = alice.create_key_pair(ALG.RSA, length)
+    local = serialization.load_der_private_key(alice.get(priv).value, password=None)
+    n = local.private_numbers()
+    fmt, km = material(ok(get_as(module_server, priv, KFT.TRANSPARENT_RSA_PRIVATE_KEY)),
+                       Tag.PRIVATE_KEY)
+    assert fmt == KFT.TRANSPARENT_RSA_PRIVATE_KEY.value
+    assert [k.tag for k in km.value] == [MODULUS, PRIVATE_EXPONENT, PUBLIC_EXPONENT, P, Q,
+                                         PRIME_EXPONENT_P, PRIME_EXPONENT_Q, CRT_COEFFICIENT]
+    assert (big(km, MODULUS), big(km, PRIVATE_EXPONENT), big(km, PUBLIC_EXPONENT)) == \
+        (n.public_numbers.n, n.d, n.public_numbers.e)
+    assert (big(km, P), big(km, Q), big(km, PRIME_EXPONENT_P), big(km, PRIME_EXPONENT_Q),
+            big(km, CRT_COEFFICIENT)) == (n.p, n.q, n.dmp1, n.dmq1, n.iqmp)
+    fmt, km = material(ok(get_as(module_server, pub, KFT.TRANSPARENT_RSA_PUBLIC_KEY)),
+                       Tag.PUBLIC_KEY)
+    assert [k.tag for k in km.value] == [MODULUS, PUBLIC_EXPONENT]
+    assert (big(km, MODULUS), big(km, PUBLIC_EXPONENT)) == (n.public_numbers.n,
+                                                            n.public_numbers.e)
+    failed(get_as(module_server, pub, KFT.TRANSPARENT_EC_PUBLIC_KEY),
+           RR.KEY_FORMAT_TYPE_NOT_SUPPORTED)
+
+
+@pytest.mark.parametrize("length,curve", [(256, enums.RecommendedCurve.P_256),
+                                          (384, enums.RecommendedCurve.P_384),
+                                          (521, enums.RecommendedCurve.P_521)])
+def test_ec_transparent_forms(module_server, alice, length, curve):
+    pub, priv = alice.create_key_pair(ALG.EC, length)
+    local = serialization.load_der_private_key(alice.get(priv).value, password=None)
+    point = local.public_key().public_bytes(serialization.Encoding.X962,
+                                            serialization.PublicFormat.UncompressedPoint)
+    for fmt in (KFT.TRANSPARENT_EC_PRIVATE_KEY, KFT.TRANSPARENT_ECDSA_PRIVATE_KEY):
+        got, km = material(ok(get_as(module_server, priv, fmt)), Tag.PRIVATE_KEY)
+        assert got == fmt.value
+        assert km.get(RECOMMENDED_CURVE) == curve.value
+        assert big(km, D) == local.private_numbers().private_value
+    for fmt in (KFT.TRANSPARENT_EC_PUBLIC_KEY, KFT.TRANSPARENT_ECDH_PUBLIC_KEY):
+        _, km = material(ok(get_as(module_server, pub, fmt)), Tag.PUBLIC_KEY)
+        assert km.get(RECOMMENDED_CURVE) == curve.value and km.get(Q_STRING) == point
+    failed(get_as(module_server, priv, KFT.TRANSPARENT_RSA_PRIVATE_KEY),
+           RR.KEY_FORMAT_TYPE_NOT_SUPPORTED)
+    failed(get_as(module_server, pub, KFT.TRANSPARENT_EC_PRIVATE_KEY),
+           RR.KEY_FORMAT_TYPE_NOT_SUPPORTED)
+
+
+def test_ed25519_has_no_transparent_form(module_server, alice):
+    pub, priv = alice.create_key_pair(ALG.ED25519, 256)
+    failed(get_as(module_server, priv, KFT.TRANSPARENT_EC_PRIVATE_KEY),
+           RR.KEY_FORMAT_TYPE_NOT_SUPPORTED)
+    failed(get_as(module_server, pub, KFT.TRANSPARENT_EC_PUBLIC_KEY),
            RR.KEY_FORMAT_TYPE_NOT_SUPPORTED)
 
 

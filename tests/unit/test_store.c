@@ -553,6 +553,74 @@ static void expect_locate(fixture *f, const kh_locate_query *q, const char *cons
     free(uids);
 }
 
+/* Several rows in one transaction: all or none (CreateKeyPair's two halves). */
+static void expect_absent(fixture *f, const char *uid)
+{
+    kh_obj_row *g = NULL;
+    assert_int_equal(kh_store_object_get(f->s, uid, &g), KH_ERR_NOT_FOUND);
+    assert_null(g);
+}
+
+static void test_insert_many_all_or_none(void **state)
+{
+    fixture *f = *state;
+    char *names[] = {"pair"};
+    kh_obj_row pub = make_row(f, "pub-1", "alice", 3, 10);
+    kh_obj_row priv = make_row(f, "priv-1", "alice", 4, 10);
+    uint8_t mat[] = {9, 8, 7};
+    priv.material = mat;
+    priv.material_len = sizeof(mat);
+    priv.names = names;
+    priv.n_names = 1;
+    const kh_obj_row *both[] = {&pub, &priv};
+    assert_int_equal(kh_store_object_insert_many(f->s, both, 2), KH_OK);
+    kh_obj_row *g = NULL;
+    assert_int_equal(kh_store_object_get(f->s, "priv-1", &g), KH_OK);
+    assert_int_equal(g->object_type, 4);
+    assert_int_equal(g->material_len, sizeof(mat));
+    assert_int_equal(g->revision, 1);
+    kh_obj_row_free(&g);
+    assert_int_equal(kh_store_object_get(f->s, "pub-1", &g), KH_OK);
+    kh_obj_row_free(&g);
+    kh_locate_query q;
+    kh_locate_query_init(&q);
+    q.name = "pair";
+    expect_locate(f, &q, (const char *const[]){"priv-1"}, 1);
+
+    /* The second row's uid is taken: the first is not left behind. */
+    kh_obj_row fresh = make_row(f, "pub-2", "alice", 3, 20);
+    kh_obj_row taken = make_row(f, "priv-1", "mallory", 4, 20);
+    const kh_obj_row *clash[] = {&fresh, &taken};
+    assert_int_equal(kh_store_object_insert_many(f->s, clash, 2), KH_ERR_EXISTS);
+    expect_absent(f, "pub-2");
+    /* Two rows of one batch with one uid. */
+    kh_obj_row twin = make_row(f, "twin", "alice", 3, 21);
+    const kh_obj_row *twins[] = {&twin, &twin};
+    assert_int_equal(kh_store_object_insert_many(f->s, twins, 2), KH_ERR_EXISTS);
+    expect_absent(f, "twin");
+    /* A failure of another kind (no such realm) in the last row. */
+    kh_obj_row orphan = make_row(f, "orphan", "alice", 4, 22);
+    orphan.realm_id = 4242;
+    const kh_obj_row *lost[] = {&fresh, &twin, &orphan};
+    assert_int_equal(kh_store_object_insert_many(f->s, lost, 3), KH_ERR_STORE);
+    expect_absent(f, "pub-2");
+    expect_absent(f, "twin");
+    /* Refused before the backend: nothing, a NULL row, a row without uid. */
+    assert_int_equal(kh_store_object_insert_many(f->s, both, 0), KH_ERR_INVALID_ARG);
+    const kh_obj_row *with_null[] = {&fresh, NULL};
+    assert_int_equal(kh_store_object_insert_many(f->s, with_null, 2), KH_ERR_INVALID_ARG);
+    expect_absent(f, "pub-2");
+    /* The store is fine afterwards: the failed transactions left nothing open. */
+    const kh_obj_row *ok[] = {&fresh, &twin};
+    assert_int_equal(kh_store_object_insert_many(f->s, ok, 2), KH_OK);
+    insert_simple(f, "after", "alice", 2, 30);
+    reopen(f);
+    assert_int_equal(kh_store_object_get(f->s, "twin", &g), KH_OK);
+    kh_obj_row_free(&g);
+    assert_int_equal(kh_store_object_get(f->s, "pub-2", &g), KH_OK);
+    kh_obj_row_free(&g);
+}
+
 static void locate_fixture(fixture *f)
 {
     char *n_a[] = {"shared", "only-a"};
@@ -1281,6 +1349,7 @@ static void test_pg_skipped(void **state)
         cmocka_unit_test_setup_teardown(test_insert_get_round_trip, setup, teardown),              \
         cmocka_unit_test_setup_teardown(test_null_blobs, setup, teardown),                         \
         cmocka_unit_test_setup_teardown(test_duplicate_and_missing, setup, teardown),              \
+        cmocka_unit_test_setup_teardown(test_insert_many_all_or_none, setup, teardown),            \
         cmocka_unit_test_setup_teardown(test_update_optimistic_lock, setup, teardown),             \
         cmocka_unit_test_setup_teardown(test_locate_filters, setup, teardown),                     \
         cmocka_unit_test_setup_teardown(test_locate_paging, setup, teardown),                      \
