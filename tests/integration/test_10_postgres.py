@@ -117,7 +117,7 @@ def test_kes_create_race_across_nodes(two_nodes, tmp_path):
     left, the one both nodes then use."""
     import base64
     import json
-    from test_13_kes_listener import Client, apikey_certificate, new_api_key
+    from test_19_kes_listener import Client, apikey_certificate, new_api_key
     a, b = two_nodes
     admin = Client(kh_support.CERTS, *apikey_certificate(tmp_path, new_api_key(), "admin"))
     for srv in (a, b):  # the KES admin on both nodes
