@@ -10,7 +10,6 @@
 #include "ops/audit.h"
 
 #include "common/log.h"
-#include "common/mem.h"
 #include "crypto/secbuf.h"
 #include "store/audit_chain.h"
 
@@ -21,12 +20,13 @@
 #define APPEND_ATTEMPTS 3
 #define VERIFY_PAGE 1000
 
-/* A printable-ASCII copy of s, cut at KH_AUDIT_FIELD_MAX bytes: the log is
- * read by people and tools, and PostgreSQL refuses invalid UTF-8. */
-static char *clean(const char *s)
+/* A printable-ASCII copy of s into out (KH_AUDIT_FIELD_MAX + 1 bytes), cut
+ * at KH_AUDIT_FIELD_MAX bytes: the log is read by people and tools, and
+ * PostgreSQL refuses invalid UTF-8. On the stack: one row per operation
+ * should not cost five allocations. */
+static char *clean(const char *s, char *out)
 {
     size_t n = s ? strnlen(s, KH_AUDIT_FIELD_MAX) : 0;
-    char *out = kh_xmalloc(n + 1);
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)s[i];
         out[i] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
@@ -47,13 +47,14 @@ kh_err kh_audit_record(const kh_ctx *ctx, const char *operation, const char *obj
 {
     if (!ctx->svc || !ctx->svc->audit || !ctx->svc->store)
         return KH_OK;
+    char field[5][KH_AUDIT_FIELD_MAX + 1];
     kh_audit_row row = {0};
     row.time_us = now_us();
-    row.principal = clean(ctx->principal);
-    row.client_addr = clean(ctx->client_addr);
-    row.operation = clean(operation);
-    row.object_uid = clean(object_uid);
-    row.result = clean(kh_err_name(result));
+    row.principal = clean(ctx->principal, field[0]);
+    row.client_addr = clean(ctx->client_addr, field[1]);
+    row.operation = clean(operation, field[2]);
+    row.object_uid = clean(object_uid, field[3]);
+    row.result = clean(kh_err_name(result), field[4]);
     kh_err err = KH_ERR_STORE;
     for (int i = 0; i < APPEND_ATTEMPTS && err != KH_OK; i++) {
         err = kh_store_audit_append(ctx->svc->store, &row);
@@ -63,11 +64,6 @@ kh_err kh_audit_record(const kh_ctx *ctx, const char *operation, const char *obj
     if (err != KH_OK)
         kh_error("audit: could not record %s by %s (result %s): %s", row.operation, row.principal,
                  row.result, kh_strerror(err));
-    free(row.principal);
-    free(row.client_addr);
-    free(row.operation);
-    free(row.object_uid);
-    free(row.result);
     return err;
 }
 

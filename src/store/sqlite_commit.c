@@ -8,12 +8,24 @@
  * so a failed job is rolled back alone), commits once, and wakes the
  * others with their own results. Writers that arrive meanwhile form the
  * next batch. No extra thread, and a lone writer pays no extra latency.
+ *
+ * Audit rows are a job kind of their own, because every operation appends
+ * one and a savepoint, a head read and a head update per row cost more
+ * than the row: the caller encodes its row before queueing, and the leader
+ * chains all the batch's rows after its other jobs under one savepoint,
+ * reading the chain head once, hashing each row (one SHA-256), inserting
+ * it, and moving the head once.
  */
+#include "store/audit_chain.h"
 #include "store/sqlite_internal.h"
 
+#include <string.h>
+
 struct sq_job {
-    sq_write_fn fn;
+    sq_write_fn fn; /* NULL for an audit row */
     void *arg;
+    kh_audit_row *audit; /* the row to chain, when fn is NULL */
+    kh_buf prepared;     /* its encoding (kh_audit_chain_prepare) */
     kh_err err;
     int done;
     sq_job *next;
@@ -53,6 +65,40 @@ static void run_job(sq_conn *c, sq_job *j)
         j->err = KH_ERR_STORE;
 }
 
+/* Number, hash and insert the batch's audit rows, then move the head: all
+ * or none of them (one savepoint). Returns an error only when the
+ * transaction itself can no longer be trusted. */
+static kh_err chain_audit(sq_conn *c, sq_job *batch)
+{
+    while (batch && batch->fn)
+        batch = batch->next;
+    if (!batch)
+        return KH_OK;
+    uint8_t hash[KH_AUDIT_HASH_LEN];
+    int64_t id = 0;
+    kh_err err = savepoint(c, "SAVEPOINT audit");
+    if (err != KH_OK)
+        return err;
+    err = sq_audit_head_get(c, &id, hash);
+    for (sq_job *j = batch; err == KH_OK && j; j = j->next) {
+        if (j->fn)
+            continue;
+        j->audit->id = ++id;
+        err = kh_audit_chain_seal(&j->prepared, hash, id, j->audit->hash);
+        if (err == KH_OK)
+            err = sq_audit_insert(c, j->audit);
+        memcpy(hash, j->audit->hash, KH_AUDIT_HASH_LEN);
+    }
+    if (err == KH_OK)
+        err = sq_audit_head_put(c, id, hash);
+    for (sq_job *j = batch; j; j = j->next)
+        if (!j->fn)
+            j->err = err;
+    if (err != KH_OK && savepoint(c, "ROLLBACK TO audit") != KH_OK)
+        return KH_ERR_STORE;
+    return savepoint(c, "RELEASE audit");
+}
+
 static void run_batch(kh_store *s, sq_job *batch)
 {
     sq_conn *c = NULL;
@@ -60,7 +106,10 @@ static void run_batch(kh_store *s, sq_job *batch)
     if (err == KH_OK)
         err = sq_begin(c, 1);
     for (sq_job *j = batch; err == KH_OK && j; j = j->next)
-        run_job(c, j);
+        if (j->fn)
+            run_job(c, j);
+    if (err == KH_OK)
+        err = chain_audit(c, batch);
     if (err == KH_OK)
         err = sq_commit(c);
     /* A failed BEGIN or COMMIT fails every job that had not failed alone. */
@@ -71,14 +120,14 @@ static void run_batch(kh_store *s, sq_job *batch)
         sq_release(s, c); /* rolls back whatever is still open */
 }
 
-kh_err sq_group_write(kh_store *s, sq_write_fn fn, void *arg)
+/* Queue job and return once a leader (perhaps this thread) committed it. */
+static kh_err submit(kh_store *s, sq_job *job)
 {
     sq_group *g = sq_group_of(s);
-    sq_job job = {fn, arg, KH_OK, 0, NULL};
     pthread_mutex_lock(&g->mu);
-    *g->tail = &job;
-    g->tail = &job.next;
-    while (!job.done) {
+    *g->tail = job;
+    g->tail = &job->next;
+    while (!job->done) {
         if (g->leader) {
             pthread_cond_wait(&g->cv, &g->mu);
             continue;
@@ -99,5 +148,20 @@ kh_err sq_group_write(kh_store *s, sq_write_fn fn, void *arg)
         pthread_cond_broadcast(&g->cv);
     }
     pthread_mutex_unlock(&g->mu);
-    return job.err;
+    return job->err;
+}
+
+kh_err sq_group_write(kh_store *s, sq_write_fn fn, void *arg)
+{
+    sq_job job = {.fn = fn, .arg = arg};
+    return submit(s, &job);
+}
+
+kh_err sq_group_audit(kh_store *s, kh_audit_row *row)
+{
+    sq_job job = {.audit = row};
+    kh_audit_chain_prepare(row, &job.prepared);
+    kh_err err = submit(s, &job);
+    kh_buf_free(&job.prepared);
+    return err;
 }

@@ -81,6 +81,11 @@ void sq_group_init(sq_group *g);
 void sq_group_destroy(sq_group *g);
 sq_group *sq_group_of(kh_store *s);
 kh_err sq_group_write(kh_store *s, sq_write_fn fn, void *arg);
+/* Append row to the audit chain in the next batch: the caller encodes the
+ * row (off the lock); the leader numbers, hashes and inserts every audit
+ * row of its batch after the batch's other writes, reading and moving the
+ * chain head once. Sets row->id and row->hash on success. */
+kh_err sq_group_audit(kh_store *s, kh_audit_row *row);
 
 /* Borrow a connection (waits when all are busy); give it back with
  * sq_release, which also rolls back a transaction left open. */
@@ -117,6 +122,10 @@ kh_err sq_object_locate(kh_store *s, const kh_locate_query *q, char ***uids, siz
 kh_err sq_audit_append(kh_store *s, kh_audit_row *row);
 kh_err sq_audit_read(kh_store *s, int64_t after_id, size_t max, kh_audit_row **rows, size_t *n);
 kh_err sq_audit_head(kh_store *s, int64_t *last_id, uint8_t hash[KH_AUDIT_HASH_LEN]);
+/* For the group commit's leader, inside its transaction (sqlite_audit.c). */
+kh_err sq_audit_head_get(sq_conn *c, int64_t *last_id, uint8_t hash[KH_AUDIT_HASH_LEN]);
+kh_err sq_audit_insert(sq_conn *c, const kh_audit_row *r);
+kh_err sq_audit_head_put(sq_conn *c, int64_t last_id, const uint8_t hash[KH_AUDIT_HASH_LEN]);
 kh_err sq_grant_add(kh_store *s, const kh_grant_row *g);
 kh_err sq_grant_remove(kh_store *s, const kh_grant_row *g);
 kh_err sq_grant_list(kh_store *s, const char *owner, const char *object_uid, kh_grant_row **rows,
