@@ -27,14 +27,15 @@ struct sq_job {
     kh_audit_row *audit; /* the row to chain, when fn is NULL */
     kh_buf prepared;     /* its encoding (kh_audit_chain_prepare) */
     kh_err err;
-    int done;
+    int done;          /* committed (or failed) */
+    int lead;          /* handed the leadership: run the queue */
+    pthread_cond_t cv; /* this job's waiter, signalled alone */
     sq_job *next;
 };
 
 void sq_group_init(sq_group *g)
 {
     pthread_mutex_init(&g->mu, NULL);
-    pthread_cond_init(&g->cv, NULL);
     g->head = NULL;
     g->tail = &g->head;
     g->leader = 0;
@@ -42,7 +43,6 @@ void sq_group_init(sq_group *g)
 
 void sq_group_destroy(sq_group *g)
 {
-    pthread_cond_destroy(&g->cv);
     pthread_mutex_destroy(&g->mu);
 }
 
@@ -120,19 +120,27 @@ static void run_batch(kh_store *s, sq_job *batch)
         sq_release(s, c); /* rolls back whatever is still open */
 }
 
-/* Queue job and return once a leader (perhaps this thread) committed it. */
+/* Queue job and return once a leader (perhaps this thread) committed it.
+ * Each waiter sleeps on its own condition variable: a finished batch wakes
+ * exactly its own jobs and hands the leadership to the oldest queued job,
+ * instead of waking every waiter to let them find out who is next. */
 static kh_err submit(kh_store *s, sq_job *job)
 {
     sq_group *g = sq_group_of(s);
+    pthread_cond_init(&job->cv, NULL);
     pthread_mutex_lock(&g->mu);
     *g->tail = job;
     g->tail = &job->next;
+    if (!g->leader) {
+        g->leader = 1;
+        job->lead = 1;
+    }
     while (!job->done) {
-        if (g->leader) {
-            pthread_cond_wait(&g->cv, &g->mu);
+        if (!job->lead) {
+            pthread_cond_wait(&job->cv, &g->mu);
             continue;
         }
-        g->leader = 1;
+        job->lead = 0;
         sq_job *batch = g->head;
         g->head = NULL;
         g->tail = &g->head;
@@ -140,14 +148,21 @@ static kh_err submit(kh_store *s, sq_job *job)
         run_batch(s, batch);
         pthread_mutex_lock(&g->mu);
         for (sq_job *j = batch; j;) {
-            sq_job *next = j->next; /* j may be freed once done is seen */
+            sq_job *next = j->next; /* j may be gone once done is seen */
             j->done = 1;
+            if (j != job)
+                pthread_cond_signal(&j->cv);
             j = next;
         }
-        g->leader = 0;
-        pthread_cond_broadcast(&g->cv);
+        if (g->head) { /* arrived meanwhile: the oldest leads the next batch */
+            g->head->lead = 1;
+            pthread_cond_signal(&g->head->cv);
+        } else {
+            g->leader = 0;
+        }
     }
     pthread_mutex_unlock(&g->mu);
+    pthread_cond_destroy(&job->cv);
     return job->err;
 }
 

@@ -71,7 +71,6 @@ typedef kh_err (*sq_write_fn)(sq_conn *c, void *arg);
 typedef struct sq_job sq_job;
 typedef struct sq_group {
     pthread_mutex_t mu;
-    pthread_cond_t cv;
     sq_job *head;
     sq_job **tail;
     int leader; /* a thread is committing a batch */
