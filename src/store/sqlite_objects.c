@@ -246,9 +246,16 @@ static sqlite3_stmt *locate_stmt(sq_conn *c, unsigned mask)
     kh_buf_append(&sql, head, strlen(head));
     for (size_t i = 0; i < sizeof(filters) / sizeof(filters[0]); i++) {
         const char *frag = filters[i].sql;
-        /* with a name, keep the planner off the owner index ("+" column) */
+        /* With a name, keep the planner off the owner, type and state
+         * indexes ("+" column): walking every symmetric key of the store in
+         * date order to test each against the name's few uids made KES
+         * lookups (name + type + visibility) linear in the store. */
         if (filters[i].bit == SQ_LOCATE_OWNER && (mask & SQ_LOCATE_NAME))
             frag = " AND +o.owner = ?1";
+        if (filters[i].bit == SQ_LOCATE_TYPE && (mask & SQ_LOCATE_NAME))
+            frag = " AND +o.object_type = ?3";
+        if (filters[i].bit == SQ_LOCATE_STATE && (mask & SQ_LOCATE_NAME))
+            frag = " AND +o.state = ?4";
         if (filters[i].bit == SQ_LOCATE_VISIBLE && (mask & SQ_LOCATE_VISIBLE) &&
             !(mask & SQ_LOCATE_NAME))
             kh_buf_append(&sql, visible_owners, strlen(visible_owners));
