@@ -47,6 +47,9 @@ static const kh_option serve_opts[] = {
     {"ready-file", NULL,
      "write {\"kmip_port\": N, \"https_port\": M} here once listening (for scripts/tests)"},
     {"log-level", "info", "debug, info, warn or error"},
+    {"audit-sync-reads", "true",
+     "true: a read's audit row is on disk before the reply; false: written before it, "
+     "fsync'd with the next commit (docs/audit.md)"},
 };
 #define NSERVE (sizeof(serve_opts) / sizeof(serve_opts[0]))
 
@@ -243,7 +246,11 @@ int kh_cmd_serve(int argc, char **argv)
                           .realm_id = realm,
                           .server_name = "keyhold",
                           .audit = true};
-        err = run_server(&cfg, &svc);
+        int sync_reads = 1;
+        err = config_bool(&cfg, "audit-sync-reads", &sync_reads);
+        svc.audit_reads_sync_later = !sync_reads;
+        if (err == KH_OK)
+            err = run_server(&cfg, &svc);
     }
     kh_keyring_free(&kr);
     kh_store_close(&store);

@@ -35,6 +35,38 @@ static char *clean(const char *s, char *out)
     return out;
 }
 
+/* Operations that change nothing in the store: with
+ * svc->audit_reads_sync_later their rows may be flushed just after the
+ * reply. Anything not listed (and every unknown name) stays durable. */
+static bool read_only(const char *op)
+{
+    static const char *const reads[] = {"Get",
+                                        "GetAttributes",
+                                        "GetAttributeList",
+                                        "Locate",
+                                        "Check",
+                                        "Query",
+                                        "DiscoverVersions",
+                                        "Encrypt",
+                                        "Decrypt",
+                                        "Sign",
+                                        "SignatureVerify",
+                                        "MAC",
+                                        "MACVerify",
+                                        "RNGRetrieve",
+                                        "Hash",
+                                        "kes_key_generate",
+                                        "kes_key_encrypt",
+                                        "kes_key_decrypt",
+                                        "kes_key_hmac",
+                                        "kes_key_describe",
+                                        "kes_key_list"};
+    for (size_t i = 0; op && i < sizeof(reads) / sizeof(reads[0]); i++)
+        if (strcmp(op, reads[i]) == 0)
+            return true;
+    return false;
+}
+
 static int64_t now_us(void)
 {
     struct timespec ts;
@@ -55,6 +87,7 @@ kh_err kh_audit_record(const kh_ctx *ctx, const char *operation, const char *obj
     row.operation = clean(operation, field[2]);
     row.object_uid = clean(object_uid, field[3]);
     row.result = clean(kh_err_name(result), field[4]);
+    row.sync_later = ctx->svc->audit_reads_sync_later && read_only(operation);
     kh_err err = KH_ERR_STORE;
     for (int i = 0; i < APPEND_ATTEMPTS && err != KH_OK; i++) {
         err = kh_store_audit_append(ctx->svc->store, &row);

@@ -89,7 +89,15 @@ static kh_err append_batch_on(pg_conn *c, void *ctx)
     int64_t last = 0;
     pg_params p;
     PGresult *res = NULL;
+    int lazy = 1;
+    for (pg_audit_job *j = ctx; j; j = j->next)
+        lazy &= j->row->sync_later;
     kh_err err = pg_begin(c);
+    /* Only read-only rows: the commit need not wait for the server's WAL
+     * flush (it follows within 3 x wal_writer_delay, and the rows survive
+     * a crash of keyhold, not of the PostgreSQL server). */
+    if (err == KH_OK && lazy)
+        err = pg_simple(c, "SET LOCAL synchronous_commit TO OFF", "audit commit mode");
     if (err == KH_OK)
         err = head_of(c, PG_AUDIT_HEAD_LOCK, &last, prev);
     for (pg_audit_job *j = ctx; err == KH_OK && j; j = j->next) {

@@ -15,11 +15,23 @@
  * chains all the batch's rows after its other jobs under one savepoint,
  * reading the chain head once, hashing each row (one SHA-256), inserting
  * it, and moving the head once.
+ *
+ * Rows marked sync_later (read-only operations, when configured) need not
+ * wait for an fsync: a batch made only of them commits with
+ * synchronous=NORMAL (the WAL frames are written, not synced; they survive
+ * a crash of keyhold, not of the machine) unless the last fsync is older
+ * than SYNC_LATER_MAX_US. The next durable commit's fsync of the WAL covers
+ * them, because the WAL is one file written in order.
  */
+#include "common/log.h"
 #include "store/audit_chain.h"
 #include "store/sqlite_internal.h"
 
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#define SYNC_LATER_MAX_US 100000
 
 struct sq_job {
     sq_write_fn fn; /* NULL for an audit row */
@@ -99,10 +111,44 @@ static kh_err chain_audit(sq_conn *c, sq_job *batch)
     return savepoint(c, "RELEASE audit");
 }
 
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* True when nothing in batch needs to be on disk before its caller goes on
+ * and the last fsync is recent enough. */
+static int may_skip_sync(const sq_group *g, const sq_job *batch)
+{
+    for (const sq_job *j = batch; j; j = j->next)
+        if (j->fn || !j->audit->sync_later)
+            return 0;
+    return mono_us() - g->last_sync_us < SYNC_LATER_MAX_US;
+}
+
+/* Back to synchronous=FULL before the connection returns to the pool: every
+ * other write relies on it. Outside a transaction this pragma fails only
+ * for want of memory, which is fatal here as everywhere (common/mem.h). */
+static void restore_full_sync(sq_conn *c)
+{
+    sq_rollback(c);
+    if (sqlite3_exec(c->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL) != SQLITE_OK) {
+        kh_error("store: sqlite: cannot restore synchronous=FULL on a connection");
+        abort();
+    }
+}
+
 static void run_batch(kh_store *s, sq_job *batch)
 {
+    sq_group *g = sq_group_of(s);
+    int lazy = may_skip_sync(g, batch);
     sq_conn *c = NULL;
     kh_err err = sq_acquire(s, &c);
+    if (err == KH_OK && lazy &&
+        sqlite3_exec(c->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) != SQLITE_OK)
+        err = KH_ERR_STORE;
     if (err == KH_OK)
         err = sq_begin(c, 1);
     for (sq_job *j = batch; err == KH_OK && j; j = j->next)
@@ -112,6 +158,10 @@ static void run_batch(kh_store *s, sq_job *batch)
         err = chain_audit(c, batch);
     if (err == KH_OK)
         err = sq_commit(c);
+    if (err == KH_OK && !lazy)
+        g->last_sync_us = mono_us();
+    if (c && lazy)
+        restore_full_sync(c);
     /* A failed BEGIN or COMMIT fails every job that had not failed alone. */
     for (sq_job *j = batch; err != KH_OK && j; j = j->next)
         if (j->err == KH_OK)

@@ -73,7 +73,8 @@ typedef struct sq_group {
     pthread_mutex_t mu;
     sq_job *head;
     sq_job **tail;
-    int leader; /* a thread is committing a batch */
+    int leader;           /* a thread is committing a batch */
+    int64_t last_sync_us; /* CLOCK_MONOTONIC of the last fsync'd commit */
 } sq_group;
 
 void sq_group_init(sq_group *g);

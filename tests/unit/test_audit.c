@@ -116,6 +116,27 @@ static void test_disabled_records_nothing(void **state)
     kh_audit_rows_free(rows, n);
 }
 
+/* With reads allowed to reach the disk after the reply, every operation is
+ * still recorded, in order, in a chain that verifies. */
+static void test_reads_sync_later_still_recorded(void **state)
+{
+    kh_fixture *f = *state;
+    f->svc.audit_reads_sync_later = true;
+    kh_ctx c = {.principal = "alice", .now = 1, .svc = &f->svc, .client_addr = "1.2.3.4:5"};
+    const char *ops[] = {"Get", "Create", "Encrypt", "kes_key_generate", "Destroy", "Locate"};
+    for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+        assert_int_equal(kh_audit_record(&c, ops[i], "u", KH_OK), KH_OK);
+    size_t n = 0;
+    kh_audit_row *rows = read_all(f, &n);
+    assert_int_equal(n, sizeof(ops) / sizeof(ops[0]));
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(rows[i].id, (int64_t)i + 1);
+        assert_string_equal(rows[i].operation, ops[i]);
+    }
+    kh_audit_rows_free(rows, n);
+    assert_int_equal(broken_at(f), 0);
+}
+
 static void test_fields_are_cleaned(void **state)
 {
     kh_fixture *f = *state;
@@ -227,6 +248,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_verify_finds_rewritten_hash, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_finds_forged_head, setup, teardown),
         cmocka_unit_test(test_chain_seal_matches_canonical),
+        cmocka_unit_test_setup_teardown(test_reads_sync_later_still_recorded, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
