@@ -58,22 +58,24 @@ void sq_group_destroy(sq_group *g)
     pthread_mutex_destroy(&g->mu);
 }
 
-static kh_err savepoint(sq_conn *c, const char *sql)
+/* Savepoints are cached statements: parsing them per job cost more than
+ * some of the jobs. (PRAGMA synchronous is not: SQLite re-prepares a
+ * pragma statement on every run anyway.) */
+static kh_err savepoint(sq_conn *c, sq_stmt_id id)
 {
-    int rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
-    return rc == SQLITE_OK ? KH_OK : sq_fail(c, rc, "savepoint");
+    return sq_exec(c, sq_stmt(c, id), "savepoint");
 }
 
 /* Run one job inside its savepoint; its failure leaves the batch intact. */
 static void run_job(sq_conn *c, sq_job *j)
 {
-    j->err = savepoint(c, "SAVEPOINT job");
+    j->err = savepoint(c, SQ_SAVEPOINT_JOB);
     if (j->err != KH_OK)
         return;
     j->err = j->fn(c, j->arg);
-    if (j->err != KH_OK && savepoint(c, "ROLLBACK TO job") != KH_OK)
+    if (j->err != KH_OK && savepoint(c, SQ_ROLLBACK_TO_JOB) != KH_OK)
         j->err = KH_ERR_STORE;
-    if (savepoint(c, "RELEASE job") != KH_OK && j->err == KH_OK)
+    if (savepoint(c, SQ_RELEASE_JOB) != KH_OK && j->err == KH_OK)
         j->err = KH_ERR_STORE;
 }
 
@@ -88,7 +90,7 @@ static kh_err chain_audit(sq_conn *c, sq_job *batch)
         return KH_OK;
     uint8_t hash[KH_AUDIT_HASH_LEN];
     int64_t id = 0;
-    kh_err err = savepoint(c, "SAVEPOINT audit");
+    kh_err err = savepoint(c, SQ_SAVEPOINT_AUDIT);
     if (err != KH_OK)
         return err;
     err = sq_audit_head_get(c, &id, hash);
@@ -106,9 +108,9 @@ static kh_err chain_audit(sq_conn *c, sq_job *batch)
     for (sq_job *j = batch; j; j = j->next)
         if (!j->fn)
             j->err = err;
-    if (err != KH_OK && savepoint(c, "ROLLBACK TO audit") != KH_OK)
+    if (err != KH_OK && savepoint(c, SQ_ROLLBACK_TO_AUDIT) != KH_OK)
         return KH_ERR_STORE;
-    return savepoint(c, "RELEASE audit");
+    return savepoint(c, SQ_RELEASE_AUDIT);
 }
 
 static int64_t mono_us(void)

@@ -22,6 +22,14 @@ typedef enum sq_stmt_id {
     SQ_BEGIN_IMMEDIATE,
     SQ_COMMIT,
     SQ_ROLLBACK,
+    /* group commit (sqlite_commit.c): a savepoint per job and one for the
+     * batch's audit rows */
+    SQ_SAVEPOINT_JOB,
+    SQ_RELEASE_JOB,
+    SQ_ROLLBACK_TO_JOB,
+    SQ_SAVEPOINT_AUDIT,
+    SQ_RELEASE_AUDIT,
+    SQ_ROLLBACK_TO_AUDIT,
     SQ_REALM_INSERT,
     SQ_REALM_SELECT,
     SQ_RKEY_LATEST,
