@@ -21,6 +21,16 @@
  *   create   Create AES-256, unnamed       locate   Locate by a random name
  *   mixed    80% get, 15% encrypt, 5% create        of --names NAME-0..N-1
  *   preload  Create --count keys named --name-prefix-<i>, as fast as it can
+ *
+ * KES scenarios, HTTP/1.1 keep-alive over the same kind of TLS connection
+ * to the HTTPS listener (--port is then the HTTPS port):
+ *   kes-setup     PUT /v1/key/create/<--name-prefix>kes (200, or 400 when it
+ *                 exists), then one generate; prints that data key's
+ *                 ciphertext (base64), the --uid of kes-decrypt
+ *   kes-generate  PUT /v1/key/generate/<prefix>kes  {}
+ *   kes-decrypt   PUT /v1/key/decrypt/<prefix>kes   {"ciphertext": --uid}
+ * A reply counts as ok when its status is 200. This is a client: it reads
+ * the status line, Content-Length and that many body bytes, nothing more.
  */
 #include "bench/bench_msgs.h"
 
@@ -39,6 +49,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -49,9 +60,22 @@
 #define LOCATE_VARIANTS 256
 #define MAX_CONNS 4096
 
-enum scenario { S_SETUP, S_GET, S_ENCRYPT, S_CREATE, S_LOCATE, S_MIXED, S_PRELOAD };
-static const char *const scenario_names[] = {"setup",  "get",   "encrypt", "create",
-                                             "locate", "mixed", "preload"};
+enum scenario {
+    S_SETUP,
+    S_GET,
+    S_ENCRYPT,
+    S_CREATE,
+    S_LOCATE,
+    S_MIXED,
+    S_PRELOAD,
+    S_KES_SETUP,
+    S_KES_GENERATE,
+    S_KES_DECRYPT
+};
+static const char *const scenario_names[] = {"setup",        "get",        "encrypt", "create",
+                                             "locate",       "mixed",      "preload", "kes-setup",
+                                             "kes-generate", "kes-decrypt"};
+#define MAX_HTTP_HEAD 16384
 
 typedef struct opts {
     enum scenario scenario;
@@ -81,6 +105,7 @@ typedef struct worker {
 static opts O;
 static SSL_CTX *ctx;
 static kh_buf req_get, req_encrypt, req_create, req_locate[LOCATE_VARIANTS];
+static kh_buf req_kes; /* the KES scenarios' one request */
 static pthread_barrier_t ready_barrier, go_barrier;
 static double deadline;
 static atomic_long preload_next;
@@ -218,6 +243,77 @@ static int exchange(SSL *ssl, const kh_buf *req, kh_buf *reply)
     return 0;
 }
 
+static int is_http(void)
+{
+    return O.scenario >= S_KES_SETUP;
+}
+
+/* Length of the header block ending in CRLF CRLF within p[0..n), or 0. */
+static size_t head_len(const uint8_t *p, size_t n)
+{
+    for (size_t i = 3; i < n; i++)
+        if (p[i - 3] == '\r' && p[i - 2] == '\n' && p[i - 1] == '\r' && p[i] == '\n')
+            return i + 1;
+    return 0;
+}
+
+/* Content-Length of a header block (NUL-terminated copy), -1 if absent. */
+static long content_length(const char *head)
+{
+    for (const char *l = strstr(head, "\r\n"); l; l = strstr(l + 2, "\r\n")) {
+        if (strncasecmp(l + 2, "content-length:", 15) == 0)
+            return strtol(l + 17, NULL, 10);
+    }
+    return -1;
+}
+
+/* Send req, read one HTTP response: status into *status, body into
+ * *reply. 0 or -1 (I/O error or a response this client cannot frame). */
+static int http_exchange(SSL *ssl, const kh_buf *req, kh_buf *reply, int *status)
+{
+    size_t written = 0, got = 0, hl = 0;
+    if (SSL_write_ex(ssl, req->data, req->len, &written) != 1 || written != req->len)
+        return -1;
+    reply->len = 0;
+    kh_buf_reserve(reply, 4096);
+    while ((hl = head_len(reply->data, reply->len)) == 0) {
+        if (reply->len >= MAX_HTTP_HEAD)
+            return -1;
+        kh_buf_reserve(reply, 4096);
+        if (SSL_read_ex(ssl, reply->data + reply->len, reply->cap - reply->len - 1, &got) != 1)
+            return -1;
+        reply->len += got;
+    }
+    char head[MAX_HTTP_HEAD + 1];
+    memcpy(head, reply->data, hl);
+    head[hl] = '\0';
+    long clen = content_length(head);
+    if (strncmp(head, "HTTP/1.1 ", 9) != 0 || clen < 0 || clen > (long)MAX_REPLY)
+        return -1;
+    *status = (int)strtol(head + 9, NULL, 10);
+    size_t want = hl + (size_t)clen;
+    kh_buf_reserve(reply, want > reply->len ? want - reply->len : 0);
+    if (reply->len < want && read_full(ssl, reply->data + reply->len, want - reply->len) != 0)
+        return -1;
+    if (reply->len > want) /* one request in flight: nothing may follow */
+        return -1;
+    memmove(reply->data, reply->data + hl, (size_t)clen);
+    reply->len = (size_t)clen;
+    return 0;
+}
+
+static void build_http(kh_buf *out, const char *route, const char *body)
+{
+    char head[512];
+    int n = snprintf(head, sizeof(head),
+                     "PUT /v1/key/%s/%skes HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+                     route, O.name_prefix, strlen(body));
+    out->len = 0;
+    kh_buf_append(out, head, (size_t)n);
+    kh_buf_append(out, body, strlen(body));
+}
+
 /* ---- the request mix ------------------------------------------------------ */
 
 static uint64_t next_rand(uint64_t *s)
@@ -254,7 +350,11 @@ static const kh_buf *pick(worker *w, kh_buf *scratch)
         kh_bench_req_create(scratch, name);
         return scratch;
     }
+    case S_KES_GENERATE:
+    case S_KES_DECRYPT:
+        return &req_kes;
     case S_SETUP:
+    case S_KES_SETUP:
         break;
     }
     return NULL;
@@ -278,6 +378,15 @@ static void record(worker *w, const kh_buf *reply, double t0, double t1)
     }
 }
 
+static void record_http(worker *w, int status, double t0, double t1)
+{
+    w->st.hist[bucket_of((uint64_t)((t1 - t0) * 1e6))]++;
+    if (status == 200)
+        w->st.ok++;
+    else if (w->st.failed++ == 0)
+        w->st.first_reason = (uint32_t)status;
+}
+
 static void *worker_main(void *arg)
 {
     worker *w = arg;
@@ -299,14 +408,19 @@ static void *worker_main(void *arg)
         if (!req)
             break;
         double t0 = now_s();
-        if (exchange(ssl, req, &reply) != 0) {
+        int status = 0;
+        if (is_http() ? http_exchange(ssl, req, &reply, &status) != 0
+                      : exchange(ssl, req, &reply) != 0) {
             w->st.failed++;
             w->st.conn_errors++;
             report_error("connection broken", "request counted as failed; reconnecting");
             tls_close(&ssl);
             continue;
         }
-        record(w, &reply, t0, now_s());
+        if (is_http())
+            record_http(w, status, t0, now_s());
+        else
+            record(w, &reply, t0, now_s());
     }
     w->end = now_s();
     tls_close(&ssl);
@@ -416,6 +530,48 @@ static int run_setup(void)
     return 0;
 }
 
+/* One KES request on a new connection; its status, body into *reply. */
+static int kes_call(const char *route, const char *body, kh_buf *reply)
+{
+    kh_buf req = {0};
+    int status = 0;
+    build_http(&req, route, body);
+    SSL *ssl = tls_connect();
+    if (!ssl || http_exchange(ssl, &req, reply, &status) != 0)
+        status = -1;
+    tls_close(&ssl);
+    kh_buf_free(&req);
+    return status;
+}
+
+static int run_kes_setup(void)
+{
+    kh_buf reply = {0};
+    int st = kes_call("create", "{}", &reply), rc = 1;
+    if (st != 200 && st != 400) {
+        fprintf(stderr, "kh_loadgen: KES create answered %d\n", st);
+        goto out;
+    }
+    if ((st = kes_call("generate", "{}", &reply)) != 200) {
+        fprintf(stderr, "kh_loadgen: KES generate answered %d\n", st);
+        goto out;
+    }
+    kh_buf_append_u8(&reply, 0);
+    /* {"plaintext":"...","ciphertext":"..."}: the base64 of ciphertext. */
+    const char *c = strstr((const char *)reply.data, "\"ciphertext\"");
+    const char *q = c ? strchr(c + 12, '"') : NULL;
+    const char *e = q ? strchr(q + 1, '"') : NULL;
+    if (!e) {
+        fprintf(stderr, "kh_loadgen: KES generate reply has no ciphertext\n");
+        goto out;
+    }
+    printf("%.*s\n", (int)(e - q - 1), q + 1);
+    rc = 0;
+out:
+    kh_buf_free(&reply);
+    return rc;
+}
+
 static void build_requests(void)
 {
     const char *uid = O.uid ? O.uid : "no-such-uid";
@@ -428,6 +584,13 @@ static void build_requests(void)
         long k = O.names > 0 ? (long)(next_rand(&s) % (uint64_t)O.names) : 0;
         snprintf(name, sizeof(name), "%s%ld", O.name_prefix, k);
         kh_bench_req_locate(&req_locate[i], name);
+    }
+    if (O.scenario == S_KES_GENERATE) {
+        build_http(&req_kes, "generate", "{}");
+    } else if (O.scenario == S_KES_DECRYPT) {
+        char body[1024];
+        snprintf(body, sizeof(body), "{\"ciphertext\":\"%s\"}", O.uid ? O.uid : "");
+        build_http(&req_kes, "decrypt", body);
     }
 }
 
@@ -510,7 +673,8 @@ static int run_load(void)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: kh_loadgen --scenario setup|get|encrypt|create|locate|mixed|preload\n"
+    fprintf(stderr, "usage: kh_loadgen --scenario setup|get|encrypt|create|locate|mixed|preload|\n"
+                    "  kes-setup|kes-generate|kes-decrypt\n"
                     "  --port N --ca F --cert F --key F [--label NAME] [--conns N] [--seconds T]\n"
                     "  [--idle N] [--uid UID] [--names N] [--name-prefix P] [--count N]\n"
                     "  [--timeout-ms N] [--rss-pid PID]\n");
@@ -613,10 +777,13 @@ int main(int argc, char **argv)
         return usage();
     if (make_ctx() != 0)
         return 1;
-    int rc = O.scenario == S_SETUP ? run_setup() : run_load();
+    int rc = O.scenario == S_SETUP       ? run_setup()
+             : O.scenario == S_KES_SETUP ? run_kes_setup()
+                                         : run_load();
     kh_buf_free(&req_get);
     kh_buf_free(&req_encrypt);
     kh_buf_free(&req_create);
+    kh_buf_free(&req_kes);
     for (int i = 0; i < LOCATE_VARIANTS; i++)
         kh_buf_free(&req_locate[i]);
     SSL_CTX_free(ctx);

@@ -79,7 +79,8 @@ def errs(*rs):
 def scenario_label(key):
     s, c, idle = key
     names = {"get": "Get", "encrypt": "Encrypt 64 B GCM", "create": "Create AES-256",
-             "locate": "Locate by name", "mixed": "Mixed 80/15/5"}
+             "locate": "Locate by name", "mixed": "Mixed 80/15/5",
+             "kes-generate": "KES generate (HTTPS)", "kes-decrypt": "KES decrypt (HTTPS)"}
     label = "{} c={}".format(names.get(s, s), c)
     if idle:
         label += " + {:,} idle".format(idle)
@@ -91,8 +92,11 @@ def main():
     m = kinds.get("machine", {})
     mem = kinds.get("memory")
     have_py = any(srv == "pykmip" for (_, srv) in runs)
-    order = {"get": 0, "encrypt": 1, "create": 2, "locate": 3, "mixed": 4}
-    keys = sorted({k for (k, _) in runs}, key=lambda k: (k[2] > 0, k[1], order.get(k[0], 9)))
+    order = {"get": 0, "encrypt": 1, "create": 2, "locate": 3, "mixed": 4,
+             "kes-generate": 5, "kes-decrypt": 6}
+    kes = ("kes-generate", "kes-decrypt")
+    keys = sorted({k for (k, _) in runs},
+                  key=lambda k: (k[2] > 0, k[0] in kes, k[1], order.get(k[0], 9)))
 
     print("## keyhold benchmark ({} run)".format(m.get("mode", "?")))
     print()
@@ -135,7 +139,8 @@ def main():
     print("n/a: the server answered OperationNotSupported. *: part of the mix was answered "
           "OperationNotSupported (keyhold's Encrypt), so that rate is flattered. errors: failed "
           "requests + connection errors. The ceiling answers every request with one fixed Get "
-          "reply: same TLS, framing and threads, no work.")
+          "reply: same TLS, framing and threads, no work; on HTTPS (KES rows: keep-alive "
+          "HTTP/1.1 on the HTTPS listener) with one fixed 200 JSON body from a worker.")
     print()
 
     if mem:
@@ -193,6 +198,16 @@ def main():
         target("p99 < 2 ms at c=8, {}".format(s), None if not supported(k)
                else k["p99_us"] < 2000, "{} ms".format(ms(k["p99_us"])) if supported(k)
                else "n/a")
+    for s in kes:
+        for conns in (1, 8, 64):
+            c, k, p = cell(s, conns)
+            if c is None and k is None:
+                continue
+            r = k["rps"] / c["rps"] if supported(k) and supported(c) and c["rps"] else None
+            target("{} c={} >= 50% of the HTTPS ceiling".format(scenario_label((s, conns, 0))
+                                                                  .rsplit(" c=", 1)[0], conns),
+                   None if r is None else r >= 0.5,
+                   "{:.0f}%".format(100 * r) if r is not None else "not measured")
     if mem:
         idle_run = median_run(runs.get(((("get", 8, mem["idle"])), "keyhold"), []))
         worst = max(mem["rss_keys_kib"], idle_run["hwm_kib"] if idle_run else 0)

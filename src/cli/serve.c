@@ -76,6 +76,9 @@ static const kh_option serve_opts[] = {
     {"proxy-trusted-address", NULL,
      "comma list of reverse proxy IPs or CIDR blocks whose X-Forwarded-For and "
      "X-Forwarded-Proto are believed (logs, audit log)"},
+    {"audit-sync-reads", "true",
+     "true: a read's audit row is on disk before the reply; false: written before it, "
+     "fsync'd with the next commit (docs/audit.md)"},
 };
 #define NSERVE (sizeof(serve_opts) / sizeof(serve_opts[0]))
 
@@ -408,7 +411,11 @@ int kh_cmd_serve(int argc, char **argv)
                           .server_name = "keyhold",
                           .audit = true,
                           .authn = authn};
-        err = run_server(&cfg, &svc);
+        int sync_reads = 1;
+        err = config_bool(&cfg, "audit-sync-reads", &sync_reads);
+        svc.audit_reads_sync_later = !sync_reads;
+        if (err == KH_OK)
+            err = run_server(&cfg, &svc);
     }
     kh_authn_free(&authn);
     kh_keyring_free(&kr);

@@ -40,6 +40,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -451,6 +453,12 @@ static kh_err listen_https(kh_server *s, const char *host, int port, const kh_tl
         free(l);
         return KH_ERR_IO;
     }
+    /* evhttp writes a reply's headers and body as separate TLS records;
+     * with Nagle the body then waits for the client's delayed ACK (40 ms
+     * on Linux) on every keep-alive request. Accepted sockets inherit
+     * TCP_NODELAY from the listening one. */
+    int one = 1;
+    (void)setsockopt(evhttp_bound_socket_get_fd(bs), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (bound_port)
         *bound_port = bound;
     kh_https **list = kh_server_https_list(s);

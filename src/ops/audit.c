@@ -10,7 +10,6 @@
 #include "ops/audit.h"
 
 #include "common/log.h"
-#include "common/mem.h"
 #include "crypto/secbuf.h"
 #include "store/audit_chain.h"
 
@@ -21,18 +20,51 @@
 #define APPEND_ATTEMPTS 3
 #define VERIFY_PAGE 1000
 
-/* A printable-ASCII copy of s, cut at KH_AUDIT_FIELD_MAX bytes: the log is
- * read by people and tools, and PostgreSQL refuses invalid UTF-8. */
-static char *clean(const char *s)
+/* A printable-ASCII copy of s into out (KH_AUDIT_FIELD_MAX + 1 bytes), cut
+ * at KH_AUDIT_FIELD_MAX bytes: the log is read by people and tools, and
+ * PostgreSQL refuses invalid UTF-8. On the stack: one row per operation
+ * should not cost five allocations. */
+static char *clean(const char *s, char *out)
 {
     size_t n = s ? strnlen(s, KH_AUDIT_FIELD_MAX) : 0;
-    char *out = kh_xmalloc(n + 1);
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)s[i];
         out[i] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
     }
     out[n] = '\0';
     return out;
+}
+
+/* Operations that change nothing in the store: with
+ * svc->audit_reads_sync_later their rows may be flushed just after the
+ * reply. Anything not listed (and every unknown name) stays durable. */
+static bool read_only(const char *op)
+{
+    static const char *const reads[] = {"Get",
+                                        "GetAttributes",
+                                        "GetAttributeList",
+                                        "Locate",
+                                        "Check",
+                                        "Query",
+                                        "DiscoverVersions",
+                                        "Encrypt",
+                                        "Decrypt",
+                                        "Sign",
+                                        "SignatureVerify",
+                                        "MAC",
+                                        "MACVerify",
+                                        "RNGRetrieve",
+                                        "Hash",
+                                        "kes_key_generate",
+                                        "kes_key_encrypt",
+                                        "kes_key_decrypt",
+                                        "kes_key_hmac",
+                                        "kes_key_describe",
+                                        "kes_key_list"};
+    for (size_t i = 0; op && i < sizeof(reads) / sizeof(reads[0]); i++)
+        if (strcmp(op, reads[i]) == 0)
+            return true;
+    return false;
 }
 
 static int64_t now_us(void)
@@ -57,14 +89,16 @@ kh_err kh_audit_record(const kh_ctx *ctx, const char *operation, const char *obj
 {
     if (!ctx->svc || !ctx->svc->audit || !ctx->svc->store)
         return KH_OK;
+    char field[5][KH_AUDIT_FIELD_MAX + 1];
     kh_audit_row row = {0};
     char who[KH_AUDIT_FIELD_MAX + 1];
     row.time_us = now_us();
-    row.principal = clean(audit_principal(ctx, who, sizeof(who)));
-    row.client_addr = clean(ctx->client_addr);
-    row.operation = clean(operation);
-    row.object_uid = clean(object_uid);
-    row.result = clean(kh_err_name(result));
+    row.principal = clean(audit_principal(ctx, who, sizeof(who)), field[0]);
+    row.client_addr = clean(ctx->client_addr, field[1]);
+    row.operation = clean(operation, field[2]);
+    row.object_uid = clean(object_uid, field[3]);
+    row.result = clean(kh_err_name(result), field[4]);
+    row.sync_later = ctx->svc->audit_reads_sync_later && read_only(operation);
     kh_err err = KH_ERR_STORE;
     for (int i = 0; i < APPEND_ATTEMPTS && err != KH_OK; i++) {
         err = kh_store_audit_append(ctx->svc->store, &row);
@@ -74,11 +108,6 @@ kh_err kh_audit_record(const kh_ctx *ctx, const char *operation, const char *obj
     if (err != KH_OK)
         kh_error("audit: could not record %s by %s (result %s): %s", row.operation, row.principal,
                  row.result, kh_strerror(err));
-    free(row.principal);
-    free(row.client_addr);
-    free(row.operation);
-    free(row.object_uid);
-    free(row.result);
     return err;
 }
 

@@ -17,9 +17,10 @@
 #include <stdint.h>
 
 /* Append one row for an operation run by ctx, durably, before the caller
- * answers. Never fails the caller's operation: a failed append is retried,
- * then logged as an error. Does nothing unless ctx->svc->audit. Returns
- * the append's outcome (for tests). Control bytes and non-ASCII in the
+ * answers (with ctx->svc->audit_reads_sync_later, rows of read-only
+ * operations are committed but may be fsync'd just after: docs/audit.md). Never fails the caller's
+ * operation: a failed append is retried, then logged as an error. Does nothing unless
+ * ctx->svc->audit. Returns the append's outcome (for tests). Control bytes and non-ASCII in the
  * fields are stored as '?', and fields are cut at KH_AUDIT_FIELD_MAX. */
 kh_err kh_audit_record(const kh_ctx *ctx, const char *operation, const char *object_uid,
                        kh_err result);

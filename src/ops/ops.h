@@ -31,6 +31,9 @@ typedef struct kh_service {
     int64_t realm_id;    /* the default realm */
     const char *server_name;
     bool audit; /* append every operation to the audit log (serve sets it) */
+    /* Rows of read-only operations may reach the disk just after the reply
+     * (docs/audit.md, --audit-sync-reads=false); default false. */
+    bool audit_reads_sync_later;
     /* HTTPS authentication settings (proto/authn.h); NULL = client
      * certificates only, single-user mode without one. */
     const struct kh_authn *authn;

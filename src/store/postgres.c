@@ -43,7 +43,13 @@ typedef struct pg_store {
     pthread_cond_t cv;
     pg_conn *idle;
     int n_open;
+    pg_audit_group audit;
 } pg_store;
+
+pg_audit_group *pg_audit_group_of(kh_store *s)
+{
+    return &((pg_store *)s)->audit;
+}
 
 /* Parameter types come from the statement's context; text for numbers,
  * binary for BYTEA. Names are "kh_s<id>" on every connection. */
@@ -384,6 +390,7 @@ static void postgres_close(kh_store *s)
         kh_error("store: postgresql: closed with %d connections still borrowed", q->n_open);
     pthread_cond_destroy(&q->cv);
     pthread_mutex_destroy(&q->mu);
+    pg_audit_group_destroy(&q->audit);
     kh_wipe_free(q->url, strlen(q->url));
     free(q);
 }
@@ -669,6 +676,7 @@ kh_err kh_postgres_open(const char *url, kh_store **out)
     q->url = kh_xstrdup(url);
     pthread_mutex_init(&q->mu, NULL);
     pthread_cond_init(&q->cv, NULL);
+    pg_audit_group_init(&q->audit);
     /* Connect now so a wrong URL or an unreachable server fails at start-up
      * rather than on the first request. */
     pg_conn *c = NULL;

@@ -5,8 +5,10 @@
  * locks the chain head (SELECT ... FOR UPDATE on the single audit_head row),
  * so a second node's append waits until the first has committed and then
  * reads the new head: the chain stays a single line whatever the
- * concurrency, and ids stay contiguous. The canonical encoding is in
- * audit_chain.c.
+ * concurrency, and ids stay contiguous. Within one process, the rows of
+ * concurrent callers share that transaction (a batch, as SQLite's group
+ * commit does): one lock, one head update and one commit for all of them.
+ * The canonical encoding is in audit_chain.c.
  */
 #include "common/mem.h"
 #include "store/audit_chain.h"
@@ -35,53 +37,118 @@ static kh_err head_of(pg_conn *c, pg_stmt_id id, int64_t *last_id, uint8_t hash[
     return err;
 }
 
-static kh_err append_on(pg_conn *c, void *ctx)
+struct pg_audit_job {
+    kh_audit_row *row;
+    kh_buf prepared; /* kh_audit_chain_prepare, done before queueing */
+    kh_err err;
+    int done;
+    pg_audit_job *next;
+};
+
+void pg_audit_group_init(pg_audit_group *g)
 {
-    kh_audit_row *row = ctx;
-    kh_audit_row r = *row;
+    pthread_mutex_init(&g->mu, NULL);
+    pthread_cond_init(&g->cv, NULL);
+    g->head = NULL;
+    g->tail = &g->head;
+    g->leader = 0;
+}
+
+void pg_audit_group_destroy(pg_audit_group *g)
+{
+    pthread_cond_destroy(&g->cv);
+    pthread_mutex_destroy(&g->mu);
+}
+
+static kh_err insert_row(pg_conn *c, const kh_audit_row *r)
+{
+    pg_params p;
+    PGresult *res = NULL;
+    pg_params_init(&p);
+    pg_param_int(&p, r->id);
+    pg_param_int(&p, r->time_us);
+    pg_param_text(&p, r->principal);
+    pg_param_text(&p, r->client_addr);
+    pg_param_text(&p, r->operation);
+    pg_param_text(&p, r->object_uid);
+    pg_param_text(&p, r->result);
+    pg_param_blob(&p, r->hash, KH_AUDIT_HASH_LEN);
+    kh_err err = pg_exec(c, PG_AUDIT_INSERT, &p, &res);
+    pg_clear(res);
+    /* The id comes from the head we hold locked: a clash means the chain
+     * is off. */
+    return err == KH_ERR_EXISTS ? KH_ERR_INTERNAL : err;
+}
+
+/* One transaction for a whole batch: lock the head, chain and insert each
+ * row, move the head, commit. Run again as a whole by pg_run on a fresh
+ * connection if BEGIN found the connection lost. */
+static kh_err append_batch_on(pg_conn *c, void *ctx)
+{
     uint8_t prev[KH_AUDIT_HASH_LEN];
     int64_t last = 0;
     pg_params p;
     PGresult *res = NULL;
+    int lazy = 1;
+    for (pg_audit_job *j = ctx; j; j = j->next)
+        lazy &= j->row->sync_later;
     kh_err err = pg_begin(c);
+    /* Only read-only rows: the commit need not wait for the server's WAL
+     * flush (it follows within 3 x wal_writer_delay, and the rows survive
+     * a crash of keyhold, not of the PostgreSQL server). */
+    if (err == KH_OK && lazy)
+        err = pg_simple(c, "SET LOCAL synchronous_commit TO OFF", "audit commit mode");
     if (err == KH_OK)
         err = head_of(c, PG_AUDIT_HEAD_LOCK, &last, prev);
+    for (pg_audit_job *j = ctx; err == KH_OK && j; j = j->next) {
+        j->row->id = ++last;
+        err = kh_audit_chain_seal(&j->prepared, prev, last, j->row->hash);
+        if (err == KH_OK)
+            err = insert_row(c, j->row);
+        memcpy(prev, j->row->hash, KH_AUDIT_HASH_LEN);
+    }
     if (err != KH_OK)
         return err;
-    r.id = last + 1;
-    if ((err = kh_audit_chain_hash(prev, &r, r.hash)) != KH_OK)
-        return err;
     pg_params_init(&p);
-    pg_param_int(&p, r.id);
-    pg_param_int(&p, r.time_us);
-    pg_param_text(&p, r.principal);
-    pg_param_text(&p, r.client_addr);
-    pg_param_text(&p, r.operation);
-    pg_param_text(&p, r.object_uid);
-    pg_param_text(&p, r.result);
-    pg_param_blob(&p, r.hash, KH_AUDIT_HASH_LEN);
-    err = pg_exec(c, PG_AUDIT_INSERT, &p, &res);
-    pg_clear(res);
-    res = NULL;
-    if (err != KH_OK)
-        return err == KH_ERR_EXISTS ? KH_ERR_INTERNAL : err;
-    pg_params_init(&p);
-    pg_param_int(&p, r.id);
-    pg_param_blob(&p, r.hash, KH_AUDIT_HASH_LEN);
+    pg_param_int(&p, last);
+    pg_param_blob(&p, prev, KH_AUDIT_HASH_LEN);
     err = pg_exec(c, PG_AUDIT_HEAD_SET, &p, &res);
     pg_clear(res);
-    if (err == KH_OK)
-        err = pg_commit(c);
-    if (err == KH_OK) {
-        row->id = r.id;
-        memcpy(row->hash, r.hash, KH_AUDIT_HASH_LEN);
-    }
-    return err;
+    return err == KH_OK ? pg_commit(c) : err;
 }
 
 kh_err pg_audit_append(kh_store *s, kh_audit_row *row)
 {
-    return pg_run(s, append_on, row, 0);
+    pg_audit_group *g = pg_audit_group_of(s);
+    pg_audit_job job = {.row = row};
+    kh_audit_chain_prepare(row, &job.prepared);
+    pthread_mutex_lock(&g->mu);
+    *g->tail = &job;
+    g->tail = &job.next;
+    while (!job.done) {
+        if (g->leader) {
+            pthread_cond_wait(&g->cv, &g->mu);
+            continue;
+        }
+        g->leader = 1;
+        pg_audit_job *batch = g->head;
+        g->head = NULL;
+        g->tail = &g->head;
+        pthread_mutex_unlock(&g->mu);
+        kh_err err = pg_run(s, append_batch_on, batch, 0);
+        pthread_mutex_lock(&g->mu);
+        for (pg_audit_job *j = batch; j;) {
+            pg_audit_job *next = j->next; /* j may be gone once done is seen */
+            j->err = err;
+            j->done = 1;
+            j = next;
+        }
+        g->leader = 0;
+        pthread_cond_broadcast(&g->cv);
+    }
+    pthread_mutex_unlock(&g->mu);
+    kh_buf_free(&job.prepared);
+    return job.err;
 }
 
 struct read_ctx {

@@ -15,6 +15,7 @@
 #include "store/store.h"
 
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -123,6 +124,21 @@ kh_err pg_object_insert_many(kh_store *s, const kh_obj_row *const *rows, size_t 
 kh_err pg_object_get(kh_store *s, const char *uid, kh_obj_row **out);
 kh_err pg_object_update(kh_store *s, const kh_obj_row *row);
 kh_err pg_object_locate(kh_store *s, const kh_locate_query *q, char ***uids, size_t *n);
+
+/* Audit appends of concurrent callers share one transaction (one lock of
+ * the chain head, one commit): the first caller that finds no batch
+ * running takes every queued row and appends them (postgres_audit.c). */
+typedef struct pg_audit_job pg_audit_job;
+typedef struct pg_audit_group {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pg_audit_job *head;
+    pg_audit_job **tail;
+    int leader; /* a thread is appending a batch */
+} pg_audit_group;
+void pg_audit_group_init(pg_audit_group *g);
+void pg_audit_group_destroy(pg_audit_group *g);
+pg_audit_group *pg_audit_group_of(kh_store *s); /* postgres.c */
 
 kh_err pg_audit_append(kh_store *s, kh_audit_row *row);
 kh_err pg_audit_read(kh_store *s, int64_t after_id, size_t max, kh_audit_row **rows, size_t *n);

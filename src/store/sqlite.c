@@ -45,6 +45,12 @@ static const char *const stmt_sql[SQ_STMT_MAX_] = {
     [SQ_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
     [SQ_COMMIT] = "COMMIT",
     [SQ_ROLLBACK] = "ROLLBACK",
+    [SQ_SAVEPOINT_JOB] = "SAVEPOINT job",
+    [SQ_RELEASE_JOB] = "RELEASE job",
+    [SQ_ROLLBACK_TO_JOB] = "ROLLBACK TO job",
+    [SQ_SAVEPOINT_AUDIT] = "SAVEPOINT audit",
+    [SQ_RELEASE_AUDIT] = "RELEASE audit",
+    [SQ_ROLLBACK_TO_AUDIT] = "ROLLBACK TO audit",
     [SQ_REALM_INSERT] = "INSERT OR IGNORE INTO realm(name, created_at) VALUES (?1, ?2)",
     [SQ_REALM_SELECT] = "SELECT id FROM realm WHERE name = ?1",
     [SQ_RKEY_LATEST] = "SELECT version, wrapped FROM realm_key WHERE realm_id = ?1"

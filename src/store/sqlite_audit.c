@@ -1,12 +1,13 @@
 /*
  * sqlite_audit.c - SQLite backend: the audit log and grants.
  *
- * Audit appends and grant changes are writes like any other and go through
- * the group commit (sqlite_commit.c): its leader runs the batch's jobs one
- * after the other in one IMMEDIATE transaction, so reading the chain head,
- * inserting the row and moving the head can never interleave with another
- * append, in this process or another one (SQLite's write lock), and many
- * appends share one fsync. The canonical encoding is in audit_chain.c.
+ * Audit appends and grant changes go through the group commit
+ * (sqlite_commit.c). Its leader chains every audit row of a batch inside
+ * the batch's IMMEDIATE transaction with the functions below: one read of
+ * the chain head, one INSERT per row, one update of the head. Holding
+ * SQLite's write lock, nothing can interleave with the chain, in this
+ * process or another one, and all the rows of a batch share one fsync.
+ * The canonical encoding is in audit_chain.c.
  */
 #include "common/mem.h"
 #include "store/audit_chain.h"
@@ -17,7 +18,7 @@
 
 /* ---- audit ------------------------------------------------------------ */
 
-static kh_err read_head(sq_conn *c, int64_t *last_id, uint8_t hash[KH_AUDIT_HASH_LEN])
+kh_err sq_audit_head_get(sq_conn *c, int64_t *last_id, uint8_t hash[KH_AUDIT_HASH_LEN])
 {
     sqlite3_stmt *st = sq_stmt(c, SQ_AUDIT_HEAD);
     if (!st)
@@ -34,45 +35,37 @@ static kh_err read_head(sq_conn *c, int64_t *last_id, uint8_t hash[KH_AUDIT_HASH
     return err;
 }
 
-static kh_err append_on(sq_conn *c, void *arg)
+kh_err sq_audit_insert(sq_conn *c, const kh_audit_row *r)
 {
-    kh_audit_row *row = arg;
-    uint8_t prev[KH_AUDIT_HASH_LEN];
-    int64_t last = 0;
-    kh_err err = read_head(c, &last, prev);
-    if (err != KH_OK)
-        return err;
-    kh_audit_row r = *row;
-    r.id = last + 1;
-    if ((err = kh_audit_chain_hash(prev, &r, r.hash)) != KH_OK)
-        return err;
     sqlite3_stmt *st = sq_stmt(c, SQ_AUDIT_INSERT);
     if (!st)
         return KH_ERR_STORE;
-    sqlite3_bind_int64(st, 1, r.id);
-    sqlite3_bind_int64(st, 2, r.time_us);
-    sqlite3_bind_text(st, 3, r.principal, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, r.client_addr, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, r.operation, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, r.object_uid, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 7, r.result, -1, SQLITE_STATIC);
-    sq_bind_blob(st, 8, r.hash, KH_AUDIT_HASH_LEN);
-    if ((err = sq_exec(c, st, "audit insert")) != KH_OK)
-        return err == KH_ERR_EXISTS ? KH_ERR_INTERNAL : err;
-    if (!(st = sq_stmt(c, SQ_AUDIT_HEAD_SET)))
+    sqlite3_bind_int64(st, 1, r->id);
+    sqlite3_bind_int64(st, 2, r->time_us);
+    sqlite3_bind_text(st, 3, r->principal, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, r->client_addr, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, r->operation, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, r->object_uid, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, r->result, -1, SQLITE_STATIC);
+    sq_bind_blob(st, 8, r->hash, KH_AUDIT_HASH_LEN);
+    kh_err err = sq_exec(c, st, "audit insert");
+    /* The id comes from the head we hold: a clash means the chain is off. */
+    return err == KH_ERR_EXISTS ? KH_ERR_INTERNAL : err;
+}
+
+kh_err sq_audit_head_put(sq_conn *c, int64_t last_id, const uint8_t hash[KH_AUDIT_HASH_LEN])
+{
+    sqlite3_stmt *st = sq_stmt(c, SQ_AUDIT_HEAD_SET);
+    if (!st)
         return KH_ERR_STORE;
-    sqlite3_bind_int64(st, 1, r.id);
-    sq_bind_blob(st, 2, r.hash, KH_AUDIT_HASH_LEN);
-    if ((err = sq_exec(c, st, "audit head update")) == KH_OK) {
-        row->id = r.id;
-        memcpy(row->hash, r.hash, KH_AUDIT_HASH_LEN);
-    }
-    return err;
+    sqlite3_bind_int64(st, 1, last_id);
+    sq_bind_blob(st, 2, hash, KH_AUDIT_HASH_LEN);
+    return sq_exec(c, st, "audit head update");
 }
 
 kh_err sq_audit_append(kh_store *s, kh_audit_row *row)
 {
-    return sq_group_write(s, append_on, row);
+    return sq_group_audit(s, row);
 }
 
 static char *text_col(sqlite3_stmt *st, int i)
@@ -137,7 +130,7 @@ kh_err sq_audit_head(kh_store *s, int64_t *last_id, uint8_t hash[KH_AUDIT_HASH_L
     kh_err err = sq_acquire(s, &c);
     if (err != KH_OK)
         return err;
-    err = read_head(c, last_id, hash);
+    err = sq_audit_head_get(c, last_id, hash);
     sq_release(s, c);
     return err;
 }

@@ -8,21 +8,46 @@
  * so a failed job is rolled back alone), commits once, and wakes the
  * others with their own results. Writers that arrive meanwhile form the
  * next batch. No extra thread, and a lone writer pays no extra latency.
+ *
+ * Audit rows are a job kind of their own, because every operation appends
+ * one and a savepoint, a head read and a head update per row cost more
+ * than the row: the caller encodes its row before queueing, and the leader
+ * chains all the batch's rows after its other jobs under one savepoint,
+ * reading the chain head once, hashing each row (one SHA-256), inserting
+ * it, and moving the head once.
+ *
+ * Rows marked sync_later (read-only operations, when configured) need not
+ * wait for an fsync: a batch made only of them commits with
+ * synchronous=NORMAL (the WAL frames are written, not synced; they survive
+ * a crash of keyhold, not of the machine) unless the last fsync is older
+ * than SYNC_LATER_MAX_US. The next durable commit's fsync of the WAL covers
+ * them, because the WAL is one file written in order.
  */
+#include "common/log.h"
+#include "store/audit_chain.h"
 #include "store/sqlite_internal.h"
 
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define SYNC_LATER_MAX_US 100000
+
 struct sq_job {
-    sq_write_fn fn;
+    sq_write_fn fn; /* NULL for an audit row */
     void *arg;
+    kh_audit_row *audit; /* the row to chain, when fn is NULL */
+    kh_buf prepared;     /* its encoding (kh_audit_chain_prepare) */
     kh_err err;
-    int done;
+    int done;          /* committed (or failed) */
+    int lead;          /* handed the leadership: run the queue */
+    pthread_cond_t cv; /* this job's waiter, signalled alone */
     sq_job *next;
 };
 
 void sq_group_init(sq_group *g)
 {
     pthread_mutex_init(&g->mu, NULL);
-    pthread_cond_init(&g->cv, NULL);
     g->head = NULL;
     g->tail = &g->head;
     g->leader = 0;
@@ -30,39 +55,115 @@ void sq_group_init(sq_group *g)
 
 void sq_group_destroy(sq_group *g)
 {
-    pthread_cond_destroy(&g->cv);
     pthread_mutex_destroy(&g->mu);
 }
 
-static kh_err savepoint(sq_conn *c, const char *sql)
+/* Savepoints are cached statements: parsing them per job cost more than
+ * some of the jobs. (PRAGMA synchronous is not: SQLite re-prepares a
+ * pragma statement on every run anyway.) */
+static kh_err savepoint(sq_conn *c, sq_stmt_id id)
 {
-    int rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
-    return rc == SQLITE_OK ? KH_OK : sq_fail(c, rc, "savepoint");
+    return sq_exec(c, sq_stmt(c, id), "savepoint");
 }
 
 /* Run one job inside its savepoint; its failure leaves the batch intact. */
 static void run_job(sq_conn *c, sq_job *j)
 {
-    j->err = savepoint(c, "SAVEPOINT job");
+    j->err = savepoint(c, SQ_SAVEPOINT_JOB);
     if (j->err != KH_OK)
         return;
     j->err = j->fn(c, j->arg);
-    if (j->err != KH_OK && savepoint(c, "ROLLBACK TO job") != KH_OK)
+    if (j->err != KH_OK && savepoint(c, SQ_ROLLBACK_TO_JOB) != KH_OK)
         j->err = KH_ERR_STORE;
-    if (savepoint(c, "RELEASE job") != KH_OK && j->err == KH_OK)
+    if (savepoint(c, SQ_RELEASE_JOB) != KH_OK && j->err == KH_OK)
         j->err = KH_ERR_STORE;
+}
+
+/* Number, hash and insert the batch's audit rows, then move the head: all
+ * or none of them (one savepoint). Returns an error only when the
+ * transaction itself can no longer be trusted. */
+static kh_err chain_audit(sq_conn *c, sq_job *batch)
+{
+    while (batch && batch->fn)
+        batch = batch->next;
+    if (!batch)
+        return KH_OK;
+    uint8_t hash[KH_AUDIT_HASH_LEN];
+    int64_t id = 0;
+    kh_err err = savepoint(c, SQ_SAVEPOINT_AUDIT);
+    if (err != KH_OK)
+        return err;
+    err = sq_audit_head_get(c, &id, hash);
+    for (sq_job *j = batch; err == KH_OK && j; j = j->next) {
+        if (j->fn)
+            continue;
+        j->audit->id = ++id;
+        err = kh_audit_chain_seal(&j->prepared, hash, id, j->audit->hash);
+        if (err == KH_OK)
+            err = sq_audit_insert(c, j->audit);
+        memcpy(hash, j->audit->hash, KH_AUDIT_HASH_LEN);
+    }
+    if (err == KH_OK)
+        err = sq_audit_head_put(c, id, hash);
+    for (sq_job *j = batch; j; j = j->next)
+        if (!j->fn)
+            j->err = err;
+    if (err != KH_OK && savepoint(c, SQ_ROLLBACK_TO_AUDIT) != KH_OK)
+        return KH_ERR_STORE;
+    return savepoint(c, SQ_RELEASE_AUDIT);
+}
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* True when nothing in batch needs to be on disk before its caller goes on
+ * and the last fsync is recent enough. */
+static int may_skip_sync(const sq_group *g, const sq_job *batch)
+{
+    for (const sq_job *j = batch; j; j = j->next)
+        if (j->fn || !j->audit->sync_later)
+            return 0;
+    return mono_us() - g->last_sync_us < SYNC_LATER_MAX_US;
+}
+
+/* Back to synchronous=FULL before the connection returns to the pool: every
+ * other write relies on it. Outside a transaction this pragma fails only
+ * for want of memory, which is fatal here as everywhere (common/mem.h). */
+static void restore_full_sync(sq_conn *c)
+{
+    sq_rollback(c);
+    if (sqlite3_exec(c->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL) != SQLITE_OK) {
+        kh_error("store: sqlite: cannot restore synchronous=FULL on a connection");
+        abort();
+    }
 }
 
 static void run_batch(kh_store *s, sq_job *batch)
 {
+    sq_group *g = sq_group_of(s);
+    int lazy = may_skip_sync(g, batch);
     sq_conn *c = NULL;
     kh_err err = sq_acquire(s, &c);
+    if (err == KH_OK && lazy &&
+        sqlite3_exec(c->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) != SQLITE_OK)
+        err = KH_ERR_STORE;
     if (err == KH_OK)
         err = sq_begin(c, 1);
     for (sq_job *j = batch; err == KH_OK && j; j = j->next)
-        run_job(c, j);
+        if (j->fn)
+            run_job(c, j);
+    if (err == KH_OK)
+        err = chain_audit(c, batch);
     if (err == KH_OK)
         err = sq_commit(c);
+    if (err == KH_OK && !lazy)
+        g->last_sync_us = mono_us();
+    if (c && lazy)
+        restore_full_sync(c);
     /* A failed BEGIN or COMMIT fails every job that had not failed alone. */
     for (sq_job *j = batch; err != KH_OK && j; j = j->next)
         if (j->err == KH_OK)
@@ -71,19 +172,27 @@ static void run_batch(kh_store *s, sq_job *batch)
         sq_release(s, c); /* rolls back whatever is still open */
 }
 
-kh_err sq_group_write(kh_store *s, sq_write_fn fn, void *arg)
+/* Queue job and return once a leader (perhaps this thread) committed it.
+ * Each waiter sleeps on its own condition variable: a finished batch wakes
+ * exactly its own jobs and hands the leadership to the oldest queued job,
+ * instead of waking every waiter to let them find out who is next. */
+static kh_err submit(kh_store *s, sq_job *job)
 {
     sq_group *g = sq_group_of(s);
-    sq_job job = {fn, arg, KH_OK, 0, NULL};
+    pthread_cond_init(&job->cv, NULL);
     pthread_mutex_lock(&g->mu);
-    *g->tail = &job;
-    g->tail = &job.next;
-    while (!job.done) {
-        if (g->leader) {
-            pthread_cond_wait(&g->cv, &g->mu);
+    *g->tail = job;
+    g->tail = &job->next;
+    if (!g->leader) {
+        g->leader = 1;
+        job->lead = 1;
+    }
+    while (!job->done) {
+        if (!job->lead) {
+            pthread_cond_wait(&job->cv, &g->mu);
             continue;
         }
-        g->leader = 1;
+        job->lead = 0;
         sq_job *batch = g->head;
         g->head = NULL;
         g->tail = &g->head;
@@ -91,13 +200,35 @@ kh_err sq_group_write(kh_store *s, sq_write_fn fn, void *arg)
         run_batch(s, batch);
         pthread_mutex_lock(&g->mu);
         for (sq_job *j = batch; j;) {
-            sq_job *next = j->next; /* j may be freed once done is seen */
+            sq_job *next = j->next; /* j may be gone once done is seen */
             j->done = 1;
+            if (j != job)
+                pthread_cond_signal(&j->cv);
             j = next;
         }
-        g->leader = 0;
-        pthread_cond_broadcast(&g->cv);
+        if (g->head) { /* arrived meanwhile: the oldest leads the next batch */
+            g->head->lead = 1;
+            pthread_cond_signal(&g->head->cv);
+        } else {
+            g->leader = 0;
+        }
     }
     pthread_mutex_unlock(&g->mu);
-    return job.err;
+    pthread_cond_destroy(&job->cv);
+    return job->err;
+}
+
+kh_err sq_group_write(kh_store *s, sq_write_fn fn, void *arg)
+{
+    sq_job job = {.fn = fn, .arg = arg};
+    return submit(s, &job);
+}
+
+kh_err sq_group_audit(kh_store *s, kh_audit_row *row)
+{
+    sq_job job = {.audit = row};
+    kh_audit_chain_prepare(row, &job.prepared);
+    kh_err err = submit(s, &job);
+    kh_buf_free(&job.prepared);
+    return err;
 }

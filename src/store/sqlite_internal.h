@@ -23,6 +23,14 @@ typedef enum sq_stmt_id {
     SQ_BEGIN_IMMEDIATE,
     SQ_COMMIT,
     SQ_ROLLBACK,
+    /* group commit (sqlite_commit.c): a savepoint per job and one for the
+     * batch's audit rows */
+    SQ_SAVEPOINT_JOB,
+    SQ_RELEASE_JOB,
+    SQ_ROLLBACK_TO_JOB,
+    SQ_SAVEPOINT_AUDIT,
+    SQ_RELEASE_AUDIT,
+    SQ_ROLLBACK_TO_AUDIT,
     SQ_REALM_INSERT,
     SQ_REALM_SELECT,
     SQ_RKEY_LATEST,
@@ -75,16 +83,21 @@ typedef kh_err (*sq_write_fn)(sq_conn *c, void *arg);
 typedef struct sq_job sq_job;
 typedef struct sq_group {
     pthread_mutex_t mu;
-    pthread_cond_t cv;
     sq_job *head;
     sq_job **tail;
-    int leader; /* a thread is committing a batch */
+    int leader;           /* a thread is committing a batch */
+    int64_t last_sync_us; /* CLOCK_MONOTONIC of the last fsync'd commit */
 } sq_group;
 
 void sq_group_init(sq_group *g);
 void sq_group_destroy(sq_group *g);
 sq_group *sq_group_of(kh_store *s);
 kh_err sq_group_write(kh_store *s, sq_write_fn fn, void *arg);
+/* Append row to the audit chain in the next batch: the caller encodes the
+ * row (off the lock); the leader numbers, hashes and inserts every audit
+ * row of its batch after the batch's other writes, reading and moving the
+ * chain head once. Sets row->id and row->hash on success. */
+kh_err sq_group_audit(kh_store *s, kh_audit_row *row);
 
 /* Borrow a connection (waits when all are busy); give it back with
  * sq_release, which also rolls back a transaction left open. */
@@ -122,6 +135,10 @@ kh_err sq_object_locate(kh_store *s, const kh_locate_query *q, char ***uids, siz
 kh_err sq_audit_append(kh_store *s, kh_audit_row *row);
 kh_err sq_audit_read(kh_store *s, int64_t after_id, size_t max, kh_audit_row **rows, size_t *n);
 kh_err sq_audit_head(kh_store *s, int64_t *last_id, uint8_t hash[KH_AUDIT_HASH_LEN]);
+/* For the group commit's leader, inside its transaction (sqlite_audit.c). */
+kh_err sq_audit_head_get(sq_conn *c, int64_t *last_id, uint8_t hash[KH_AUDIT_HASH_LEN]);
+kh_err sq_audit_insert(sq_conn *c, const kh_audit_row *r);
+kh_err sq_audit_head_put(sq_conn *c, int64_t last_id, const uint8_t hash[KH_AUDIT_HASH_LEN]);
 kh_err sq_grant_add(kh_store *s, const kh_grant_row *g);
 kh_err sq_grant_remove(kh_store *s, const kh_grant_row *g);
 kh_err sq_grant_list(kh_store *s, const char *owner, const char *object_uid, kh_grant_row **rows,

@@ -226,11 +226,11 @@ static const struct {
     const char *sql;
 } filters[] = {
     {SQ_LOCATE_OWNER, " AND o.owner = ?1"},
-    /* A name matches few objects: start from the name index. Written as
-     * IN (...) so SQLite looks the name up first instead of probing every
-     * object the owner has (the correlated EXISTS made Locate by name
-     * linear in the owner's object count). */
-    {SQ_LOCATE_NAME, " AND o.uid IN (SELECT n.uid FROM object_name n WHERE n.name = ?2)"},
+    /* A name matches few objects: start from the name index (locate_stmt
+     * puts the name into the head, as a join from object_name, so SQLite
+     * looks the name up first instead of probing every object the owner
+     * has: a correlated EXISTS made Locate by name linear in that count). */
+    {SQ_LOCATE_NAME, ""},
     {SQ_LOCATE_TYPE, " AND o.object_type = ?3"},
     {SQ_LOCATE_STATE, " AND o.state = ?4"},
     {SQ_LOCATE_ALG, " AND o.algorithm = ?5"},
@@ -261,16 +261,33 @@ static unsigned locate_mask(const kh_locate_query *q)
 static sqlite3_stmt *locate_stmt(sq_conn *c, unsigned mask)
 {
     static const char head[] = "SELECT o.uid FROM object o WHERE 1 = 1";
+    /* With a name, a join from the name index: the same rows (a name is
+     * stored once per uid) without the temporary table that IN (SELECT ...)
+     * builds, opens and frees on every query. */
+    static const char head_name[] = "SELECT o.uid FROM object_name n JOIN object o"
+                                    " ON o.uid = n.uid WHERE n.name = ?2";
     static const char tail[] = " ORDER BY o.created_at DESC, o.seq DESC LIMIT ?7 OFFSET ?8";
     if (c->locate[mask])
         return c->locate[mask];
     kh_buf sql = {0};
-    kh_buf_append(&sql, head, strlen(head));
+    if (mask & SQ_LOCATE_NAME)
+        kh_buf_append(&sql, head_name, strlen(head_name));
+    else
+        kh_buf_append(&sql, head, strlen(head));
     for (size_t i = 0; i < sizeof(filters) / sizeof(filters[0]); i++) {
         const char *frag = filters[i].sql;
-        /* with a name, keep the planner off the owner index ("+" column) */
+        if (filters[i].bit == SQ_LOCATE_NAME)
+            continue; /* in the head */
+        /* With a name, keep the planner off the owner, type and state
+         * indexes ("+" column): walking every symmetric key of the store in
+         * date order to test each against the name's few uids made KES
+         * lookups (name + type + visibility) linear in the store. */
         if (filters[i].bit == SQ_LOCATE_OWNER && (mask & SQ_LOCATE_NAME))
             frag = " AND +o.owner = ?1";
+        if (filters[i].bit == SQ_LOCATE_TYPE && (mask & SQ_LOCATE_NAME))
+            frag = " AND +o.object_type = ?3";
+        if (filters[i].bit == SQ_LOCATE_STATE && (mask & SQ_LOCATE_NAME))
+            frag = " AND +o.state = ?4";
         if (filters[i].bit == SQ_LOCATE_VISIBLE && (mask & SQ_LOCATE_VISIBLE) &&
             !(mask & SQ_LOCATE_NAME))
             kh_buf_append(&sql, visible_owners, strlen(visible_owners));

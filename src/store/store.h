@@ -15,6 +15,7 @@
 
 #include "common/err.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -78,6 +79,12 @@ typedef struct kh_audit_row {
     char *object_uid;                /* "" when none */
     char *result;                    /* kh_err_name(), e.g. "KH_OK" */
     uint8_t hash[KH_AUDIT_HASH_LEN]; /* SHA-256(previous hash || canonical row) */
+    /* Input to kh_store_audit_append, not stored: the row may be flushed
+     * to disk after the append returns (it is written, and survives a
+     * crash of keyhold, but not of the machine, until the next durable
+     * commit, at most ~100 ms later under load). false = durable on return.
+     * ops/audit.c sets it for read-only operations when configured. */
+    bool sync_later;
 } kh_audit_row;
 
 /* Free rows[0..n) and the array. */

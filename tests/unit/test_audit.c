@@ -13,6 +13,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "crypto/digest.h"
 #include "fixture.h"
 #include "ops/audit.h"
 #include "proto/kmip.h"
@@ -115,6 +116,27 @@ static void test_disabled_records_nothing(void **state)
     kh_audit_rows_free(rows, n);
 }
 
+/* With reads allowed to reach the disk after the reply, every operation is
+ * still recorded, in order, in a chain that verifies. */
+static void test_reads_sync_later_still_recorded(void **state)
+{
+    kh_fixture *f = *state;
+    f->svc.audit_reads_sync_later = true;
+    kh_ctx c = {.principal = "alice", .now = 1, .svc = &f->svc, .client_addr = "1.2.3.4:5"};
+    const char *ops[] = {"Get", "Create", "Encrypt", "kes_key_generate", "Destroy", "Locate"};
+    for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+        assert_int_equal(kh_audit_record(&c, ops[i], "u", KH_OK), KH_OK);
+    size_t n = 0;
+    kh_audit_row *rows = read_all(f, &n);
+    assert_int_equal(n, sizeof(ops) / sizeof(ops[0]));
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(rows[i].id, (int64_t)i + 1);
+        assert_string_equal(rows[i].operation, ops[i]);
+    }
+    kh_audit_rows_free(rows, n);
+    assert_int_equal(broken_at(f), 0);
+}
+
 static void test_fields_are_cleaned(void **state)
 {
     kh_fixture *f = *state;
@@ -179,6 +201,40 @@ static void test_verify_finds_forged_head(void **state)
     assert_int_equal(broken_at(f), 3);
 }
 
+/* The two-step hash (encode off the lock, seal under it) is the documented
+ * SHA-256(prev || canonical(row)), whatever id the seal writes in. */
+static void test_chain_seal_matches_canonical(void **state)
+{
+    (void)state;
+    kh_audit_row r = {0};
+    r.time_us = 1700000000123456;
+    r.principal = "alice";
+    r.client_addr = "127.0.0.1:1";
+    r.operation = "Get";
+    r.object_uid = "";
+    r.result = "KH_OK";
+    uint8_t prev[KH_AUDIT_HASH_LEN], want[KH_AUDIT_HASH_LEN], got[KH_AUDIT_HASH_LEN];
+    memset(prev, 0xa5, sizeof(prev));
+    kh_buf prep = {0};
+    kh_audit_chain_prepare(&r, &prep);
+    const int64_t ids[] = {1, 0x0102030405060708, 7};
+    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+        kh_buf b = {0};
+        r.id = ids[i];
+        kh_buf_append(&b, prev, sizeof(prev));
+        kh_audit_canonical(&r, &b);
+        assert_int_equal(kh_sha256(b.data, b.len, want), KH_OK);
+        kh_buf_free(&b);
+        /* the same prepared buffer, sealed again with another id */
+        assert_int_equal(kh_audit_chain_seal(&prep, prev, r.id, got), KH_OK);
+        assert_memory_equal(got, want, KH_AUDIT_HASH_LEN);
+        assert_int_equal(kh_audit_chain_hash(prev, &r, got), KH_OK);
+        assert_memory_equal(got, want, KH_AUDIT_HASH_LEN);
+        prev[0]++;
+    }
+    kh_buf_free(&prep);
+}
+
 int main(void)
 {
     if (!getenv("KH_TEST_LOG"))
@@ -191,6 +247,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_verify_finds_deletions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_finds_rewritten_hash, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_finds_forged_head, setup, teardown),
+        cmocka_unit_test(test_chain_seal_matches_canonical),
+        cmocka_unit_test_setup_teardown(test_reads_sync_later_still_recorded, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
