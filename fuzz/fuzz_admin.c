@@ -9,15 +9,14 @@
  * then "path\n[authorization\n]body". Properties: every answer has a
  * status in 200..599 and a JSON object body; nothing crashes or leaks.
  */
-#include "crypto/masterkey.h"
 #include "net/http.h"
-#include "ops/keyring.h"
 #include "ops/ops.h"
 #include "ops/users.h"
 #include "proto/admin.h"
 #include "proto/authn.h"
 #include "proto/kmip_json.h"
 #include "proto/proxy.h"
+#include "service.h"
 #include "store/store.h"
 
 #include <stdio.h>
@@ -38,21 +37,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    char dir[] = "/tmp/keyhold-fuzz-admin-XXXXXX";
-    if (!mkdtemp(dir))
-        abort();
-    char db[256];
-    snprintf(db, sizeof(db), "sqlite://%s/fuzz.db", dir);
-    kh_store *store = NULL;
-    /* No kh_crypto_init, as in fuzz_kmip.c: LeakSanitizer cannot see into
-     * OpenSSL's secure heap. */
-    if (kh_store_open(db, &store) != KH_OK || kh_store_migrate(store, NULL) != KH_OK ||
-        kh_authn_new(store, &authn) != KH_OK || kh_authn_set_admin_token(authn, TOKEN) != KH_OK ||
+    kh_fuzz_service("admin", &svc);
+    if (kh_authn_new(svc.store, &authn) != KH_OK ||
+        kh_authn_set_admin_token(authn, TOKEN) != KH_OK ||
         kh_authn_set_trusted_proxies(authn, "127.0.0.0/8, ::1") != KH_OK ||
         kh_proxy_list_parse("10.0.0.0/8, 127.0.0.1, fd00::/8", &proxies) != KH_OK)
         abort();
-    svc.store = store;
-    svc.server_name = "fuzz";
     svc.authn = authn;
     return 0;
 }

@@ -12,14 +12,12 @@
  * stream or plain text, a body that is empty or JSON; base64 that decodes
  * re-encodes to itself.
  */
-#include "crypto/masterkey.h"
-#include "crypto/secbuf.h"
 #include "ops/kes_ops.h"
 #include "ops/kes_policy.h"
-#include "ops/keyring.h"
 #include "ops/ops.h"
 #include "proto/kes.h"
 #include "proto/kmip_json.h"
+#include "service.h"
 #include "store/store.h"
 
 #include <stdio.h>
@@ -41,28 +39,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    char dir[] = "/tmp/keyhold-fuzz-kes-XXXXXX";
-    if (!mkdtemp(dir))
-        abort();
-    char db[256], mk[256];
-    snprintf(db, sizeof(db), "sqlite://%s/fuzz.db", dir);
-    snprintf(mk, sizeof(mk), "%s/master.key", dir);
-    kh_store *store = NULL;
-    kh_keyring *kr = NULL;
-    kh_secbuf *master = NULL;
-    bool created;
-    int64_t realm;
-    /* No kh_crypto_init, as in fuzz_kmip.c: LeakSanitizer cannot see into
-     * OpenSSL's secure heap. */
-    if (kh_store_open(db, &store) != KH_OK || kh_store_migrate(store, NULL) != KH_OK ||
-        kh_store_realm_ensure(store, "default", &realm) != KH_OK ||
-        kh_master_key_load(mk, &master, &created) != KH_OK ||
-        kh_keyring_new_take(store, master, &kr) != KH_OK)
-        abort();
-    svc.store = store;
-    svc.keyring = kr;
-    svc.realm_id = realm;
-    svc.server_name = "fuzz";
+    kh_fuzz_service("kes", &svc);
     pol = kh_kes_policies_new();
     char *allow[] = {"/v1/key/*", "/v1/status", "/v1/identity/*", "/v1/policy/*", "/v1/api"};
     char *deny[] = {"/v1/key/delete/*", "/v1/key/decrypt/sealed"};

@@ -5,12 +5,10 @@
  * The service runs on a throwaway SQLite file and master key made once per
  * process. Every input must produce a response that itself decodes as TTLV.
  */
-#include "crypto/masterkey.h"
-#include "crypto/secbuf.h"
-#include "ops/keyring.h"
 #include "ops/ops.h"
 #include "proto/kmip.h"
 #include "proto/ttlv.h"
+#include "service.h"
 #include "store/store.h"
 
 #include <stdio.h>
@@ -26,29 +24,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    char dir[] = "/tmp/keyhold-fuzz-XXXXXX";
-    if (!mkdtemp(dir))
-        abort();
-    char db[256], mk[256];
-    snprintf(db, sizeof(db), "sqlite://%s/fuzz.db", dir);
-    snprintf(mk, sizeof(mk), "%s/master.key", dir);
-    kh_store *store = NULL;
-    kh_keyring *kr = NULL;
-    kh_secbuf *master = NULL;
-    bool created;
-    int64_t realm;
-    /* No kh_crypto_init: with OpenSSL's secure heap, its DRBG state lives in
-     * a mapping LeakSanitizer does not scan and every check would report it
-     * as leaked. secbufs fall back to the ordinary heap (still wiped). */
-    if (kh_store_open(db, &store) != KH_OK || kh_store_migrate(store, NULL) != KH_OK ||
-        kh_store_realm_ensure(store, "default", &realm) != KH_OK ||
-        kh_master_key_load(mk, &master, &created) != KH_OK ||
-        kh_keyring_new_take(store, master, &kr) != KH_OK)
-        abort();
-    svc.store = store;
-    svc.keyring = kr;
-    svc.realm_id = realm;
-    svc.server_name = "fuzz";
+    kh_fuzz_service("kmip", &svc);
     return 0;
 }
 
