@@ -14,6 +14,7 @@
  */
 #include "proto/admin_kes.h"
 
+#include "ops/audit.h"
 #include "ops/kes_ops.h"
 #include "ops/kes_policy_db.h"
 #include "store/store.h"
@@ -366,4 +367,14 @@ void kh_admin_kes_handle(kh_ctx *ctx, const kh_http_request *req, const char *pa
         policies(ctx, req, arg, body, r);
     else
         identities(ctx, req, arg, body, r);
+    /* A change refused here, before ops/ saw it (malformed body, name or
+     * identity: the only places that answer KH_ERR_INVALID_FIELD or
+     * KH_ERR_MISSING_DATA), is audited here; ops/ audits the rest. */
+    bool change = arg && (req->method == KH_HTTP_PUT || req->method == KH_HTTP_DELETE);
+    if (change && (r->result == KH_ERR_INVALID_FIELD || r->result == KH_ERR_MISSING_DATA)) {
+        bool put = req->method == KH_HTTP_PUT;
+        const char *op = is_pol ? (put ? "KesPolicyPut" : "KesPolicyDelete")
+                                : (put ? "KesAssign" : "KesUnassign");
+        (void)kh_audit_record(ctx, op, arg, r->result);
+    }
 }

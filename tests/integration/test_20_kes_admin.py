@@ -176,7 +176,9 @@ def test_changes_are_audited(srv, kes):
     assert rows == [("administration-token", "KesPolicyPut", "audited", "KH_OK"),
                     ("administration-token", "KesAssign", ident, "KH_OK"),
                     ("administration-token", "KesUnassign", ident, "KH_OK"),
-                    ("administration-token", "KesPolicyDelete", "audited", "KH_OK")]
+                    ("administration-token", "KesPolicyDelete", "audited", "KH_OK"),
+                    ("administration-token", "KesPolicyPut", "audited",
+                     "KH_ERR_INVALID_FIELD")]
 
 
 def test_kmip_grants_follow_a_policy_change(srv, kes):
