@@ -126,7 +126,9 @@ static int run(const kh_config *cfg, const char *verb)
         return kh_admin_api_call(cfg, "GET", path, NULL);
     if (strcmp(a[0], "delete") == 0)
         return kh_admin_api_call(cfg, "DELETE", path, NULL);
-    if (strcmp(a[0], "put") != 0)
+    /* an empty policy allows nothing: only on purpose (--allow "") */
+    if (strcmp(a[0], "put") != 0 || (!kh_config_get(cfg, "allow") && !kh_config_get(cfg, "deny") &&
+                                     !kh_config_get(cfg, "file")))
         return -1;
     json_t *body = policy_body(cfg);
     int rc = body ? kh_admin_api_call(cfg, "PUT", path, body) : 1;

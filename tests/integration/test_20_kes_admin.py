@@ -346,6 +346,8 @@ def test_cli_verbs(srv, kes, tmp_path):
     assert r.returncode == 1 and "HTTP 404" in r.stderr
     assert cli(srv, "policy", "show", "../users").returncode == 2
     assert cli(srv, "policy", "frobnicate", "x").returncode == 2
+    assert cli(srv, "policy", "put", "no-rules").returncode == 2
+    assert api(srv, "GET", "kes/policies/no-rules")[0] == 404
 
 
 # ---- two nodes, one PostgreSQL database ------------------------------------------
