@@ -235,16 +235,24 @@ kh_err kh_kes_policy_db_bootstrap(kh_kes_policy_db *d)
 
 /* After a change: this node's set from the database, then the KMIP grants
  * of KES keys from the set (under the lock, so that two changes on this
- * node do not sync at once). A failure here does not undo the change: it
- * is stored, and the next reload or restart applies it. */
+ * node do not sync at once). When another node's change landed meanwhile
+ * (the version moved past the set synced), once more: so that whichever
+ * change came last, the grants end up those of the last set. A failure
+ * here does not undo the change: it is stored, and the next reload or
+ * restart applies it. */
 static void apply_change(kh_kes_policy_db *d)
 {
-    if (kh_kes_policy_db_refresh(d, true) != KH_OK)
-        return;
-    pthread_mutex_lock(&d->lock);
-    if (kh_kes_grants_sync_all(d->svc, d->pol) != KH_OK)
-        kh_warn("kes: cannot bring the grants of KES keys in line with the policies");
-    pthread_mutex_unlock(&d->lock);
+    for (int round = 0; round < 3; round++) {
+        if (kh_kes_policy_db_refresh(d, true) != KH_OK)
+            return;
+        pthread_mutex_lock(&d->lock);
+        int64_t synced = d->version, now = synced;
+        if (kh_kes_grants_sync_all(d->svc, d->pol) != KH_OK)
+            kh_warn("kes: cannot bring the grants of KES keys in line with the policies");
+        pthread_mutex_unlock(&d->lock);
+        if (kh_store_kes_policy_version(d->svc->store, &now) != KH_OK || now == synced)
+            return;
+    }
 }
 
 static kh_err finish(kh_ctx *ctx, const char *op, const char *object, kh_err err)
