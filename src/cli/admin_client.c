@@ -308,6 +308,17 @@ int kh_admin_api_grant(const kh_config *cfg, const char *verb)
     return rc;
 }
 
+int kh_admin_api_call(const kh_config *cfg, const char *method, const char *path, json_t *body)
+{
+    call c = {method, "", body};
+    if (snprintf(c.path, sizeof(c.path), "%s", path) >= (int)sizeof(c.path))
+        return 2;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    int rc = perform(cfg, &c);
+    curl_global_cleanup();
+    return rc;
+}
+
 int kh_cmd_admin_client(const char *cmd, int argc, char **argv)
 {
     const struct verb_info *v = NULL;

@@ -16,5 +16,14 @@ int kh_cmd_admin_client(const char *cmd, int argc, char **argv);
 struct kh_config;
 int kh_admin_api_grant(const struct kh_config *cfg, const char *verb);
 int kh_cmd_kes(int argc, char **argv); /* kes.c */
+/* One admin API request (path after "/v1/admin/", body borrowed, may be
+ * NULL) with cfg's server, credentials and CA (options named as in
+ * admin_client.c); the answer printed; 0 on a 2xx (admin_client.c). */
+struct json_t;
+int kh_admin_api_call(const struct kh_config *cfg, const char *method, const char *path,
+                      struct json_t *body);
+/* keyhold kes policy|assign|unassign|assignments: KES policies through
+ * the admin API (kes_admin.c); argv[0] is the verb. */
+int kh_cmd_kes_admin(int argc, char **argv);
 
 #endif

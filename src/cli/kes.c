@@ -8,7 +8,8 @@
  *   keyhold kes apikey               a new API key and its identity
  *
  * Neither talks to a server: an identity is what an operator puts in a
- * policy (--kes-policy-file) or in --kes-admin-identity.
+ * policy (--kes-policy-file) or in --kes-admin-identity. The policy and
+ * assignment verbs, which do, are kes_admin.c's.
  */
 #include "cli/cli.h"
 
@@ -24,7 +25,11 @@ static void usage(FILE *f)
     fprintf(f, "usage: keyhold kes identity API_KEY|-   print the identity of a KES API key\n"
                "       keyhold kes identity CERT.pem      print the identity of a certificate\n"
                "       keyhold kes apikey                 make a new API key, print it and its "
-               "identity\n");
+               "identity\n"
+               "       keyhold kes policy put|show|list|delete ...  KES policies (admin API)\n"
+               "       keyhold kes assign IDENTITY POLICY | unassign IDENTITY | assignments\n"
+               "                                          identities' policies (admin API)\n"
+               "(each admin API verb takes --help)\n");
 }
 
 static int identity(const char *arg)
@@ -68,6 +73,9 @@ int kh_cmd_kes(int argc, char **argv)
         return identity(argv[2]);
     if (argc == 2 && strcmp(argv[1], "apikey") == 0)
         return apikey();
+    if (argc >= 2 && (strcmp(argv[1], "policy") == 0 || strcmp(argv[1], "assign") == 0 ||
+                      strcmp(argv[1], "unassign") == 0 || strcmp(argv[1], "assignments") == 0))
+        return kh_cmd_kes_admin(argc - 1, argv + 1);
     if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0)) {
         usage(stdout);
         return 0;

@@ -18,7 +18,7 @@ static void usage(FILE *f)
                "  identity  identity add|remove: map identities to users (admin API)\n"
                "  apikey    apikey create|list|revoke: API keys (admin API)\n"
                "  org       org create|list: organizations (admin API)\n"
-               "  kes       kes identity|apikey: KES API key identities\n"
+               "  kes       kes identity|apikey|policy|assign|unassign: KES identities, policies\n"
                "  version   print the version\n\n"
                "keyhold <command> --help lists a command's options.\n");
 }

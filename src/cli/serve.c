@@ -14,6 +14,7 @@
 #include "net/http.h"
 #include "net/server.h"
 #include "ops/kes_grants.h"
+#include "ops/kes_policy_db.h"
 #include "ops/keyring.h"
 #include "ops/ops.h"
 #include "proto/authn.h"
@@ -50,6 +51,9 @@ static const kh_option serve_opts[] = {
     {"kes-admin-identity", NULL,
      "KES identity (hex SHA-256 of a public key) that no policy limits"},
     {"kes-policy-file", NULL, "JSON file of KES policies and the identities assigned to them"},
+    {"kes-policy-refresh", "5",
+     "least seconds between two checks for KES policy changes other nodes made in the database "
+     "(0 = on every KES request)"},
     {"workers", "4", "worker threads that run operations"},
     {"queue-max", "1024", "requests waiting for a worker before the server answers busy"},
     {"max-message", "1048576", "largest request accepted, in bytes"},
@@ -345,14 +349,28 @@ static kh_err run_server(const kh_config *cfg, kh_service *svc)
         return KH_ERR_CONFIG;
     }
     kh_kes_policies *pol = NULL;
+    kh_kes_policy_db *pdb = NULL;
+    long refresh = 0;
+    if ((err = kh_config_int(cfg, "kes-policy-refresh", 0, 86400, &refresh)) != KH_OK)
+        return err;
     if ((err = kes_policies(cfg, &pol)) != KH_OK)
         return err;
-    kh_kes_listener kl = {svc, pol};
+    /* the file is the bootstrap; the database holds the set every node serves */
+    pdb = kh_kes_policy_db_new(svc, pol, (unsigned)refresh);
+    if ((err = kh_kes_policy_db_bootstrap(pdb)) != KH_OK) {
+        kh_kes_policy_db_free(&pdb);
+        kh_kes_policies_free(&pol);
+        return err;
+    }
+    svc->kes_policy_db = pdb;
+    kh_kes_listener kl = {svc, pol, pdb};
     kh_log_set_tap(kh_kes_log_tap); /* /v1/log/error; before any thread logs */
     /* KES keys' KMIP grants follow the policies as they are now */
     if (kh_kes_grants_sync_all(svc, pol) != KH_OK)
         kh_warn("kes: cannot bring the grants of KES keys in line with the policies");
     if ((err = kh_server_new(&sc, &srv)) != KH_OK) {
+        svc->kes_policy_db = NULL;
+        kh_kes_policy_db_free(&pdb);
         kh_kes_policies_free(&pol);
         return err;
     }
@@ -372,6 +390,8 @@ static kh_err run_server(const kh_config *cfg, kh_service *svc)
         kh_info("shutting down");
     }
     kh_server_free(&srv);
+    svc->kes_policy_db = NULL;
+    kh_kes_policy_db_free(&pdb);
     kh_kes_policies_free(&pol);
     return err;
 }

@@ -131,6 +131,16 @@ static bool policy_ok(const kh_kes_policy *p)
     return true;
 }
 
+bool kh_kes_identity_valid(const char *identity)
+{
+    return identity_ok(identity);
+}
+
+bool kh_kes_policy_valid(const kh_kes_policy *p)
+{
+    return p && policy_ok(p);
+}
+
 /* ---- the set ---------------------------------------------------------- */
 
 kh_kes_policies *kh_kes_policies_new(void)
@@ -152,6 +162,28 @@ void kh_kes_policies_free(kh_kes_policies **pp)
     pthread_rwlock_destroy(&p->lock);
     free(p);
     *pp = NULL;
+}
+
+void kh_kes_policies_swap(kh_kes_policies *a, kh_kes_policies *b)
+{
+    if (!a || !b || a == b)
+        return;
+    pthread_rwlock_wrlock(&a->lock);
+    pthread_rwlock_wrlock(&b->lock);
+    kh_kes_policy *pol = a->pol;
+    size_t n_pol = a->n_pol;
+    assignment *ids = a->ids;
+    size_t n_ids = a->n_ids;
+    a->pol = b->pol;
+    a->n_pol = b->n_pol;
+    a->ids = b->ids;
+    a->n_ids = b->n_ids;
+    b->pol = pol;
+    b->n_pol = n_pol;
+    b->ids = ids;
+    b->n_ids = n_ids;
+    pthread_rwlock_unlock(&b->lock);
+    pthread_rwlock_unlock(&a->lock);
 }
 
 static kh_kes_policy *find_policy(const kh_kes_policies *p, const char *name)

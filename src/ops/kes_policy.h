@@ -9,9 +9,9 @@
  * without a policy may call nothing that needs one.
  *
  * The set lives in memory, shared by every worker (a read-write lock):
- * loaded from --kes-policy-file at start, changed at run time through the
- * functions below (for the admin API), and, like KES's `kes policy
- * create`, not kept across a restart: the file is the durable form.
+ * loaded from --kes-policy-file at start; the durable, shared form is the
+ * database, which ops/kes_policy_db.h writes the file to and reloads the
+ * set from (kh_kes_policies_swap) when the admin API changes it.
  * Identities are principals as net/tls.c names them (64 lower-case hex
  * characters).
  */
@@ -51,6 +51,11 @@ void kh_kes_policies_free(kh_kes_policies **p);
  * not read or parse, names an identity twice, or a rule is malformed. */
 kh_err kh_kes_policies_load_file(kh_kes_policies *p, const char *path) KH_MUST_CHECK;
 
+/* Exchange the policies and assignments of a and b (not their admin
+ * identities), each under its own lock: a reload builds a fresh set and
+ * swaps it in, so readers see either the old set or the new one. */
+void kh_kes_policies_swap(kh_kes_policies *a, kh_kes_policies *b);
+
 /* The admin identity ("", NULL or, as KES writes it, "disabled": none). The admin may not also hold
  * a policy: KH_ERR_INVALID_ARG. */
 kh_err kh_kes_admin_set(kh_kes_policies *p, const char *identity) KH_MUST_CHECK;
@@ -82,6 +87,13 @@ kh_err kh_kes_identity_policy(const kh_kes_policies *p, const char *identity,
 /* Sorted identities that hold a policy (and the admin) matching pattern. */
 kh_err kh_kes_identity_list(const kh_kes_policies *p, const char *pattern, char ***ids,
                             size_t *n) KH_MUST_CHECK;
+
+/* A well-formed identity (64 lower-case hex digits), and a policy whose
+ * name is a KES name and whose rules start with '/' and hold only
+ * printable ASCII without spaces (at most KH_KES_RULE_MAX bytes each):
+ * what kh_kes_identity_assign and kh_kes_policy_put accept. */
+bool kh_kes_identity_valid(const char *identity);
+bool kh_kes_policy_valid(const kh_kes_policy *p);
 
 /* May identity call path? KH_OK for the admin and when identity's policy
  * allows it (deny rules first); KH_ERR_PERMISSION otherwise. */

@@ -37,6 +37,9 @@ typedef struct kh_service {
     /* HTTPS authentication settings (proto/authn.h); NULL = client
      * certificates only, single-user mode without one. */
     const struct kh_authn *authn;
+    /* KES policies kept in the database (ops/kes_policy_db.h), for the
+     * admin API; NULL = none (tests, tools). */
+    struct kh_kes_policy_db *kes_policy_db;
 } kh_service;
 
 typedef struct kh_ctx {

@@ -11,11 +11,13 @@
  *   GET|POST        /v1/admin/users/{id}/api-keys
  *   DELETE          /v1/admin/api-keys/{id}
  *   GET|POST|DELETE /v1/admin/grants/{owner}   (owner percent-encoded)
+ *   /v1/admin/kes/...                          (KES policies: admin_kes.c)
  * The operations themselves are in ops/users.h and ops/authz.h; this file
  * only authorizes, parses and formats. The API key secret appears in
  * exactly one response body, which is wiped when freed.
  */
 #include "proto/admin.h"
+#include "proto/admin_kes.h"
 
 #include "common/mem.h"
 #include "ops/audit.h"
@@ -624,6 +626,10 @@ static void dispatch(adm *a)
     char path[KH_HTTP_PATH_MAX], *seg[MAX_SEGS] = {0};
     const char *rest = a->req->path + strlen(PREFIX);
     snprintf(path, sizeof(path), "%s", *rest == '/' ? rest + 1 : rest);
+    if (strcmp(path, "kes") == 0 || strncmp(path, "kes/", 4) == 0) {
+        kh_admin_kes_handle(&a->ctx, a->req, path, a->body, a->r);
+        return;
+    }
     if (strncmp(path, "grants/", 7) == 0) {
         if (!pct_decode(path + 7) || !principal_ok(path + 7)) {
             fail(a, KH_ERR_INVALID_FIELD, "malformed owner in the path");

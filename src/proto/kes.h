@@ -51,6 +51,8 @@ void kh_kes_listener_handle(kh_service *svc, const kh_kes_policies *pol, const c
 typedef struct kh_kes_listener {
     kh_service *svc;
     const kh_kes_policies *policies;
+    /* reloads policies when another node changed them; NULL = never */
+    struct kh_kes_policy_db *policy_db;
 } kh_kes_listener;
 /* A kh_http_handler for net/: the KES routes only (others 404). */
 kh_http_handler kh_kes_listener_handler(kh_kes_listener *l);

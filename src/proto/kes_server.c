@@ -7,6 +7,7 @@
  * certificate's identity; an Authorization header means nothing here, as
  * in KES. Routing and answers are kes.c's.
  */
+#include "ops/kes_policy_db.h"
 #include "proto/kes.h"
 #include "proto/kes_internal.h"
 
@@ -24,6 +25,9 @@ static bool route_cb(void *arg, const kh_http_request *req, kh_http_reply *r)
 static void handle_cb(void *arg, const kh_http_request *req, kh_http_reply *r)
 {
     const kh_kes_listener *l = arg;
+    /* changes made through the admin API of another node (a failure is
+     * logged; the current set goes on serving) */
+    kh_kes_policy_db_refresh(l->policy_db, false);
     kh_kes_listener_handle(l->svc, l->policies, req->peer.principal, req, r);
 }
 

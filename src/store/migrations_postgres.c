@@ -128,8 +128,30 @@ static const char v5[] =
     "  holder TEXT NOT NULL,"
     "  claimed_at BIGINT NOT NULL,"
     "  PRIMARY KEY (owner, name));";
+/* KES policies and identity assignments set through the admin API
+ * (docs/kes.md, "Policies in the database"): every node of a shared
+ * database reloads them when kes_policy_version.version moves, which each
+ * change increments in its own transaction. allow_rules and deny_rules
+ * hold one rule a line (rules contain no whitespace). */
+static const char v6[] =
+    "CREATE TABLE kes_policy ("
+    "  name TEXT PRIMARY KEY,"
+    "  allow_rules TEXT NOT NULL,"
+    "  deny_rules TEXT NOT NULL,"
+    "  created_at BIGINT NOT NULL,"
+    "  created_by TEXT NOT NULL);"
+    "CREATE TABLE kes_assignment ("
+    "  identity TEXT PRIMARY KEY,"
+    "  policy TEXT NOT NULL REFERENCES kes_policy(name),"
+    "  assigned_at BIGINT NOT NULL,"
+    "  assigned_by TEXT NOT NULL);"
+    "CREATE INDEX kes_assignment_policy ON kes_assignment(policy);"
+    "CREATE TABLE kes_policy_version ("
+    "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  version BIGINT NOT NULL);"
+    "INSERT INTO kes_policy_version(id, version) VALUES (1, 0);";
 /* clang-format on */
 
-const char *const kh_postgres_migrations[] = {v1, v2, v3, v4, v5};
+const char *const kh_postgres_migrations[] = {v1, v2, v3, v4, v5, v6};
 const size_t kh_postgres_n_migrations =
     sizeof(kh_postgres_migrations) / sizeof(kh_postgres_migrations[0]);

@@ -316,4 +316,52 @@ kh_err kh_store_kes_name_claim(kh_store *s, const char *owner, const char *name,
 kh_err kh_store_kes_name_get(kh_store *s, const char *owner, const char *name,
                              char **holder) KH_MUST_CHECK;
 
+/* ---- KES policies and assignments (store_kes_policy.c) ----------------- */
+
+/* A KES policy as stored (docs/kes.md). Rules are printable ASCII without
+ * whitespace; free with kh_kes_policy_rows_free. */
+typedef struct kh_kes_policy_row {
+    char *name;
+    char **allow;
+    size_t n_allow;
+    char **deny;
+    size_t n_deny;
+    int64_t created_at; /* unix seconds of the last change */
+    char *created_by;   /* who made it ("config" for the policy file) */
+} kh_kes_policy_row;
+void kh_kes_policy_rows_free(kh_kes_policy_row *rows, size_t n);
+
+/* A KES identity (64 hex digits) and the policy it is assigned. */
+typedef struct kh_kes_assignment_row {
+    char *identity;
+    char *policy;
+    int64_t assigned_at;
+    char *assigned_by;
+} kh_kes_assignment_row;
+void kh_kes_assignment_rows_free(kh_kes_assignment_row *rows, size_t n);
+
+/* Every change below increments the KES policy version in the same
+ * transaction, so that nodes sharing the database notice it
+ * (kh_store_kes_policy_version); a put that changes nothing leaves it. */
+
+/* Create or replace policy p->name (its assignments stay); *changed (may
+ * be NULL) says whether the stored policy differs from before.
+ * KH_ERR_INVALID_ARG for an empty name or a rule with whitespace. */
+kh_err kh_store_kes_policy_put(kh_store *s, const kh_kes_policy_row *p, int *changed) KH_MUST_CHECK;
+/* Delete policy name and its assignments; KH_ERR_NOT_FOUND. */
+kh_err kh_store_kes_policy_delete(kh_store *s, const char *name) KH_MUST_CHECK;
+/* Every policy, by name. */
+kh_err kh_store_kes_policy_list(kh_store *s, kh_kes_policy_row **rows, size_t *n) KH_MUST_CHECK;
+/* Assign a->identity to a->policy, replacing its previous policy;
+ * KH_ERR_NOT_FOUND without such a policy. *changed as for _put. */
+kh_err kh_store_kes_assign(kh_store *s, const kh_kes_assignment_row *a, int *changed) KH_MUST_CHECK;
+/* Unassign identity; KH_ERR_NOT_FOUND when it had no policy. */
+kh_err kh_store_kes_unassign(kh_store *s, const char *identity) KH_MUST_CHECK;
+/* Every assignment, by identity. */
+kh_err kh_store_kes_assignment_list(kh_store *s, kh_kes_assignment_row **rows,
+                                    size_t *n) KH_MUST_CHECK;
+/* The current KES policy version: one single-row read, cheap enough to
+ * run often. */
+kh_err kh_store_kes_policy_version(kh_store *s, int64_t *version) KH_MUST_CHECK;
+
 #endif
