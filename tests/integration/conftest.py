@@ -83,3 +83,24 @@ def client(certs):
 @pytest.fixture
 def raw_request(certs):
     return kh_support.raw_request
+
+
+def _module_client(server, certs, who):
+    c = kh_support.make_client(server.port, who, None, certs)
+    c.open()
+    return c
+
+
+@pytest.fixture(scope="module")
+def alice(module_server, certs):
+    """A PyKMIP client as alice on the module's server, for a whole module."""
+    c = _module_client(module_server, certs, "alice")
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="module")
+def bob(module_server, certs):
+    c = _module_client(module_server, certs, "bob")
+    yield c
+    c.close()

@@ -14,7 +14,6 @@ import hmac
 import os
 
 import pytest
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import cmac, hashes, padding as sym_padding, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -120,22 +119,6 @@ def params(**kw):
 
 def uid_item(uid):
     return T(Tag.UNIQUE_IDENTIFIER, uid)
-
-
-@pytest.fixture(scope="module")
-def alice(module_server, certs):
-    c = kh_support.make_client(module_server.port, "alice", None, certs)
-    c.open()
-    yield c
-    c.close()
-
-
-@pytest.fixture(scope="module")
-def bob(module_server, certs):
-    c = kh_support.make_client(module_server.port, "bob", None, certs)
-    c.open()
-    yield c
-    c.close()
 
 
 def active_pair(c, alg, length, **kw):

@@ -102,22 +102,6 @@ def failed(result, reason):
     assert result.reason == reason.value, "got %r, expected %s" % (result, reason)
 
 
-@pytest.fixture(scope="module")
-def alice(module_server, certs):
-    c = kh_support.make_client(module_server.port, "alice", None, certs)
-    c.open()
-    yield c
-    c.close()
-
-
-@pytest.fixture(scope="module")
-def bob(module_server, certs):
-    c = kh_support.make_client(module_server.port, "bob", None, certs)
-    c.open()
-    yield c
-    c.close()
-
-
 def active_key(c, alg=ALG.AES, length=256, masks=(MASK.ENCRYPT, MASK.DECRYPT), **kw):
     uid = c.create(alg, length, cryptographic_usage_mask=list(masks), **kw)
     c.activate(uid)

@@ -73,14 +73,6 @@ def failed(r, reason):
     assert (r.status, r.reason) == (ttlv.STATUS_OPERATION_FAILED, reason.value), r
 
 
-@pytest.fixture(scope="module")
-def alice(module_server, certs):
-    c = kh_support.make_client(module_server.port, "alice", None, certs)
-    c.open()
-    yield c
-    c.close()
-
-
 def uid_item(uid):
     return T(Tag.UNIQUE_IDENTIFIER, uid)
 

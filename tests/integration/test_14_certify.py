@@ -132,14 +132,6 @@ def links(server, uid):
                   for a in r.payload.find_all(Tag.ATTRIBUTE))
 
 
-@pytest.fixture(scope="module")
-def alice(module_server, certs):
-    c = kh_support.make_client(module_server.port, "alice", None, certs)
-    c.open()
-    yield c
-    c.close()
-
-
 def load_ca(client, kind="ec"):
     """A CA key (registered, Active, Sign) and its certificate, in keyhold."""
     if kind == "ec":

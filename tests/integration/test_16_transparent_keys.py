@@ -6,7 +6,6 @@ Register when the numbers do not make a key. Keys come from Python's
 `cryptography`, requests are hand-encoded TTLV (PyKMIP 0.10 cannot carry
 Transparent key material).
 """
-import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from kmip.core import enums
@@ -102,14 +101,6 @@ def get_as(server, uid, fmt=None):
 
 def material_of(payload, tag):
     return payload.find(tag).find(Tag.KEY_BLOCK).find(Tag.KEY_VALUE).find(Tag.KEY_MATERIAL)
-
-
-@pytest.fixture(scope="module")
-def alice(module_server, certs):
-    c = kh_support.make_client(module_server.port, "alice", None, certs)
-    c.open()
-    yield c
-    c.close()
 
 
 def test_rsa_private_transparent_signs_and_converts(module_server, alice):

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 import kh_support
-from kh_support import https_connection, scaled
+from kh_support import https_connection
 
 ISS = "https://issuer.test/realm"
 AUD = "keyhold-tests"

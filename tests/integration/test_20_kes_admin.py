@@ -4,7 +4,6 @@ changes what a KES client (API-key certificate on the KES listener) may do
 without a restart; assignments survive restarts; two nodes on one
 PostgreSQL database see each other's changes; malformed input gets 400,
 a STANDARD user 403; the KMIP grants of KES keys follow; the CLI verbs."""
-import base64
 import datetime
 import hashlib
 import http.client
