@@ -117,8 +117,25 @@ static const char v4[] =
     "  created_at BIGINT NOT NULL,"
     "  revoked_at BIGINT);"
     "CREATE INDEX api_key_user ON api_key(user_id);";
+/* Realm members; see migrations_sqlite.c v5. */
+static const char v5[] =
+    "CREATE TABLE realm_member ("
+    "  seq BIGSERIAL PRIMARY KEY,"
+    "  realm_id BIGINT NOT NULL REFERENCES realm(id),"
+    "  member TEXT NOT NULL,"
+    "  role TEXT NOT NULL CHECK (role IN ('OWNER', 'MANAGER', 'CONTRIBUTOR', 'READER')),"
+    "  permissions INTEGER NOT NULL,"
+    "  granted_at BIGINT NOT NULL,"
+    "  granted_by TEXT NOT NULL,"
+    "  removed_at BIGINT,"
+    "  removed_by TEXT);"
+    "CREATE UNIQUE INDEX realm_member_active ON realm_member(realm_id, member)"
+    "  WHERE removed_at IS NULL;"
+    "CREATE INDEX realm_member_of ON realm_member(member, realm_id) WHERE removed_at IS NULL;"
+    "CREATE INDEX realm_member_history ON realm_member(realm_id, seq);"
+    "CREATE INDEX object_realm ON object(realm_id, created_at, seq);";
 /* clang-format on */
 
-const char *const kh_postgres_migrations[] = {v1, v2, v3, v4};
+const char *const kh_postgres_migrations[] = {v1, v2, v3, v4, v5};
 const size_t kh_postgres_n_migrations =
     sizeof(kh_postgres_migrations) / sizeof(kh_postgres_migrations[0]);
