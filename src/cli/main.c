@@ -18,6 +18,7 @@ static void usage(FILE *f)
                "  identity  identity add|remove: map identities to users (admin API)\n"
                "  apikey    apikey create|list|revoke: API keys (admin API)\n"
                "  org       org create|list: organizations (admin API)\n"
+               "  realm     realm create|list|show|member-add|member-remove: roles (admin API)\n"
                "  version   print the version\n\n"
                "keyhold <command> --help lists a command's options.\n");
 }
@@ -38,7 +39,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "grant") == 0)
         return kh_cmd_grant(argc - 1, argv + 1);
     if (strcmp(cmd, "user") == 0 || strcmp(cmd, "identity") == 0 || strcmp(cmd, "apikey") == 0 ||
-        strcmp(cmd, "org") == 0)
+        strcmp(cmd, "org") == 0 || strcmp(cmd, "realm") == 0)
         return kh_cmd_admin_client(cmd, argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("keyhold %s\n", KH_VERSION);

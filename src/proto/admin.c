@@ -11,6 +11,7 @@
  *   GET|POST        /v1/admin/users/{id}/api-keys
  *   DELETE          /v1/admin/api-keys/{id}
  *   GET|POST|DELETE /v1/admin/grants/{owner}   (owner percent-encoded)
+ *   /v1/admin/realms...                        (admin_realms.c)
  * The operations themselves are in ops/users.h and ops/authz.h; this file
  * only authorizes, parses and formats. The API key secret appears in
  * exactly one response body, which is wiped when freed.
@@ -21,6 +22,7 @@
 #include "ops/audit.h"
 #include "ops/authz.h"
 #include "ops/users.h"
+#include "proto/admin_realms.h"
 #include "proto/authn.h"
 #include "proto/kmip_json.h"
 
@@ -624,6 +626,10 @@ static void dispatch(adm *a)
     char path[KH_HTTP_PATH_MAX], *seg[MAX_SEGS] = {0};
     const char *rest = a->req->path + strlen(PREFIX);
     snprintf(path, sizeof(path), "%s", *rest == '/' ? rest + 1 : rest);
+    if (strncmp(path, "realms", 6) == 0 && (path[6] == '\0' || path[6] == '/')) {
+        kh_admin_realms(&a->ctx, a->req, a->body, path + 6, a->r);
+        return;
+    }
     if (strncmp(path, "grants/", 7) == 0) {
         if (!pct_decode(path + 7) || !principal_ok(path + 7)) {
             fail(a, KH_ERR_INVALID_FIELD, "malformed owner in the path");

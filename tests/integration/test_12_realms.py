@@ -1,0 +1,271 @@
+"""Realms and roles end to end (docs/authorization.md, docs/admin-api.md):
+the admin API and the `keyhold realm` verbs over real HTTPS, and what each
+role allows over KMIP binary (PyKMIP) and KMIP JSON:
+
+  - a READER can Get but not Destroy or Encrypt with a realm's object;
+  - a CONTRIBUTOR can Encrypt and create objects in the realm;
+  - a removed member loses access, and the role history keeps every row;
+  - a non-member sees nothing: ItemNotFound, exactly as for an absent uid,
+    and Locate returns none of the realm's objects;
+  - objects of a realm are sealed under that realm's key.
+"""
+import json
+import os
+import sqlite3
+import subprocess
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID
+from kmip.core import enums
+from kmip.core import exceptions as core_exceptions
+from kmip.core import objects as cobjects
+from kmip.core.factories.attributes import AttributeFactory
+from kmip.pie import exceptions as pie_exceptions
+
+import kh_support
+
+TOKEN = "test-administration-token-realms-0123"
+AUTH = {"Authorization": "Bearer " + TOKEN}
+ALG = enums.CryptographicAlgorithm
+RR = enums.ResultReason
+FAILURES = (pie_exceptions.KmipOperationFailure, core_exceptions.OperationFailure)
+af = AttributeFactory()
+
+
+def principal_of(cert_path):
+    cert = x509.load_pem_x509_certificate(open(cert_path, "rb").read())
+    spki = cert.public_key().public_bytes(serialization.Encoding.DER,
+                                          serialization.PublicFormat.SubjectPublicKeyInfo)
+    digest = hashes.Hash(hashes.SHA256())
+    digest.update(spki)
+    return digest.finalize().hex()
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory, certs):
+    s = kh_support.KeyholdServer(tmp_path_factory.mktemp("realms"), certs,
+                                 extra_args=["--administration-token", TOKEN])
+    s.start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def who(certs):
+    """alice, bob and dave (a third valid certificate): name -> (stem, principal)."""
+    d = certs.dir
+    ca = x509.load_pem_x509_certificate((d / "ca.pem").read_bytes())
+    ca_key = serialization.load_pem_private_key((d / "ca.key").read_bytes(), password=None)
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = kh_support._issue("dave-realms", key, ca, ca_key,
+                             eku=[ExtendedKeyUsageOID.CLIENT_AUTH])
+    certs._write("dave-realms", cert, key)
+    return {name: (stem, principal_of(certs.cert(stem)))
+            for name, stem in (("alice", "alice"), ("bob", "bob"), ("dave", "dave-realms"))}
+
+
+@pytest.fixture(scope="module")
+def clients(srv, certs, who):
+    opened = {}
+    for name, (stem, _) in who.items():
+        c = kh_support.make_client(srv.port, stem, None, certs)
+        c.open()
+        opened[name] = c
+    yield opened
+    for c in opened.values():
+        c.close()
+
+
+def admin(server, method, path, body=None):
+    conn = kh_support.https_connection(server.https_port, None)
+    h = {"Content-Type": "application/json"}
+    h.update(AUTH)
+    conn.request(method, "/v1/admin/" + path, json.dumps(body) if body is not None else None, h)
+    r = conn.getresponse()
+    data = r.read()
+    conn.close()
+    return r.status, (json.loads(data) if data else None)
+
+
+def set_role(server, realm, member, role):
+    status, body = admin(server, "PUT", "realms/%s/members/%s" % (realm, member), {"role": role})
+    assert status == 200, body
+
+
+def outcome(fn):
+    """'ok', or the ResultReason of the failure."""
+    try:
+        fn()
+        return "ok"
+    except FAILURES as e:
+        return e.reason
+
+
+def create_in(client, realm):
+    """A usable AES-256 key created by client in realm (KMIP 1.2 Create with
+    the x-keyhold-realm custom attribute)."""
+    mask = [enums.CryptographicUsageMask.ENCRYPT, enums.CryptographicUsageMask.DECRYPT]
+    attrs = [af.create_attribute(enums.AttributeType.CRYPTOGRAPHIC_ALGORITHM, ALG.AES),
+             af.create_attribute(enums.AttributeType.CRYPTOGRAPHIC_LENGTH, 256),
+             af.create_attribute(enums.AttributeType.CRYPTOGRAPHIC_USAGE_MASK, mask),
+             af.create_attribute("x-keyhold-realm", realm)]
+    res = client.proxy.create(enums.ObjectType.SYMMETRIC_KEY,
+                              cobjects.TemplateAttribute(attributes=attrs))
+    if res.result_status.value != enums.ResultStatus.SUCCESS:
+        raise pie_exceptions.KmipOperationFailure(res.result_status.value,
+                                                  res.result_reason.value,
+                                                  res.result_message.value)
+    uid = res.uuid if isinstance(res.uuid, str) else res.uuid.value
+    client.activate(uid)
+    return uid
+
+
+def encrypt(client, uid):
+    return client.encrypt(b"sixteen byte msg", uid, cryptographic_parameters={
+        "block_cipher_mode": enums.BlockCipherMode.GCM, "tag_length": 16,
+        "cryptographic_algorithm": ALG.AES}, iv_counter_nonce=b"\0" * 12)
+
+
+def test_admin_api_realms(srv, who):
+    assert admin(srv, "GET", "realms")[0] == 200
+    status, r = admin(srv, "POST", "realms", {"name": "api-team", "owner": who["alice"][1]})
+    assert status == 201 and r["name"] == "api-team" and r["owner"] == who["alice"][1], r
+    assert admin(srv, "POST", "realms", {"name": "api-team"})[0] == 409
+    assert admin(srv, "POST", "realms", {"name": "bad name"})[0] == 400
+    assert admin(srv, "POST", "realms", {"name": "x", "owner": "*"})[0] == 400
+    assert admin(srv, "POST", "realms", {})[0] == 400
+    names = [x["name"] for x in admin(srv, "GET", "realms")[1]["realms"]]
+    assert "default" in names and "api-team" in names
+    set_role(srv, "api-team", who["bob"][1], "READER")
+    set_role(srv, "api-team", who["bob"][1], "CONTRIBUTOR")
+    set_role(srv, "api-team", "%2A", "READER")  # "*", percent-encoded
+    assert admin(srv, "PUT", "realms/api-team/members/x", {"role": "KING"})[0] == 400
+    assert admin(srv, "PUT", "realms/api-team/members/%2A", {"role": "OWNER"})[0] == 400
+    assert admin(srv, "PUT", "realms/api-team/members/x", {})[0] == 400
+    assert admin(srv, "PUT", "realms/nope/members/x", {"role": "READER"})[0] == 404
+    assert admin(srv, "DELETE", "realms/api-team/members/nobody")[0] == 404
+    assert admin(srv, "POST", "realms/api-team/members/x", {"role": "READER"})[0] == 405
+    assert admin(srv, "GET", "realms/nope")[0] == 404
+    assert admin(srv, "DELETE", "realms/api-team/members/" + who["bob"][1])[0] == 200
+    status, r = admin(srv, "GET", "realms/api-team")
+    assert status == 200
+    assert sorted(m["member"] for m in r["members"]) == sorted([who["alice"][1], "*"])
+    bob_rows = [h for h in r["history"] if h["member"] == who["bob"][1]]
+    assert [h["role"] for h in bob_rows] == ["READER", "CONTRIBUTOR"]
+    assert all(not h["active"] and h["removed_by"] == "administration-token" for h in bob_rows)
+    assert "get" in bob_rows[0]["permissions"] and "encrypt" not in bob_rows[0]["permissions"]
+    # changes are in the audit log, with the realm and member as the object
+    with sqlite3.connect(str(srv.db_path)) as db:
+        ops = db.execute("SELECT operation, object_uid, result FROM audit"
+                         " WHERE operation LIKE 'Realm%'").fetchall()
+    assert ("RealmCreate", "api-team", "KH_OK") in ops
+    assert ("RealmMemberRemove", "realm:api-team/" + who["bob"][1], "KH_OK") in ops
+    assert ("RealmMemberSet", "realm:api-team/x", "KH_ERR_INVALID_FIELD") in ops
+
+
+def test_admin_api_needs_an_admin(srv, certs):
+    conn = kh_support.https_connection(srv.https_port, "bob")
+    conn.request("POST", "/v1/admin/realms", json.dumps({"name": "sneaky"}),
+                 {"Content-Type": "application/json"})
+    assert conn.getresponse().status == 403
+    conn.close()
+
+
+def test_roles_over_kmip(srv, clients, who):
+    alice, bob, dave = clients["alice"], clients["bob"], clients["dave"]
+    status, _ = admin(srv, "POST", "realms", {"name": "team", "owner": who["alice"][1]})
+    assert status == 201
+    uid = create_in(alice, "team")
+    # a non-member: the object looks exactly like one that does not exist
+    assert outcome(lambda: bob.get(uid)) == RR.ITEM_NOT_FOUND
+    assert outcome(lambda: bob.get("00000000-0000-4000-8000-000000000000")) == RR.ITEM_NOT_FOUND
+    assert uid not in bob.locate()
+    assert outcome(lambda: create_in(bob, "team")) == RR.ITEM_NOT_FOUND
+
+    set_role(srv, "team", who["bob"][1], "READER")
+    assert bob.get(uid).value
+    assert uid in bob.locate()
+    assert outcome(lambda: encrypt(bob, uid)) == RR.PERMISSION_DENIED
+    assert outcome(lambda: bob.destroy(uid)) == RR.PERMISSION_DENIED
+    assert outcome(lambda: create_in(bob, "team")) == RR.PERMISSION_DENIED
+    assert outcome(lambda: dave.get(uid)) == RR.ITEM_NOT_FOUND
+
+    set_role(srv, "team", who["bob"][1], "CONTRIBUTOR")
+    ct, _ = encrypt(bob, uid)
+    assert ct
+    assert outcome(lambda: bob.destroy(uid)) == RR.PERMISSION_DENIED
+    bobs = create_in(bob, "team")  # bob owns it, alice (OWNER of the realm) may use it
+    ct, _ = encrypt(alice, bobs)
+    assert ct
+
+    status, _ = admin(srv, "DELETE", "realms/team/members/" + who["bob"][1])
+    assert status == 200
+    assert outcome(lambda: bob.get(uid)) == RR.ITEM_NOT_FOUND
+    assert outcome(lambda: encrypt(bob, uid)) == RR.ITEM_NOT_FOUND
+    assert uid not in bob.locate()
+    assert bob.get(bobs).value  # still the owner of its own object
+    history = admin(srv, "GET", "realms/team")[1]["history"]
+    assert [h["role"] for h in history if h["member"] == who["bob"][1]] == [
+        "READER", "CONTRIBUTOR"]
+
+    # sealed under the realm's own key
+    with sqlite3.connect(str(srv.db_path)) as db:
+        rid = db.execute("SELECT id FROM realm WHERE name = 'team'").fetchone()[0]
+        assert db.execute("SELECT realm_id FROM object WHERE uid = ?", (uid,)).fetchone()[0] == rid
+        assert db.execute("SELECT COUNT(*) FROM realm_key WHERE realm_id = ?",
+                          (rid,)).fetchone()[0] == 1
+
+
+def test_roles_over_kmip_json(srv, clients, who):
+    alice = clients["alice"]
+    status, _ = admin(srv, "POST", "realms", {"name": "json-team", "owner": who["alice"][1]})
+    assert status == 201
+    uid = create_in(alice, "json-team")
+    body = json.dumps({"tag": "Get", "type": "Structure", "value": [
+        {"tag": "UniqueIdentifier", "type": "TextString", "value": uid}]})
+
+    def status_of(stem):
+        conn = kh_support.https_connection(srv.https_port, stem)
+        conn.request("POST", "/kmip/2_1", body, {"Content-Type": "application/json"})
+        s = conn.getresponse().status
+        conn.close()
+        return s
+
+    assert status_of(who["dave"][0]) == 404
+    set_role(srv, "json-team", who["dave"][1], "READER")
+    assert status_of(who["dave"][0]) == 200
+
+
+def cli(server, *args):
+    env = dict(os.environ)
+    env["KEYHOLD_ADMINISTRATION_TOKEN"] = TOKEN
+    cmd = [str(kh_support.keyhold_bin()), *args]
+    if server is not None:
+        cmd += ["--server", "https://127.0.0.1:%d" % server.https_port,
+                "--ca", kh_support.CERTS.ca]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=env,
+                          cwd=str(server.workdir) if server else None)
+
+
+def test_cli_realm_verbs(srv, who):
+    r = cli(None, "realm", "--help")
+    assert r.returncode == 0 and "member-add" in r.stdout and "--role" in r.stdout
+    assert cli(None, "realm", "fly").returncode == 2
+    r = cli(srv, "realm", "create", "cli-team", "--owner", who["alice"][1])
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["name"] == "cli-team"
+    assert "cli-team" in cli(srv, "realm", "list").stdout
+    r = cli(srv, "realm", "member-add", "cli-team", "*", "--role", "READER")
+    assert r.returncode == 0, r.stderr
+    r = cli(srv, "realm", "member-add", "cli-team", who["bob"][1], "--role", "MANAGER")
+    assert r.returncode == 0, r.stderr
+    r = cli(srv, "realm", "member-remove", "cli-team", who["bob"][1])
+    assert r.returncode == 0, r.stderr
+    r = cli(srv, "realm", "member-remove", "cli-team", who["bob"][1])
+    assert r.returncode == 1 and "no such realm or member" in r.stderr
+    shown = json.loads(cli(srv, "realm", "show", "cli-team").stdout)
+    assert sorted(m["member"] for m in shown["members"]) == sorted([who["alice"][1], "*"])
+    assert len(shown["history"]) == 3
