@@ -36,6 +36,8 @@ static const kh_option client_opts[] = {
      "user create: the organization (default: default); user list: only its users"},
     {"owner", NULL, "realm create: the principal that becomes the realm's first OWNER"},
     {"role", NULL, "realm member-add: OWNER, MANAGER, CONTRIBUTOR or READER"},
+    {"permissions", NULL,
+     "realm member-add, instead of --role: a realm grant of these (get,encrypt,...)"},
 };
 #define NCLIENT (sizeof(client_opts) / sizeof(client_opts[0]))
 
@@ -268,12 +270,15 @@ static bool build_realm(const kh_config *cfg, const char *verb, call *c)
     }
     bool add = strcmp(verb, "member-add") == 0;
     if ((!add && strcmp(verb, "member-remove") != 0) || n != 3 ||
-        !pct_encode(cfg->args[2], member, sizeof(member)) || (add && !kh_config_get(cfg, "role")))
+        !pct_encode(cfg->args[2], member, sizeof(member)) ||
+        (add && !kh_config_get(cfg, "role") && !kh_config_get(cfg, "permissions")))
         return false;
     *c = (call){add ? "PUT" : "DELETE", "", add ? json_object() : NULL};
     snprintf(c->path, sizeof(c->path), "realms/%s/members/%s", cfg->args[1], member);
-    if (add)
+    if (add) {
         set_opt(c->body, cfg, "role");
+        set_opt(c->body, cfg, "permissions");
+    }
     return true;
 }
 
@@ -298,11 +303,11 @@ static const struct verb_info {
      build_apikey},
     {"org", "org create ID | list", "Create or list organizations.", build_org},
     {"realm",
-     "realm create NAME [--owner P] | list | show NAME | member-add NAME MEMBER --role R | "
-     "member-remove NAME MEMBER",
+     "realm create NAME [--owner P] | list | show NAME |\n"
+     "       member-add NAME MEMBER --role R|--permissions P | member-remove NAME MEMBER",
      "Manage realms through the admin API: create, list, show (members and role history),\n"
-     "give a member (a principal, or * for everyone) a role, or take it back\n"
-     "(docs/authorization.md).",
+     "give a member (a principal, or * for everyone) a role or a realm grant of named\n"
+     "permissions, or take it back (docs/authorization.md).",
      build_realm},
 };
 

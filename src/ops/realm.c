@@ -87,32 +87,55 @@ kh_err kh_realm_perms(const kh_ctx *ctx, int64_t realm_id, uint32_t *perms)
     return kh_store_realm_perms(ctx->svc->store, realm_id, ctx->principal, perms);
 }
 
-/* May the caller (with role `mine`, NULL for none) move member from role
- * `from` (NULL: none) to role `to` (NULL: removal)? */
-static kh_err may_change(const char *mine, const char *from, const char *to)
+/* Within what a MANAGER may hand out: CONTRIBUTOR, READER, or a grant
+ * of no more than CONTRIBUTOR's permissions. NULL (no row) counts. */
+static bool manageable(const char *role, uint32_t perms)
 {
-    if (!mine)
+    if (!role || strcmp(role, "CONTRIBUTOR") == 0 || strcmp(role, "READER") == 0)
+        return true;
+    return strcmp(role, "GRANT") == 0 && (perms & ~(uint32_t)CONTRIBUTOR_PERMS) == 0;
+}
+
+/* May the caller (row mine, role NULL for none) move the member from row
+ * theirs (role NULL: none) to role/perms (role NULL: removal)? */
+static kh_err may_change(const kh_member_row *mine, const kh_member_row *theirs, const char *role,
+                         uint32_t perms)
+{
+    if (!mine->role)
         return KH_ERR_NOT_FOUND; /* the realm is invisible to non-members */
-    if (strcmp(mine, "OWNER") == 0)
+    if (strcmp(mine->role, "OWNER") == 0)
         return KH_OK;
-    if (strcmp(mine, "MANAGER") != 0)
+    if (strcmp(mine->role, "MANAGER") != 0)
         return KH_ERR_PERMISSION;
-    /* a MANAGER manages CONTRIBUTORs and READERs only, both ways */
-    bool low_from = !from || strcmp(from, "CONTRIBUTOR") == 0 || strcmp(from, "READER") == 0;
-    bool low_to = !to || strcmp(to, "CONTRIBUTOR") == 0 || strcmp(to, "READER") == 0;
-    return low_from && low_to ? KH_OK : KH_ERR_PERMISSION;
+    return manageable(theirs->role, theirs->permissions) && manageable(role, perms)
+               ? KH_OK
+               : KH_ERR_PERMISSION;
+}
+
+/* role and perms make sense for member. */
+static bool change_ok(const char *member, const char *role, uint32_t perms)
+{
+    if (!member_ok(member))
+        return false;
+    if (!role)
+        return perms == 0;
+    bool grant = strcmp(role, "GRANT") == 0;
+    if (grant ? (perms == 0 || (perms & ~(uint32_t)KH_PERM_ALL))
+              : (!kh_realm_role_perms(role) || perms))
+        return false;
+    /* everyone may not manage the realm */
+    return strcmp(member, "*") != 0 || (strcmp(role, "OWNER") != 0 && strcmp(role, "MANAGER") != 0);
 }
 
 kh_err kh_op_realm_member_set(kh_ctx *ctx, bool admin, const char *realm, const char *member,
-                              const char *role)
+                              const char *role, uint32_t perms)
 {
     if (!kh_realm_name_ok(realm))
         return KH_ERR_NOT_FOUND;
-    if (!member_ok(member) || (role && !kh_realm_role_perms(role)))
+    if (!change_ok(member, role, perms))
         return KH_ERR_INVALID_FIELD;
-    if (strcmp(member, "*") == 0 && role && strcmp(role, "READER") != 0 &&
-        strcmp(role, "CONTRIBUTOR") != 0)
-        return KH_ERR_INVALID_FIELD; /* everyone may not manage the realm */
+    if (role && strcmp(role, "GRANT") != 0)
+        perms = kh_realm_role_perms(role);
     kh_realm_row r = {0};
     kh_member_row mine = {0}, theirs = {0};
     kh_err err = kh_store_realm_find(ctx->svc->store, realm, 0, &r);
@@ -126,19 +149,13 @@ kh_err kh_op_realm_member_set(kh_ctx *ctx, bool admin, const char *realm, const 
     err = kh_store_member_get(ctx->svc->store, r.id, member, &theirs);
     if (err != KH_OK && err != KH_ERR_NOT_FOUND)
         goto out;
-    if (!admin && (err = may_change(mine.role, theirs.role, role)) != KH_OK)
+    if (!admin && (err = may_change(&mine, &theirs, role, perms)) != KH_OK)
         goto out;
     if (!role) {
         err = kh_store_member_remove(ctx->svc->store, r.id, member, ctx->now, ctx->principal);
     } else {
-        kh_member_row m = {r.id,
-                           (char *)member,
-                           (char *)role,
-                           kh_realm_role_perms(role),
-                           ctx->now,
-                           (char *)ctx->principal,
-                           0,
-                           NULL};
+        kh_member_row m = {
+            r.id, (char *)member, (char *)role, perms, ctx->now, (char *)ctx->principal, 0, NULL};
         err = kh_store_member_set(ctx->svc->store, &m);
     }
 out:

@@ -24,7 +24,8 @@
 #define KH_REALM_ATTRIBUTE "x-keyhold-realm"
 
 /* The permissions role ("OWNER", "MANAGER", "CONTRIBUTOR", "READER",
- * case-sensitive) gives; 0 for anything else. */
+ * case-sensitive) gives; 0 for anything else ("GRANT" included: a grant
+ * gives what it names). */
 uint32_t kh_realm_role_perms(const char *role);
 
 /* 1 to 64 of [A-Za-z0-9._-]. */
@@ -38,14 +39,16 @@ kh_err kh_op_realm_create(kh_ctx *ctx, const char *name, const char *owner,
                           int64_t *id) KH_MUST_CHECK;
 
 /* Give member ("*" = everyone) role in realm name, or (role NULL) take its
- * role back. Who may: an administrator (admin true), the realm's OWNERs,
- * and its MANAGERs for CONTRIBUTOR and READER roles only. "*" may only be
- * READER or CONTRIBUTOR. KH_ERR_NOT_FOUND when the realm does not exist
- * or the caller has no role in it, or (removal) the member has none;
+ * role back. role "GRANT" is a realm-level grant of exactly perms (not 0;
+ * perms must be 0 with any other role). Who may: an administrator (admin
+ * true), the realm's OWNERs, and its MANAGERs for CONTRIBUTOR and READER
+ * roles and grants within CONTRIBUTOR's permissions. "*" may not be OWNER
+ * or MANAGER. KH_ERR_NOT_FOUND when the realm does not exist or the
+ * caller has no role in it, or (removal) the member has none;
  * KH_ERR_PERMISSION when the caller's role does not allow the change;
- * KH_ERR_INVALID_FIELD for an unknown role or a bad member. */
+ * KH_ERR_INVALID_FIELD for an unknown role, bad perms or a bad member. */
 kh_err kh_op_realm_member_set(kh_ctx *ctx, bool admin, const char *realm, const char *member,
-                              const char *role) KH_MUST_CHECK;
+                              const char *role, uint32_t perms) KH_MUST_CHECK;
 
 /* The permissions ctx->principal's roles give in realm_id (0 when none). */
 kh_err kh_realm_perms(const kh_ctx *ctx, int64_t realm_id, uint32_t *perms) KH_MUST_CHECK;

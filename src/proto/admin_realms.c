@@ -175,34 +175,67 @@ static void realm_show(rq *q, const char *name)
     reply(q, 200, j);
 }
 
+/* "permissions": a comma list or an array of names (ops/authz.h); 0 when
+ * absent, KH_ERR_INVALID_FIELD when present but naming nothing known. */
+static kh_err body_perms(rq *q, uint32_t *perms)
+{
+    json_t *v = q->body ? json_object_get(q->body, "permissions") : NULL;
+    *perms = 0;
+    if (!v || json_is_null(v))
+        return KH_OK;
+    if (json_is_string(v))
+        return kh_perm_parse(json_string_value(v), perms) == KH_OK ? KH_OK : KH_ERR_INVALID_FIELD;
+    if (!json_is_array(v) || json_array_size(v) == 0)
+        return KH_ERR_INVALID_FIELD;
+    for (size_t i = 0; i < json_array_size(v); i++) {
+        uint32_t one = 0;
+        json_t *e = json_array_get(v, i);
+        if (!json_is_string(e) || kh_perm_parse(json_string_value(e), &one) != KH_OK)
+            return KH_ERR_INVALID_FIELD;
+        *perms |= one;
+    }
+    return KH_OK;
+}
+
 static void member_change(rq *q, const char *realm, const char *member)
 {
-    kh_http_method m = q->req->method;
     bool bad = false;
     const char *role = NULL;
-    if (m == KH_HTTP_PUT) {
+    uint32_t perms = 0;
+    if (q->req->method == KH_HTTP_PUT) {
         role = body_str(q, "role", &bad);
-        if (bad || !role) {
-            fail(q, KH_ERR_MISSING_DATA, "\"role\" must be OWNER, MANAGER, CONTRIBUTOR or READER");
+        if (bad || body_perms(q, &perms) != KH_OK || (!role && !perms)) {
+            fail(q, KH_ERR_MISSING_DATA,
+                 "give \"role\" (OWNER, MANAGER, CONTRIBUTOR, READER) or \"permissions\"");
             return;
         }
+        if (!role)
+            role = "GRANT"; /* a realm-level grant of named permissions */
     }
     char object[2 * KH_HTTP_PATH_MAX + 16];
     snprintf(object, sizeof(object), "realm:%s/%s", realm, member);
-    kh_err err = kh_op_realm_member_set(q->ctx, true, realm, member, role);
+    kh_err err = kh_op_realm_member_set(q->ctx, true, realm, member, role, perms);
     (void)kh_audit_record(q->ctx, role ? "RealmMemberSet" : "RealmMemberRemove", object, err);
-    if (err == KH_ERR_NOT_FOUND)
+    if (err == KH_ERR_NOT_FOUND) {
         fail(q, err, role ? "no such realm" : "no such realm or member");
-    else if (err == KH_ERR_INVALID_FIELD)
+        return;
+    }
+    if (err == KH_ERR_INVALID_FIELD) {
         fail(q, err,
-             "role must be OWNER, MANAGER, CONTRIBUTOR or READER (\"*\": READER or "
-             "CONTRIBUTOR only)");
-    else if (err != KH_OK)
+             "give either a role (OWNER, MANAGER, CONTRIBUTOR, READER; \"*\" not OWNER or "
+             "MANAGER) or permissions");
+        return;
+    }
+    if (err != KH_OK) {
         fail(q, err, NULL);
-    else
-        reply(q, 200,
-              json_pack("{s:s, s:s, s:o}", "realm", realm, "member", member, "role",
-                        role ? json_string(role) : json_null()));
+        return;
+    }
+    char names[512];
+    kh_perm_format(role && strcmp(role, "GRANT") == 0 ? perms : kh_realm_role_perms(role), names,
+                   sizeof(names));
+    reply(q, 200,
+          json_pack("{s:s, s:s, s:o, s:s}", "realm", realm, "member", member, "role",
+                    role ? json_string(role) : json_null(), "permissions", names));
 }
 
 static int hexval(char c)

@@ -130,13 +130,15 @@ static const char v4[] =
  * removed_by on the active row (and a change inserts the new one), so at
  * most one row per (realm, member) is active and the rest is the role
  * history. permissions is the mask the role gave when it was granted
- * (ops/realm.c), so that Locate filters in SQL. member '*' = everyone. */
+ * (ops/realm.c), so that Locate filters in SQL; role 'GRANT' is a
+ * realm-level grant of just those permissions. member '*' = everyone. */
 static const char v5[] =
     "CREATE TABLE realm_member ("
     "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
     "  realm_id INTEGER NOT NULL REFERENCES realm(id),"
     "  member TEXT NOT NULL,"
-    "  role TEXT NOT NULL CHECK (role IN ('OWNER', 'MANAGER', 'CONTRIBUTOR', 'READER')),"
+    "  role TEXT NOT NULL CHECK (role IN ('OWNER', 'MANAGER', 'CONTRIBUTOR', 'READER',"
+    "                                   'GRANT')),"
     "  permissions INTEGER NOT NULL,"
     "  granted_at INTEGER NOT NULL,"
     "  granted_by TEXT NOT NULL,"

@@ -7,7 +7,8 @@ role allows over KMIP binary (PyKMIP) and KMIP JSON:
   - a removed member loses access, and the role history keeps every row;
   - a non-member sees nothing: ItemNotFound, exactly as for an absent uid,
     and Locate returns none of the realm's objects;
-  - objects of a realm are sealed under that realm's key.
+  - objects of a realm are sealed under that realm's key;
+  - a realm grant of named permissions, to a principal or to "*".
 """
 import json
 import os
@@ -145,6 +146,11 @@ def test_admin_api_realms(srv, who):
     assert admin(srv, "PUT", "realms/api-team/members/x", {"role": "KING"})[0] == 400
     assert admin(srv, "PUT", "realms/api-team/members/%2A", {"role": "OWNER"})[0] == 400
     assert admin(srv, "PUT", "realms/api-team/members/x", {})[0] == 400
+    assert admin(srv, "PUT", "realms/api-team/members/x", {"permissions": "fly"})[0] == 400
+    assert admin(srv, "PUT", "realms/api-team/members/x",
+                 {"role": "READER", "permissions": "get"})[0] == 400
+    status, r = admin(srv, "PUT", "realms/api-team/members/x", {"permissions": ["get", "mac"]})
+    assert status == 200 and r["role"] == "GRANT" and r["permissions"] == "get,mac", r
     assert admin(srv, "PUT", "realms/nope/members/x", {"role": "READER"})[0] == 404
     assert admin(srv, "DELETE", "realms/api-team/members/nobody")[0] == 404
     assert admin(srv, "POST", "realms/api-team/members/x", {"role": "READER"})[0] == 405
@@ -152,7 +158,7 @@ def test_admin_api_realms(srv, who):
     assert admin(srv, "DELETE", "realms/api-team/members/" + who["bob"][1])[0] == 200
     status, r = admin(srv, "GET", "realms/api-team")
     assert status == 200
-    assert sorted(m["member"] for m in r["members"]) == sorted([who["alice"][1], "*"])
+    assert sorted(m["member"] for m in r["members"]) == sorted([who["alice"][1], "*", "x"])
     bob_rows = [h for h in r["history"] if h["member"] == who["bob"][1]]
     assert [h["role"] for h in bob_rows] == ["READER", "CONTRIBUTOR"]
     assert all(not h["active"] and h["removed_by"] == "administration-token" for h in bob_rows)
@@ -219,6 +225,23 @@ def test_roles_over_kmip(srv, clients, who):
                           (rid,)).fetchone()[0] == 1
 
 
+def test_realm_grant_over_kmip(srv, clients, who):
+    alice, bob, dave = clients["alice"], clients["bob"], clients["dave"]
+    assert admin(srv, "POST", "realms", {"name": "grants", "owner": who["alice"][1]})[0] == 201
+    uid = create_in(alice, "grants")
+    status, _ = admin(srv, "PUT", "realms/grants/members/" + who["bob"][1],
+                      {"permissions": "encrypt,get_attributes"})
+    assert status == 200
+    ct, _ = encrypt(bob, uid)
+    assert ct
+    assert outcome(lambda: bob.get(uid)) == RR.PERMISSION_DENIED
+    assert uid not in bob.locate()  # no locate in the grant
+    assert outcome(lambda: dave.get(uid)) == RR.ITEM_NOT_FOUND
+    assert admin(srv, "PUT", "realms/grants/members/%2A", {"permissions": "locate"})[0] == 200
+    assert uid in dave.locate() and uid in bob.locate()
+    assert outcome(lambda: dave.get(uid)) == RR.PERMISSION_DENIED
+
+
 def test_roles_over_kmip_json(srv, clients, who):
     alice = clients["alice"]
     status, _ = admin(srv, "POST", "realms", {"name": "json-team", "owner": who["alice"][1]})
@@ -262,10 +285,14 @@ def test_cli_realm_verbs(srv, who):
     assert r.returncode == 0, r.stderr
     r = cli(srv, "realm", "member-add", "cli-team", who["bob"][1], "--role", "MANAGER")
     assert r.returncode == 0, r.stderr
+    r = cli(srv, "realm", "member-add", "cli-team", who["dave"][1], "--permissions", "mac,sign")
+    assert r.returncode == 0 and json.loads(r.stdout)["role"] == "GRANT", r.stderr
+    assert cli(srv, "realm", "member-add", "cli-team", "x").returncode == 2
     r = cli(srv, "realm", "member-remove", "cli-team", who["bob"][1])
     assert r.returncode == 0, r.stderr
     r = cli(srv, "realm", "member-remove", "cli-team", who["bob"][1])
     assert r.returncode == 1 and "no such realm or member" in r.stderr
     shown = json.loads(cli(srv, "realm", "show", "cli-team").stdout)
-    assert sorted(m["member"] for m in shown["members"]) == sorted([who["alice"][1], "*"])
-    assert len(shown["history"]) == 3
+    assert sorted(m["member"] for m in shown["members"]) == sorted(
+        [who["alice"][1], "*", who["dave"][1]])
+    assert len(shown["history"]) == 4

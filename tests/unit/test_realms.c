@@ -176,7 +176,13 @@ static size_t locate_as(rfix *r, const char *who)
 static kh_err set_role(rfix *r, const char *who, bool admin, const char *member, const char *role)
 {
     kh_ctx c = ctx_for(r, who, 0);
-    return kh_op_realm_member_set(&c, admin, "team", member, role);
+    return kh_op_realm_member_set(&c, admin, "team", member, role, 0);
+}
+
+static kh_err set_grant(rfix *r, const char *who, bool admin, const char *member, uint32_t perms)
+{
+    kh_ctx c = ctx_for(r, who, 0);
+    return kh_op_realm_member_set(&c, admin, "team", member, "GRANT", perms);
 }
 
 static void test_role_table(void **state)
@@ -360,7 +366,7 @@ static void test_member_management(void **state)
     assert_int_equal(set_role(r, "carol", false, "dave", "READER"), KH_ERR_PERMISSION);
     assert_int_equal(set_role(r, "dave", false, "dave", "OWNER"), KH_ERR_NOT_FOUND);
     kh_ctx dave = ctx_for(r, "dave", 0);
-    assert_int_equal(kh_op_realm_member_set(&dave, false, "nope", "dave", "OWNER"),
+    assert_int_equal(kh_op_realm_member_set(&dave, false, "nope", "dave", "OWNER", 0),
                      KH_ERR_NOT_FOUND);
     /* the administrator and an OWNER may do anything sensible */
     assert_int_equal(set_role(r, "alice", false, "bob", "OWNER"), KH_OK);
@@ -390,11 +396,54 @@ static void test_placement(void **state)
     free(uid);
 }
 
+static void test_realm_grants(void **state)
+{
+    rfix *r = *state;
+    kh_ctx admin = ctx_for(r, "administration-token", 0);
+    assert_int_equal(kh_op_realm_create(&admin, "team", "alice", NULL), KH_OK);
+    char *uid = NULL;
+    assert_int_equal(make_key(r, "alice", "team", &uid), KH_OK);
+    /* named permissions on every object of the realm, nothing more */
+    assert_int_equal(set_grant(r, "x", true, "bob", KH_PERM_ENCRYPT | KH_PERM_GET_ATTRIBUTES),
+                     KH_OK);
+    assert_int_equal(check_as(r, "bob", uid, KH_PERM_ENCRYPT), KH_OK);
+    assert_int_equal(get_as(r, "bob", uid), KH_ERR_PERMISSION);
+    assert_int_equal(locate_as(r, "bob"), 0); /* no locate */
+    assert_int_equal(set_grant(r, "x", true, "*", KH_PERM_LOCATE), KH_OK);
+    assert_int_equal(locate_as(r, "carol"), 1);
+    assert_int_equal(locate_as(r, "bob"), 1);
+    assert_int_equal(get_as(r, "carol", uid), KH_ERR_PERMISSION);
+    /* a MANAGER hands out grants within CONTRIBUTOR's permissions only */
+    assert_int_equal(set_role(r, "alice", false, "dave", "MANAGER"), KH_OK);
+    assert_int_equal(set_grant(r, "dave", false, "erin", KH_PERM_DECRYPT), KH_OK);
+    assert_int_equal(set_grant(r, "dave", false, "erin", KH_PERM_DESTROY), KH_ERR_PERMISSION);
+    assert_int_equal(set_grant(r, "alice", false, "erin", KH_PERM_DESTROY), KH_OK);
+    assert_int_equal(set_role(r, "dave", false, "erin", NULL), KH_ERR_PERMISSION);
+    /* malformed */
+    assert_int_equal(set_grant(r, "x", true, "bob", 0), KH_ERR_INVALID_FIELD);
+    assert_int_equal(set_grant(r, "x", true, "bob", 1u << 20), KH_ERR_INVALID_FIELD);
+    kh_ctx c = ctx_for(r, "x", 0);
+    assert_int_equal(kh_op_realm_member_set(&c, true, "team", "bob", "READER", KH_PERM_GET),
+                     KH_ERR_INVALID_FIELD);
+    assert_int_equal(kh_op_realm_member_set(&c, true, "team", "bob", NULL, KH_PERM_GET),
+                     KH_ERR_INVALID_FIELD);
+    kh_member_row m = {0};
+    kh_realm_row team = {0};
+    assert_int_equal(kh_store_realm_find(r->f.store, "team", 0, &team), KH_OK);
+    assert_int_equal(kh_store_member_get(r->f.store, team.id, "erin", &m), KH_OK);
+    assert_string_equal(m.role, "GRANT");
+    assert_int_equal(m.permissions, KH_PERM_DESTROY);
+    kh_member_row_clear(&m);
+    free(team.name);
+    free(uid);
+}
+
 #define REALM_TESTS(setup)                                                                         \
     cmocka_unit_test_setup_teardown(test_store_history, setup, teardown),                          \
         cmocka_unit_test_setup_teardown(test_roles_give_access, setup, teardown),                  \
         cmocka_unit_test_setup_teardown(test_member_management, setup, teardown),                  \
-        cmocka_unit_test_setup_teardown(test_placement, setup, teardown)
+        cmocka_unit_test_setup_teardown(test_placement, setup, teardown),                          \
+        cmocka_unit_test_setup_teardown(test_realm_grants, setup, teardown)
 
 int main(void)
 {
