@@ -14,6 +14,7 @@
 #include "fixture.h"
 #include "ops/attrs.h"
 #include "ops/authz.h"
+#include "ops/keyops.h"
 #include "ops/realm.h"
 #include "proto/kmip_consts.h"
 
@@ -393,6 +394,22 @@ static void test_placement(void **state)
     assert_int_equal(get_as(r, "alice", uid), KH_OK);
     assert_int_equal(check_as(r, "alice", uid, KH_PERM_DESTROY), KH_OK);
     assert_int_equal(locate_as(r, "alice"), 1);
+    /* a re-key's successor stays in the realm, under its key */
+    kh_ctx bob = ctx_for(r, "bob", KH_PERM_REKEY);
+    char *next = NULL;
+    assert_int_equal(kh_op_rekey(&bob, uid, -1, NULL, &next), KH_OK);
+    kh_obj_row *a = NULL, *b = NULL;
+    assert_int_equal(kh_store_object_get(r->f.store, uid, &a), KH_OK);
+    assert_int_equal(kh_store_object_get(r->f.store, next, &b), KH_OK);
+    assert_int_equal(b->realm_id, a->realm_id);
+    assert_int_not_equal(b->realm_id, r->f.svc.realm_id);
+    kh_obj_row_free(&a);
+    kh_obj_row_free(&b);
+    assert_int_equal(get_as(r, "alice", next), KH_OK);
+    assert_int_equal(set_role(r, "alice", false, "bob", "READER"), KH_OK);
+    free(next);
+    next = NULL;
+    assert_int_equal(kh_op_rekey(&bob, uid, -1, NULL, &next), KH_ERR_PERMISSION);
     free(uid);
 }
 
