@@ -14,6 +14,7 @@ import json
 import os
 import sqlite3
 import subprocess
+import uuid
 
 import pytest
 from cryptography import x509
@@ -45,13 +46,39 @@ def principal_of(cert_path):
     return digest.finalize().hex()
 
 
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory, certs):
+PG = os.environ.get("KH_TEST_PG_URL")
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def srv(request, tmp_path_factory, certs):
+    """One server per backend (PostgreSQL when KH_TEST_PG_URL is set), each
+    on an empty database."""
+    url = schema = None
+    if request.param == "postgresql":
+        if not PG:
+            pytest.skip("KH_TEST_PG_URL is not set")
+        schema = "it_realms_" + uuid.uuid4().hex[:12]
+        subprocess.run(["psql", PG, "-q", "-c", "CREATE SCHEMA " + schema], check=True,
+                       capture_output=True)
+        url = PG + ("&" if "?" in PG else "?") + "options=-csearch_path%3D" + schema
     s = kh_support.KeyholdServer(tmp_path_factory.mktemp("realms"), certs,
-                                 extra_args=["--administration-token", TOKEN])
+                                 extra_args=["--administration-token", TOKEN], db_url=url)
     s.start()
     yield s
     s.stop()
+    if schema:
+        subprocess.run(["psql", PG, "-q", "-c", "DROP SCHEMA %s CASCADE" % schema],
+                       capture_output=True)
+
+
+def sql(server, query):
+    """Rows of query on server's database, every value as text."""
+    if not server.db_url:
+        with sqlite3.connect(str(server.db_path)) as db:
+            return [tuple(str(v) for v in row) for row in db.execute(query).fetchall()]
+    r = subprocess.run(["psql", server.db_url, "-At", "-F", "\t", "-c", query], check=True,
+                       capture_output=True, text=True)
+    return [tuple(line.split("\t")) for line in r.stdout.splitlines() if line]
 
 
 @pytest.fixture(scope="module")
@@ -164,9 +191,8 @@ def test_admin_api_realms(srv, who):
     assert all(not h["active"] and h["removed_by"] == "administration-token" for h in bob_rows)
     assert "get" in bob_rows[0]["permissions"] and "encrypt" not in bob_rows[0]["permissions"]
     # changes are in the audit log, with the realm and member as the object
-    with sqlite3.connect(str(srv.db_path)) as db:
-        ops = db.execute("SELECT operation, object_uid, result FROM audit"
-                         " WHERE operation LIKE 'Realm%'").fetchall()
+    ops = sql(srv, "SELECT operation, object_uid, result FROM audit"
+                   " WHERE operation LIKE 'Realm%'")
     assert ("RealmCreate", "api-team", "KH_OK") in ops
     assert ("RealmMemberRemove", "realm:api-team/" + who["bob"][1], "KH_OK") in ops
     assert ("RealmMemberSet", "realm:api-team/x", "KH_ERR_INVALID_FIELD") in ops
@@ -218,11 +244,9 @@ def test_roles_over_kmip(srv, clients, who):
         "READER", "CONTRIBUTOR"]
 
     # sealed under the realm's own key
-    with sqlite3.connect(str(srv.db_path)) as db:
-        rid = db.execute("SELECT id FROM realm WHERE name = 'team'").fetchone()[0]
-        assert db.execute("SELECT realm_id FROM object WHERE uid = ?", (uid,)).fetchone()[0] == rid
-        assert db.execute("SELECT COUNT(*) FROM realm_key WHERE realm_id = ?",
-                          (rid,)).fetchone()[0] == 1
+    (rid,), = sql(srv, "SELECT id FROM realm WHERE name = 'team'")
+    assert sql(srv, "SELECT realm_id FROM object WHERE uid = '%s'" % uid) == [(rid,)]
+    assert sql(srv, "SELECT COUNT(*) FROM realm_key WHERE realm_id = %s" % rid) == [("1",)]
 
 
 def test_realm_grant_over_kmip(srv, clients, who):
