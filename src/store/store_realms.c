@@ -5,7 +5,8 @@
  * Membership is history: realm_member gets one row per role given, and a
  * removal or a role change closes the active row (removed_at, removed_by)
  * instead of overwriting it. A partial unique index keeps at most one
- * active row per (realm, member), so two racing changes cannot both win.
+ * active row per (realm, member), and each change first locks its realm's
+ * row, so racing changes run one after the other.
  * Statement ids start at Q_BASE, clear of store_users.c's.
  */
 #include "common/mem.h"
@@ -27,6 +28,7 @@ enum {
     Q_MEMBER_GET,
     Q_MEMBER_HISTORY,
     Q_MEMBER_PERMS,
+    Q_REALM_LOCK,
     Q_END
 };
 
@@ -47,6 +49,9 @@ static const char *const sql_text[Q_END - Q_BASE] = {
                               " WHERE realm_id = $1 AND member = $2 AND removed_at IS NULL",
     [Q_MEMBER_HISTORY - Q_BASE] =
         "SELECT " MEMBER_COLS " FROM realm_member WHERE realm_id = $1 ORDER BY seq",
+    /* a no-op write: on PostgreSQL it holds the realm's row lock until
+     * commit, so that membership changes of one realm run one at a time */
+    [Q_REALM_LOCK - Q_BASE] = "UPDATE realm SET created_at = created_at WHERE id = $1",
     [Q_MEMBER_PERMS - Q_BASE] = "SELECT permissions FROM realm_member WHERE realm_id = $1"
                                 " AND member IN ($2, '*') AND removed_at IS NULL",
 };
@@ -171,21 +176,20 @@ void kh_realm_rows_free(kh_realm_row *rows, size_t n)
 
 /* ---- members ----------------------------------------------------------- */
 
-static kh_err realm_exists(kh_sql *q, int64_t id)
+/* Lock realm id for the rest of the transaction; KH_ERR_NOT_FOUND when
+ * there is no such realm. */
+static kh_err realm_lock(kh_sql *q, int64_t id)
 {
     kh_sql_param p[] = {kh_sql_int(id)};
-    kh_sql_rows r;
-    kh_err err = EXEC(q, Q_REALM_BY_ID, p, &r, NULL);
-    if (err == KH_OK && r.n == 0)
-        err = KH_ERR_NOT_FOUND;
-    kh_sql_rows_clear(&r);
-    return err;
+    int64_t changed = 0;
+    kh_err err = EXEC(q, Q_REALM_LOCK, p, NULL, &changed);
+    return err == KH_OK && changed == 0 ? KH_ERR_NOT_FOUND : err;
 }
 
 static kh_err member_set_on(kh_sql *q, void *arg)
 {
     const kh_member_row *m = arg;
-    kh_err err = realm_exists(q, m->realm_id);
+    kh_err err = realm_lock(q, m->realm_id);
     if (err != KH_OK)
         return err;
     kh_sql_param c[] = {kh_sql_int(m->realm_id), kh_sql_text(m->member), kh_sql_int(m->granted_at),
@@ -218,7 +222,9 @@ static kh_err member_remove_on(kh_sql *q, void *arg)
     int64_t changed = 0;
     kh_sql_param c[] = {kh_sql_int(x->realm_id), kh_sql_text(x->member), kh_sql_int(x->now),
                         kh_sql_text(x->by)};
-    kh_err err = EXEC(q, Q_MEMBER_CLOSE, c, NULL, &changed);
+    kh_err err = realm_lock(q, x->realm_id);
+    if (err == KH_OK)
+        err = EXEC(q, Q_MEMBER_CLOSE, c, NULL, &changed);
     return err == KH_OK && changed == 0 ? KH_ERR_NOT_FOUND : err;
 }
 

@@ -19,6 +19,7 @@
 #include "proto/kmip_consts.h"
 
 #include <libpq-fe.h>
+#include <pthread.h>
 
 static const char *pg_url; /* KH_TEST_PG_URL, NULL when unset */
 
@@ -455,12 +456,62 @@ static void test_realm_grants(void **state)
     free(uid);
 }
 
+typedef struct setter {
+    kh_store *s;
+    int64_t realm;
+    int n_ok;
+} setter;
+
+static void *set_worker(void *arg)
+{
+    setter *w = arg;
+    static const char *const roles[] = {"READER", "CONTRIBUTOR", "MANAGER"};
+    for (int i = 0; i < 10; i++) {
+        kh_member_row m = {w->realm, "bob", (char *)roles[i % 3], 1, 1000 + i, "t", 0, NULL};
+        kh_err err = kh_store_member_set(w->s, &m);
+        if (err == KH_OK)
+            w->n_ok++;
+        else
+            fprintf(stderr, "member_set: %s\n", kh_err_name(err));
+    }
+    return NULL;
+}
+
+/* Racing role changes for one member: each lands as a row, one stays
+ * active. */
+static void test_concurrent_changes(void **state)
+{
+    rfix *r = *state;
+    enum { N = 4 };
+    int64_t id = 0;
+    assert_int_equal(kh_store_realm_create(r->f.store, "team", 1, &id), KH_OK);
+    pthread_t t[N];
+    setter w[N];
+    for (int i = 0; i < N; i++) {
+        w[i] = (setter){r->f.store, id, 0};
+        assert_int_equal(pthread_create(&t[i], NULL, set_worker, &w[i]), 0);
+    }
+    for (int i = 0; i < N; i++)
+        pthread_join(t[i], NULL);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(w[i].n_ok, 10);
+    kh_member_row *h = NULL;
+    size_t n = 0, active = 0;
+    assert_int_equal(kh_store_member_history(r->f.store, id, &h, &n), KH_OK);
+    assert_int_equal(n, N * 10);
+    for (size_t i = 0; i < n; i++)
+        active += h[i].removed_at == 0;
+    assert_int_equal(active, 1);
+    kh_member_rows_free(h, n);
+}
+
 #define REALM_TESTS(setup)                                                                         \
     cmocka_unit_test_setup_teardown(test_store_history, setup, teardown),                          \
         cmocka_unit_test_setup_teardown(test_roles_give_access, setup, teardown),                  \
         cmocka_unit_test_setup_teardown(test_member_management, setup, teardown),                  \
         cmocka_unit_test_setup_teardown(test_placement, setup, teardown),                          \
-        cmocka_unit_test_setup_teardown(test_realm_grants, setup, teardown)
+        cmocka_unit_test_setup_teardown(test_realm_grants, setup, teardown),                       \
+        cmocka_unit_test_setup_teardown(test_concurrent_changes, setup, teardown)
 
 int main(void)
 {
