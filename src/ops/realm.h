@@ -23,6 +23,10 @@
  * realm, as before realms had members. */
 #define KH_REALM_ATTRIBUTE "x-keyhold-realm"
 
+/* A user's personal realm is this prefix and its id (ops/users.c makes it
+ * with the user, migration 5 for users that existed before). */
+#define KH_PERSONAL_REALM_PREFIX "user-"
+
 /* The permissions role ("OWNER", "MANAGER", "CONTRIBUTOR", "READER",
  * case-sensitive) gives; 0 for anything else ("GRANT" included: a grant
  * gives what it names). */

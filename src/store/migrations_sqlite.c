@@ -148,7 +148,12 @@ static const char v5[] =
     "  WHERE removed_at IS NULL;"
     "CREATE INDEX realm_member_of ON realm_member(member, realm_id) WHERE removed_at IS NULL;"
     "CREATE INDEX realm_member_history ON realm_member(realm_id, seq);"
-    "CREATE INDEX object_realm ON object(realm_id, created_at, seq);";
+    "CREATE INDEX object_realm ON object(realm_id, created_at, seq);"
+    /* every user has a personal realm it owns (ops/realm.h) */
+    "INSERT INTO realm(name, created_at) SELECT 'user-' || id, created_at FROM app_user;"
+    "INSERT INTO realm_member(realm_id, member, role, permissions, granted_at, granted_by)"
+    "  SELECT r.id, u.id, 'OWNER', 32767, u.created_at, 'migration'"
+    "  FROM app_user u JOIN realm r ON r.name = 'user-' || u.id;";
 /* clang-format on */
 
 const char *const kh_sqlite_migrations[] = {v1, v2, v3, v4, v5};

@@ -198,6 +198,14 @@ def test_admin_api_realms(srv, who):
     assert ("RealmMemberSet", "realm:api-team/x", "KH_ERR_INVALID_FIELD") in ops
 
 
+def test_users_get_a_personal_realm(srv):
+    status, u = admin(srv, "POST", "users", {"label": "Realm Person"})
+    assert status == 201, u
+    status, r = admin(srv, "GET", "realms/user-" + u["id"])
+    assert status == 200, r
+    assert [(m["member"], m["role"]) for m in r["members"]] == [(u["id"], "OWNER")]
+
+
 def test_admin_api_needs_an_admin(srv, certs):
     conn = kh_support.https_connection(srv.https_port, "bob")
     conn.request("POST", "/v1/admin/realms", json.dumps({"name": "sneaky"}),

@@ -16,10 +16,12 @@
 #include "ops/authz.h"
 #include "ops/keyops.h"
 #include "ops/realm.h"
+#include "ops/users.h"
 #include "proto/kmip_consts.h"
 
 #include <libpq-fe.h>
 #include <pthread.h>
+#include <sqlite3.h>
 
 static const char *pg_url; /* KH_TEST_PG_URL, NULL when unset */
 
@@ -505,13 +507,72 @@ static void test_concurrent_changes(void **state)
     kh_member_rows_free(h, n);
 }
 
+/* Run sql on the fixture's database behind the store's back. */
+static void raw(rfix *r, const char *sql)
+{
+    if (r->admin) {
+        char set[128];
+        snprintf(set, sizeof(set), "SET search_path TO %s", r->schema);
+        assert_int_equal(pg_exec(r->admin, set), 0);
+        assert_int_equal(pg_exec(r->admin, sql), 0);
+        return;
+    }
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(r->url + strlen("sqlite://"), &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+/* Users made through ops get their realm; those that existed before
+ * migration 5 get theirs from it. */
+static void test_personal_realms(void **state)
+{
+    rfix *r = *state;
+    kh_ctx admin = ctx_for(r, "administration-token", 0);
+    kh_user_row u = {0};
+    assert_int_equal(kh_op_user_create(&admin, NULL, "Ann", NULL, NULL, &u), KH_OK);
+    char name[64];
+    snprintf(name, sizeof(name), KH_PERSONAL_REALM_PREFIX "%s", u.id);
+    kh_realm_row realm = {0};
+    kh_member_row m = {0};
+    assert_int_equal(kh_store_realm_find(r->f.store, name, 0, &realm), KH_OK);
+    assert_int_equal(kh_store_member_get(r->f.store, realm.id, u.id, &m), KH_OK);
+    assert_string_equal(m.role, "OWNER");
+    kh_member_row_clear(&m);
+    free(realm.name);
+    kh_user_row_clear(&u);
+
+    /* back to schema 4 with a user of that time, then migrate again */
+    kh_fixture_close(&r->f);
+    raw(r,
+        "DROP TABLE realm_member; DROP INDEX object_realm;"
+        " DELETE FROM realm WHERE name LIKE 'user-%';"
+        " DELETE FROM schema_migrations WHERE version = 5;"
+        " INSERT INTO app_user(id, organization, created_at) VALUES ('old-user', 'default', 7);");
+    char dir[sizeof(r->f.dir)];
+    memcpy(dir, r->f.dir, sizeof(dir));
+    assert_int_equal(open_on(r), 0);
+    snprintf(name, sizeof(name), "rm -rf '%s'", dir);
+    assert_int_equal(system(name), 0);
+    assert_int_equal(kh_store_realm_find(r->f.store, "user-old-user", 0, &realm), KH_OK);
+    assert_int_equal(realm.created_at, 7);
+    assert_int_equal(kh_store_member_get(r->f.store, realm.id, "old-user", &m), KH_OK);
+    assert_string_equal(m.role, "OWNER");
+    assert_int_equal(m.permissions, KH_PERM_ALL);
+    kh_member_row_clear(&m);
+    free(realm.name);
+    snprintf(name, sizeof(name), KH_PERSONAL_REALM_PREFIX "%s", "nobody");
+    assert_int_equal(kh_store_realm_find(r->f.store, name, 0, &realm), KH_ERR_NOT_FOUND);
+}
+
 #define REALM_TESTS(setup)                                                                         \
     cmocka_unit_test_setup_teardown(test_store_history, setup, teardown),                          \
         cmocka_unit_test_setup_teardown(test_roles_give_access, setup, teardown),                  \
         cmocka_unit_test_setup_teardown(test_member_management, setup, teardown),                  \
         cmocka_unit_test_setup_teardown(test_placement, setup, teardown),                          \
         cmocka_unit_test_setup_teardown(test_realm_grants, setup, teardown),                       \
-        cmocka_unit_test_setup_teardown(test_concurrent_changes, setup, teardown)
+        cmocka_unit_test_setup_teardown(test_concurrent_changes, setup, teardown),                 \
+        cmocka_unit_test_setup_teardown(test_personal_realms, setup, teardown)
 
 int main(void)
 {
