@@ -552,8 +552,9 @@ static void test_personal_realms(void **state)
     char dir[sizeof(r->f.dir)];
     memcpy(dir, r->f.dir, sizeof(dir));
     assert_int_equal(open_on(r), 0);
-    snprintf(name, sizeof(name), "rm -rf '%s'", dir);
-    assert_int_equal(system(name), 0);
+    char cmd[sizeof(dir) + 16];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
     assert_int_equal(kh_store_realm_find(r->f.store, "user-old-user", 0, &realm), KH_OK);
     assert_int_equal(realm.created_at, 7);
     assert_int_equal(kh_store_member_get(r->f.store, realm.id, "old-user", &m), KH_OK);
