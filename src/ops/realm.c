@@ -71,12 +71,9 @@ kh_err kh_op_realm_create(kh_ctx *ctx, const char *name, const char *owner, int6
     if (!kh_realm_name_ok(name) || (owner && (!member_ok(owner) || strcmp(owner, "*") == 0)))
         return KH_ERR_INVALID_FIELD;
     int64_t rid = 0;
-    kh_err err = kh_store_realm_create(ctx->svc->store, name, ctx->now, &rid);
-    if (err == KH_OK && owner) {
-        kh_member_row m = {rid,      (char *)owner,          "OWNER", KH_PERM_ALL,
-                           ctx->now, (char *)ctx->principal, 0,       NULL};
-        err = kh_store_member_set(ctx->svc->store, &m);
-    }
+    kh_member_row m = {0,        (char *)owner,          "OWNER", KH_PERM_ALL,
+                       ctx->now, (char *)ctx->principal, 0,       NULL};
+    kh_err err = kh_store_realm_create(ctx->svc->store, name, ctx->now, owner ? &m : NULL, &rid);
     if (err == KH_OK && id)
         *id = rid;
     return err;

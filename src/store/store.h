@@ -314,8 +314,10 @@ typedef struct kh_member_row {
 void kh_member_row_clear(kh_member_row *m);
 void kh_member_rows_free(kh_member_row *rows, size_t n);
 
-/* Create realm name; KH_ERR_EXISTS when taken. */
-kh_err kh_store_realm_create(kh_store *s, const char *name, int64_t now, int64_t *id) KH_MUST_CHECK;
+/* Create realm name, with first (may be NULL; its realm_id is ignored)
+ * as its first member, in one transaction; KH_ERR_EXISTS when taken. */
+kh_err kh_store_realm_create(kh_store *s, const char *name, int64_t now, const kh_member_row *first,
+                             int64_t *id) KH_MUST_CHECK;
 /* The realm called name, or (name NULL) numbered id; KH_ERR_NOT_FOUND. */
 kh_err kh_store_realm_find(kh_store *s, const char *name, int64_t id,
                            kh_realm_row *out) KH_MUST_CHECK;

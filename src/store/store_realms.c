@@ -84,7 +84,16 @@ struct realm_ctx {
     int64_t now;
     kh_realm_row **rows;
     size_t *n;
+    const kh_member_row *first; /* realm_create: its first member, or NULL */
 };
+
+static kh_err insert_member(kh_sql *q, int64_t realm_id, const kh_member_row *m)
+{
+    kh_sql_param p[] = {kh_sql_int(realm_id),      kh_sql_text(m->member),
+                        kh_sql_text(m->role),      kh_sql_int((int64_t)m->permissions),
+                        kh_sql_int(m->granted_at), kh_sql_text(m->granted_by)};
+    return EXEC(q, Q_MEMBER_INSERT, p, NULL, NULL);
+}
 
 static kh_err realm_create_on(kh_sql *q, void *arg)
 {
@@ -97,13 +106,18 @@ static kh_err realm_create_on(kh_sql *q, void *arg)
     if (err == KH_OK && x->id == 0)
         err = KH_ERR_STORE;
     kh_sql_rows_clear(&r);
+    if (err == KH_OK && x->first)
+        err = insert_member(q, x->id, x->first);
     return err;
 }
 
-kh_err kh_store_realm_create(kh_store *s, const char *name, int64_t now, int64_t *id)
+kh_err kh_store_realm_create(kh_store *s, const char *name, int64_t now, const kh_member_row *first,
+                             int64_t *id)
 {
-    struct realm_ctx x = {name, 0, now, NULL, NULL};
-    if (!nonempty(name) || !id)
+    struct realm_ctx x = {name, 0, now, NULL, NULL, first};
+    if (!nonempty(name) || !id ||
+        (first &&
+         (!nonempty(first->member) || !nonempty(first->role) || !nonempty(first->granted_by))))
         return KH_ERR_INVALID_ARG;
     kh_err err = kh_sql_run(s, 1, realm_create_on, &x);
     if (err == KH_OK)
@@ -147,7 +161,7 @@ kh_err kh_store_realm_find(kh_store *s, const char *name, int64_t id, kh_realm_r
 {
     kh_realm_row *rows = NULL;
     size_t n = 0;
-    struct realm_ctx x = {name, id, 0, &rows, &n};
+    struct realm_ctx x = {name, id, 0, &rows, &n, NULL};
     if (!out || (!nonempty(name) && id <= 0))
         return KH_ERR_INVALID_ARG;
     kh_err err = kh_sql_run(s, 0, realms_on, &x);
@@ -163,7 +177,7 @@ kh_err kh_store_realm_find(kh_store *s, const char *name, int64_t id, kh_realm_r
 
 kh_err kh_store_realm_list(kh_store *s, kh_realm_row **rows, size_t *n)
 {
-    struct realm_ctx x = {NULL, 0, 0, rows, n};
+    struct realm_ctx x = {NULL, 0, 0, rows, n, NULL};
     return rows && n ? kh_sql_run(s, 0, realms_on, &x) : KH_ERR_INVALID_ARG;
 }
 
@@ -196,10 +210,7 @@ static kh_err member_set_on(kh_sql *q, void *arg)
                         kh_sql_text(m->granted_by)};
     if ((err = EXEC(q, Q_MEMBER_CLOSE, c, NULL, NULL)) != KH_OK)
         return err;
-    kh_sql_param p[] = {kh_sql_int(m->realm_id),   kh_sql_text(m->member),
-                        kh_sql_text(m->role),      kh_sql_int((int64_t)m->permissions),
-                        kh_sql_int(m->granted_at), kh_sql_text(m->granted_by)};
-    return EXEC(q, Q_MEMBER_INSERT, p, NULL, NULL);
+    return insert_member(q, m->realm_id, m);
 }
 
 kh_err kh_store_member_set(kh_store *s, const kh_member_row *m)

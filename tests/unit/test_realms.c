@@ -216,9 +216,9 @@ static void test_store_history(void **state)
     rfix *r = *state;
     kh_store *s = r->f.store;
     int64_t id = 0, again = 0;
-    assert_int_equal(kh_store_realm_create(s, "team", 10, &id), KH_OK);
+    assert_int_equal(kh_store_realm_create(s, "team", 10, NULL, &id), KH_OK);
     assert_true(id > 0 && id != r->f.svc.realm_id);
-    assert_int_equal(kh_store_realm_create(s, "team", 11, &again), KH_ERR_EXISTS);
+    assert_int_equal(kh_store_realm_create(s, "team", 11, NULL, &again), KH_ERR_EXISTS);
     kh_realm_row row = {0};
     assert_int_equal(kh_store_realm_find(s, "team", 0, &row), KH_OK);
     assert_int_equal(row.id, id);
@@ -233,6 +233,18 @@ static void test_store_history(void **state)
     assert_int_equal(kh_store_realm_list(s, &list, &n), KH_OK);
     assert_int_equal(n, 2); /* default and team */
     kh_realm_rows_free(list, n);
+
+    /* a realm and its first member come together, or not at all */
+    kh_member_row first = {0, "zoe", "OWNER", 5, 12, "admin", 0, NULL};
+    int64_t zid = 0;
+    assert_int_equal(kh_store_realm_create(s, "zoe", 12, &first, &zid), KH_OK);
+    kh_member_row z = {0};
+    assert_int_equal(kh_store_member_get(s, zid, "zoe", &z), KH_OK);
+    assert_int_equal(z.permissions, 5);
+    kh_member_row_clear(&z);
+    first.role = "KING"; /* refused by the schema: no realm either */
+    assert_int_not_equal(kh_store_realm_create(s, "zoe2", 12, &first, &zid), KH_OK);
+    assert_int_equal(kh_store_realm_find(s, "zoe2", 0, &row), KH_ERR_NOT_FOUND);
 
     kh_member_row m = {id, "bob", "READER", 3, 100, "admin", 0, NULL};
     assert_int_equal(kh_store_member_set(s, &m), KH_OK);
@@ -486,7 +498,7 @@ static void test_concurrent_changes(void **state)
     rfix *r = *state;
     enum { N = 4 };
     int64_t id = 0;
-    assert_int_equal(kh_store_realm_create(r->f.store, "team", 1, &id), KH_OK);
+    assert_int_equal(kh_store_realm_create(r->f.store, "team", 1, NULL, &id), KH_OK);
     pthread_t t[N];
     setter w[N];
     for (int i = 0; i < N; i++) {
