@@ -8,7 +8,9 @@ role allows over KMIP binary (PyKMIP) and KMIP JSON:
   - a non-member sees nothing: ItemNotFound, exactly as for an absent uid,
     and Locate returns none of the realm's objects;
   - objects of a realm are sealed under that realm's key;
-  - a realm grant of named permissions, to a principal or to "*".
+  - a realm grant of named permissions, to a principal or to "*";
+  - a matrix: each role (and a grant) x each KMIP operation, for a member
+    and a non-member.
 """
 import json
 import os
@@ -132,14 +134,19 @@ def outcome(fn):
         return e.reason
 
 
-def create_in(client, realm):
-    """A usable AES-256 key created by client in realm (KMIP 1.2 Create with
-    the x-keyhold-realm custom attribute)."""
-    mask = [enums.CryptographicUsageMask.ENCRYPT, enums.CryptographicUsageMask.DECRYPT]
-    attrs = [af.create_attribute(enums.AttributeType.CRYPTOGRAPHIC_ALGORITHM, ALG.AES),
-             af.create_attribute(enums.AttributeType.CRYPTOGRAPHIC_LENGTH, 256),
-             af.create_attribute(enums.AttributeType.CRYPTOGRAPHIC_USAGE_MASK, mask),
+MASK = enums.CryptographicUsageMask
+
+
+def create_in(client, realm, alg=ALG.AES, length=256, mask=(MASK.ENCRYPT, MASK.DECRYPT),
+              activate=True, name=None):
+    """A key created by client in realm (KMIP 1.2 Create with the
+    x-keyhold-realm custom attribute), activated unless told otherwise."""
+    attrs = [af.create_attribute(enums.AttributeType.CRYPTOGRAPHIC_ALGORITHM, alg),
+             af.create_attribute(enums.AttributeType.CRYPTOGRAPHIC_LENGTH, length),
+             af.create_attribute(enums.AttributeType.CRYPTOGRAPHIC_USAGE_MASK, list(mask)),
              af.create_attribute("x-keyhold-realm", realm)]
+    if name:
+        attrs.append(af.create_attribute(enums.AttributeType.NAME, name))
     res = client.proxy.create(enums.ObjectType.SYMMETRIC_KEY,
                               cobjects.TemplateAttribute(attributes=attrs))
     if res.result_status.value != enums.ResultStatus.SUCCESS:
@@ -147,7 +154,8 @@ def create_in(client, realm):
                                                   res.result_reason.value,
                                                   res.result_message.value)
     uid = res.uuid if isinstance(res.uuid, str) else res.uuid.value
-    client.activate(uid)
+    if activate:
+        client.activate(uid)
     return uid
 
 
@@ -328,3 +336,68 @@ def test_cli_realm_verbs(srv, who):
     assert sorted(m["member"] for m in shown["members"]) == sorted(
         [who["alice"][1], "*", who["dave"][1]])
     assert len(shown["history"]) == 4
+
+
+# What each role gives (docs/authorization.md), and a realm grant.
+ROLE_PERMS = {
+    "READER": {"get", "get_attributes", "locate", "verify"},
+}
+ROLE_PERMS["CONTRIBUTOR"] = ROLE_PERMS["READER"] | {
+    "create", "encrypt", "decrypt", "sign", "mac", "import", "rekey", "modify_attributes"}
+ROLE_PERMS["MANAGER"] = ROLE_PERMS["CONTRIBUTOR"] | {"export", "revoke", "destroy"}
+ROLE_PERMS["OWNER"] = ROLE_PERMS["MANAGER"]
+ROLE_PERMS["GRANT:mac,destroy"] = {"mac", "destroy"}
+
+# (name, permission needed, action(client, objects)); Revoke and Destroy last.
+OPS = [
+    ("Get", "get", lambda c, o: c.get(o["key"])),
+    ("GetAttributes", "get_attributes", lambda c, o: c.get_attributes(o["key"], ["State"])),
+    ("GetAttributeList", "get_attributes", lambda c, o: c.get_attribute_list(o["key"])),
+    ("Activate", "modify_attributes", lambda c, o: c.activate(o["pre"])),
+    ("Encrypt", "encrypt", lambda c, o: encrypt(c, o["key"])),
+    ("Decrypt", "decrypt", lambda c, o: c.decrypt(o["ct"], uid=o["key"], iv_counter_nonce=o["iv"],
+                                                  cryptographic_parameters=o["params"])),
+    ("MAC", "mac", lambda c, o: c.mac(b"hello", uid=o["hmac"], algorithm=ALG.HMAC_SHA256)),
+    ("Create", "create", lambda c, o: create_in(c, o["realm"], activate=False)),
+    ("Revoke", "revoke",
+     lambda c, o: c.revoke(enums.RevocationReasonCode.CESSATION_OF_OPERATION, o["key"])),
+    ("Destroy", "destroy", lambda c, o: c.destroy(o["doomed"])),
+]
+
+
+def test_role_matrix(srv, clients, who):
+    """bob with each role (and a realm grant) x each operation over KMIP;
+    dave, no member, sees nothing."""
+    alice, bob, dave = clients["alice"], clients["bob"], clients["dave"]
+    size = len(ROLE_PERMS) * (len(OPS) + 1) * 2
+    checked = 0
+    for role, perms in ROLE_PERMS.items():
+        realm = "matrix-" + role.split(":")[0].lower()
+        assert admin(srv, "POST", "realms", {"name": realm, "owner": who["alice"][1]})[0] == 201
+        body = ({"permissions": role.split(":")[1]} if role.startswith("GRANT:")
+                else {"role": role})
+        status, _ = admin(srv, "PUT", "realms/%s/members/%s" % (realm, who["bob"][1]), body)
+        assert status == 200
+        params = {"block_cipher_mode": enums.BlockCipherMode.GCM, "tag_length": 16,
+                  "cryptographic_algorithm": ALG.AES}
+        o = {"realm": realm, "params": params,
+             "key": create_in(alice, realm, name=realm + "-key"),
+             "hmac": create_in(alice, realm, ALG.HMAC_SHA256, 256, (MASK.MAC_GENERATE,)),
+             "pre": create_in(alice, realm, activate=False),
+             "doomed": create_in(alice, realm, activate=False)}
+        o["iv"] = b"\1" * 12
+        o["ct"], _ = alice.encrypt(b"matrix", uid=o["key"], cryptographic_parameters=params,
+                                   iv_counter_nonce=o["iv"])
+        name = af.create_attribute(enums.AttributeType.NAME, realm + "-key")
+        assert (o["key"] in bob.locate(attributes=[name])) == ("locate" in perms), role
+        assert o["key"] not in dave.locate(attributes=[name])
+        checked += 2
+        for op, needed, action in OPS:
+            got = outcome(lambda: action(dave, o))
+            assert got == RR.ITEM_NOT_FOUND, (role, op, "dave", got)
+            want = "ok" if needed in perms else RR.PERMISSION_DENIED
+            got = outcome(lambda: action(bob, o))
+            assert got == want, (role, op, "bob", got)
+            checked += 2
+    assert checked == size
+    print("\nrealm role matrix: %d of %d cases checked" % (checked, size))
