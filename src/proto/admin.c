@@ -11,7 +11,8 @@
  *   GET|POST        /v1/admin/users/{id}/api-keys
  *   DELETE          /v1/admin/api-keys/{id}
  *   GET|POST|DELETE /v1/admin/grants/{owner}   (owner percent-encoded)
- *   /v1/admin/realms...                        (admin_realms.c)
+ *   /v1/admin/realms...                        (admin_realms.c; some routes
+ *                                               for realm members too)
  * The operations themselves are in ops/users.h and ops/authz.h; this file
  * only authorizes, parses and formats. The API key secret appears in
  * exactly one response body, which is wiped when freed.
@@ -43,6 +44,7 @@ typedef struct adm {
     char addr[64];
     kh_who who;
     json_t *body; /* NULL when the request had none */
+    bool member;  /* not an administrator: a caller of the realm routes */
 } adm;
 
 bool kh_admin_owns_path(const char *path)
@@ -627,7 +629,7 @@ static void dispatch(adm *a)
     const char *rest = a->req->path + strlen(PREFIX);
     snprintf(path, sizeof(path), "%s", *rest == '/' ? rest + 1 : rest);
     if (strncmp(path, "realms", 6) == 0 && (path[6] == '\0' || path[6] == '/')) {
-        kh_admin_realms(&a->ctx, a->req, a->body, path + 6, a->r);
+        kh_admin_realms(&a->ctx, !a->member, a->req, a->body, path + 6, a->r);
         return;
     }
     if (strncmp(path, "grants/", 7) == 0) {
@@ -679,8 +681,13 @@ static bool authorize(adm *a)
     kh_err err = KH_ERR_AUTH;
     if (req->authorization[0] || req->peer.principal[0])
         err = kh_authn_who(a->svc, req, &a->who);
-    if (err == KH_OK && !kh_who_is_admin(&a->who))
+    if (err == KH_OK && !kh_who_is_admin(&a->who)) {
+        /* realm OWNERs and MANAGERs manage their realms' members here
+         * too; admin_realms.c checks their role */
+        if (kh_admin_realms_for_members(req))
+            return a->member = true;
         err = KH_ERR_PERMISSION;
+    }
     if (err == KH_OK)
         return true;
     a->ctx.principal = a->who.principal[0] ? a->who.principal : "";

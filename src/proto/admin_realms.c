@@ -3,8 +3,9 @@
  *   GET|POST   /v1/admin/realms
  *   GET        /v1/admin/realms/{name}          (members and role history)
  *   PUT|DELETE /v1/admin/realms/{name}/members/{member}  (percent-encoded)
- * proto/admin.c has authorized the caller as an administrator; the
- * operations are ops/realm.h's. Every change is audited, with the realm
+ * proto/admin.c has authenticated the caller: an administrator may do
+ * everything here; anyone else only GET a realm it is a member of and
+ * change members as its role allows (ops/realm.h decides). Every change is audited, with the realm
  * (and member) as the object.
  */
 #include "proto/admin_realms.h"
@@ -20,6 +21,7 @@
 
 typedef struct rq {
     kh_ctx *ctx;
+    bool admin; /* false: a realm member, limited to its role */
     const kh_http_request *req;
     json_t *body;
     kh_http_reply *r;
@@ -149,6 +151,11 @@ static void realm_show(rq *q, const char *name)
     size_t n = 0;
     kh_err err = kh_realm_name_ok(name) ? kh_store_realm_find(q->ctx->svc->store, name, 0, &r)
                                         : KH_ERR_NOT_FOUND;
+    if (err == KH_OK && !q->admin) {
+        kh_member_row mine = {0}; /* a realm is invisible to non-members */
+        err = kh_store_member_get(q->ctx->svc->store, r.id, q->ctx->principal, &mine);
+        kh_member_row_clear(&mine);
+    }
     if (err == KH_OK)
         err = kh_store_member_history(q->ctx->svc->store, r.id, &rows, &n);
     if (err != KH_OK) {
@@ -214,7 +221,7 @@ static void member_change(rq *q, const char *realm, const char *member)
     }
     char object[2 * KH_HTTP_PATH_MAX + 16];
     snprintf(object, sizeof(object), "realm:%s/%s", realm, member);
-    kh_err err = kh_op_realm_member_set(q->ctx, true, realm, member, role, perms);
+    kh_err err = kh_op_realm_member_set(q->ctx, q->admin, realm, member, role, perms);
     (void)kh_audit_record(q->ctx, role ? "RealmMemberSet" : "RealmMemberRemove", object, err);
     if (err == KH_ERR_NOT_FOUND) {
         fail(q, err, role ? "no such realm" : "no such realm or member");
@@ -224,6 +231,10 @@ static void member_change(rq *q, const char *realm, const char *member)
         fail(q, err,
              "give either a role (OWNER, MANAGER, CONTRIBUTOR, READER; \"*\" not OWNER or "
              "MANAGER) or permissions");
+        return;
+    }
+    if (err == KH_ERR_PERMISSION) {
+        fail(q, err, "your role in the realm does not allow this change");
         return;
     }
     if (err != KH_OK) {
@@ -265,10 +276,27 @@ static bool pct_decode(char *s)
     return true;
 }
 
-void kh_admin_realms(kh_ctx *ctx, const kh_http_request *req, json_t *body, const char *rest,
-                     kh_http_reply *r)
+bool kh_admin_realms_for_members(const kh_http_request *req)
 {
-    rq q = {ctx, req, body, r};
+    static const char prefix[] = "/v1/admin/realms/";
+    if (strncmp(req->path, prefix, sizeof(prefix) - 1) != 0)
+        return false;
+    const char *slash = strchr(req->path + sizeof(prefix) - 1, '/');
+    if (!slash) /* a realm's page */
+        return req->method == KH_HTTP_GET;
+    return (req->method == KH_HTTP_PUT || req->method == KH_HTTP_DELETE) &&
+           strncmp(slash, "/members/", 9) == 0;
+}
+
+void kh_admin_realms(kh_ctx *ctx, bool admin, const kh_http_request *req, json_t *body,
+                     const char *rest, kh_http_reply *r)
+{
+    rq q = {ctx, admin, req, body, r};
+    if (!admin && !kh_admin_realms_for_members(req)) {
+        fail(&q, KH_ERR_PERMISSION,
+             "the admin API needs the administration token or an ADMIN user");
+        return;
+    }
     char path[KH_HTTP_PATH_MAX];
     snprintf(path, sizeof(path), "%s", *rest == '/' ? rest + 1 : rest);
     kh_http_method m = req->method;

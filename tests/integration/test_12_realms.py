@@ -214,6 +214,53 @@ def test_users_get_a_personal_realm(srv):
     assert [(m["member"], m["role"]) for m in r["members"]] == [(u["id"], "OWNER")]
 
 
+def as_cert(server, stem, method, path, body=None):
+    """A request to the admin API with stem's client certificate, no token."""
+    conn = kh_support.https_connection(server.https_port, stem)
+    conn.request(method, "/v1/admin/" + path, json.dumps(body) if body is not None else None,
+                 {"Content-Type": "application/json"})
+    r = conn.getresponse()
+    data = r.read()
+    conn.close()
+    return r.status, (json.loads(data) if data else None)
+
+
+def test_members_manage_their_realm(srv, clients, who):
+    """A realm's OWNERs and MANAGERs manage its members themselves, with
+    their own credentials; others cannot, and non-members see nothing."""
+    alice, bob, dave = who["alice"], who["bob"], who["dave"]
+    assert admin(srv, "POST", "realms", {"name": "self", "owner": alice[1]})[0] == 201
+    # not an administrator: no realm creation, no list
+    assert as_cert(srv, alice[0], "POST", "realms", {"name": "mine"})[0] == 403
+    assert as_cert(srv, alice[0], "GET", "realms")[0] == 403
+    assert as_cert(srv, alice[0], "GET", "users")[0] == 403
+    # the OWNER makes bob a MANAGER; bob adds dave as READER, not as OWNER
+    status, r = as_cert(srv, alice[0], "PUT", "realms/self/members/" + bob[1],
+                        {"role": "MANAGER"})
+    assert status == 200, r
+    assert as_cert(srv, bob[0], "PUT", "realms/self/members/" + dave[1],
+                   {"role": "OWNER"})[0] == 403
+    assert as_cert(srv, bob[0], "PUT", "realms/self/members/" + alice[1],
+                   {"role": "READER"})[0] == 403
+    assert as_cert(srv, bob[0], "PUT", "realms/self/members/" + dave[1],
+                   {"role": "READER"})[0] == 200
+    # a READER manages nobody but may look at its realm
+    assert as_cert(srv, dave[0], "DELETE", "realms/self/members/" + bob[1])[0] == 403
+    status, r = as_cert(srv, dave[0], "GET", "realms/self")
+    assert status == 200 and len(r["members"]) == 3, r
+    assert [h["granted_by"] for h in r["history"] if h["member"] == dave[1]] == [bob[1]]
+    # removed: the realm disappears for dave, as one that does not exist
+    assert as_cert(srv, alice[0], "DELETE", "realms/self/members/" + dave[1])[0] == 200
+    assert as_cert(srv, dave[0], "GET", "realms/self")[0] == 404
+    assert as_cert(srv, dave[0], "GET", "realms/absent")[0] == 404
+    assert as_cert(srv, dave[0], "PUT", "realms/self/members/" + dave[1],
+                   {"role": "OWNER"})[0] == 404
+    rows = sql(srv, "SELECT principal, operation, result FROM audit"
+                    " WHERE operation = 'RealmMemberSet' AND principal = '%s'" % bob[1])
+    assert (bob[1], "RealmMemberSet", "KH_OK") in rows
+    assert (bob[1], "RealmMemberSet", "KH_ERR_PERMISSION") in rows
+
+
 def test_admin_api_needs_an_admin(srv, certs):
     conn = kh_support.https_connection(srv.https_port, "bob")
     conn.request("POST", "/v1/admin/realms", json.dumps({"name": "sneaky"}),
