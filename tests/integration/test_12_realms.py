@@ -349,9 +349,11 @@ def test_roles_over_kmip_json(srv, clients, who):
     assert status_of(who["dave"][0]) == 200
 
 
-def cli(server, *args):
+def cli(server, *args, token=True):
     env = dict(os.environ)
-    env["KEYHOLD_ADMINISTRATION_TOKEN"] = TOKEN
+    env.pop("KEYHOLD_ADMINISTRATION_TOKEN", None)
+    if token:
+        env["KEYHOLD_ADMINISTRATION_TOKEN"] = TOKEN
     cmd = [str(kh_support.keyhold_bin()), *args]
     if server is not None:
         cmd += ["--server", "https://127.0.0.1:%d" % server.https_port,
@@ -379,10 +381,23 @@ def test_cli_realm_verbs(srv, who):
     assert r.returncode == 0, r.stderr
     r = cli(srv, "realm", "member-remove", "cli-team", who["bob"][1])
     assert r.returncode == 1 and "no such realm or member" in r.stderr
+    # alice, the realm's OWNER, with her certificate and no token
+    stem = who["alice"][0]
+    r = cli(srv, "realm", "member-add", "cli-team", who["bob"][1], "--role", "READER",
+            "--cert", kh_support.CERTS.cert(stem), "--key", kh_support.CERTS.key(stem),
+            token=False)
+    assert r.returncode == 0, r.stderr
+    r = cli(srv, "realm", "member-remove", "cli-team", who["bob"][1],
+            "--cert", kh_support.CERTS.cert(stem), "--key", kh_support.CERTS.key(stem),
+            token=False)
+    assert r.returncode == 0, r.stderr
+    r = cli(srv, "realm", "list", "--cert", kh_support.CERTS.cert(stem),
+            "--key", kh_support.CERTS.key(stem), token=False)
+    assert r.returncode == 1 and "HTTP 403" in r.stderr
     shown = json.loads(cli(srv, "realm", "show", "cli-team").stdout)
     assert sorted(m["member"] for m in shown["members"]) == sorted(
         [who["alice"][1], "*", who["dave"][1]])
-    assert len(shown["history"]) == 4
+    assert len(shown["history"]) == 5
 
 
 # What each role gives (docs/authorization.md), and a realm grant.
