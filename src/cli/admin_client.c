@@ -1,5 +1,5 @@
 /*
- * admin_client.c - `keyhold user|identity|apikey|org ...`: clients of the
+ * admin_client.c - `keyhold user|identity|apikey|org|realm ...`: clients of the
  * admin REST API (docs/admin-api.md) over HTTPS, with libcurl.
  *
  * Each verb is one request; the server's JSON answer is printed indented
@@ -34,6 +34,10 @@ static const kh_option client_opts[] = {
     {"profile", NULL, "user: ADMIN, STANDARD or OUTSIDER"},
     {"organization", NULL,
      "user create: the organization (default: default); user list: only its users"},
+    {"owner", NULL, "realm create: the principal that becomes the realm's first OWNER"},
+    {"role", NULL, "realm member-add: OWNER, MANAGER, CONTRIBUTOR or READER"},
+    {"permissions", NULL,
+     "realm member-add, instead of --role: a realm grant of these (get,encrypt,...)"},
 };
 #define NCLIENT (sizeof(client_opts) / sizeof(client_opts[0]))
 
@@ -240,6 +244,44 @@ static bool build_org(const kh_config *cfg, const char *verb, call *c)
     return false;
 }
 
+/* Percent-encode s (all but RFC 3986 unreserved characters) into out. */
+static bool pct_encode(const char *s, char *out, size_t n);
+
+static bool build_realm(const kh_config *cfg, const char *verb, call *c)
+{
+    size_t n = cfg->nargs;
+    char member[400];
+    if (strcmp(verb, "list") == 0 && n == 1) {
+        *c = (call){"GET", "realms", NULL};
+        return true;
+    }
+    if (n < 2 || !id_ok(cfg->args[1]))
+        return false;
+    if (strcmp(verb, "create") == 0 && n == 2) {
+        *c = (call){"POST", "realms", json_object()};
+        json_object_set_new(c->body, "name", json_string(cfg->args[1]));
+        set_opt(c->body, cfg, "owner");
+        return true;
+    }
+    if (strcmp(verb, "show") == 0 && n == 2) {
+        *c = (call){"GET", "", NULL};
+        snprintf(c->path, sizeof(c->path), "realms/%s", cfg->args[1]);
+        return true;
+    }
+    bool add = strcmp(verb, "member-add") == 0;
+    if ((!add && strcmp(verb, "member-remove") != 0) || n != 3 ||
+        !pct_encode(cfg->args[2], member, sizeof(member)) ||
+        (add && !kh_config_get(cfg, "role") && !kh_config_get(cfg, "permissions")))
+        return false;
+    *c = (call){add ? "PUT" : "DELETE", "", add ? json_object() : NULL};
+    snprintf(c->path, sizeof(c->path), "realms/%s/members/%s", cfg->args[1], member);
+    if (add) {
+        set_opt(c->body, cfg, "role");
+        set_opt(c->body, cfg, "permissions");
+    }
+    return true;
+}
+
 static const struct verb_info {
     const char *cmd;
     const char *usage;
@@ -260,6 +302,13 @@ static const struct verb_info {
      "Create an API key for a user (its secret is printed once), list or revoke keys.",
      build_apikey},
     {"org", "org create ID | list", "Create or list organizations.", build_org},
+    {"realm",
+     "realm create NAME [--owner P] | list | show NAME |\n"
+     "       member-add NAME MEMBER --role R|--permissions P | member-remove NAME MEMBER",
+     "Manage realms through the admin API: create, list, show (members and role history),\n"
+     "give a member (a principal, or * for everyone) a role or a realm grant of named\n"
+     "permissions, or take it back (docs/authorization.md).",
+     build_realm},
 };
 
 /* Percent-encode s (all but RFC 3986 unreserved characters) into out. */

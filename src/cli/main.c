@@ -19,6 +19,7 @@ static void usage(FILE *f)
                "  apikey    apikey create|list|revoke: API keys (admin API)\n"
                "  org       org create|list: organizations (admin API)\n"
                "  kes       kes identity|apikey|policy|assign|unassign: KES identities, policies\n"
+               "  realm     realm create|list|show|member-add|member-remove: roles (admin API)\n"
                "  version   print the version\n\n"
                "keyhold <command> --help lists a command's options.\n");
 }
@@ -39,7 +40,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "grant") == 0)
         return kh_cmd_grant(argc - 1, argv + 1);
     if (strcmp(cmd, "user") == 0 || strcmp(cmd, "identity") == 0 || strcmp(cmd, "apikey") == 0 ||
-        strcmp(cmd, "org") == 0)
+        strcmp(cmd, "org") == 0 || strcmp(cmd, "realm") == 0)
         return kh_cmd_admin_client(cmd, argc - 1, argv + 1);
     if (strcmp(cmd, "kes") == 0)
         return kh_cmd_kes(argc - 1, argv + 1);

@@ -3,10 +3,13 @@
  *
  * The check itself is one indexed query (kh_store_grant_perms) per object
  * loaded by someone other than its owner; owners never touch the grant
- * table. Locate filters in SQL instead (op_locate.c).
+ * table. A role in the object's realm adds its permissions (a second
+ * query, only when the grants fall short). Locate filters in SQL instead
+ * (op_locate.c).
  */
 #include "ops/authz.h"
 
+#include "ops/realm.h"
 #include "proto/kmip_consts.h"
 
 #include <stdio.h>
@@ -82,11 +85,15 @@ kh_err kh_authz_check(const kh_ctx *ctx, const kh_obj_row *row, uint32_t perm)
         return KH_OK;
     if (perm == 0)
         return KH_ERR_NOT_FOUND;
-    uint32_t granted = 0;
+    uint32_t granted = 0, in_realm = 0;
     kh_err err =
         kh_store_grant_perms(ctx->svc->store, row->owner, row->uid, ctx->principal, &granted);
+    /* a role in the object's realm adds its permissions (ops/realm.h) */
+    if (err == KH_OK && (granted & perm) != perm)
+        err = kh_realm_perms(ctx, row->realm_id, &in_realm);
     if (err != KH_OK)
         return err;
+    granted |= in_realm;
     if (granted == 0)
         return KH_ERR_NOT_FOUND; /* invisible: indistinguishable from absent */
     return (granted & perm) == perm ? KH_OK : KH_ERR_PERMISSION;

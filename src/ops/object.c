@@ -13,6 +13,7 @@
 #include "crypto/rand.h"
 #include "ops/attrs.h"
 #include "ops/authz.h"
+#include "ops/realm.h"
 #include "proto/kmip_consts.h"
 
 #include <sched.h>
@@ -121,6 +122,9 @@ static kh_err prepare_insert(kh_ctx *ctx, kh_object *o, const kh_ttlv *material)
 {
     kh_err err = KH_OK;
     kh_buf b = {0};
+    /* before sealing: the realm decides the key (ops/realm.h) */
+    if ((err = kh_realm_place(ctx, o->attrs, &o->row->realm_id)) != KH_OK)
+        goto out;
     if (material) {
         kh_ttlv_encode(material, &b);
         free(o->row->material);

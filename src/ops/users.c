@@ -13,6 +13,7 @@
 #include "crypto/digest.h"
 #include "crypto/secbuf.h"
 #include "ops/audit.h"
+#include "ops/realm.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -188,6 +189,18 @@ static bool text_ok(const char *s, bool required)
     return (!required || (s && *s)) && (!s || printable(s, LABEL_MAX, true));
 }
 
+/* Every user gets a realm of its own, "user-<id>", with itself as OWNER
+ * (ops/realm.h). The user exists either way: a failure here is logged,
+ * and an administrator can create the realm by hand. */
+static void personal_realm(kh_ctx *ctx, const char *id)
+{
+    char name[64];
+    snprintf(name, sizeof(name), KH_PERSONAL_REALM_PREFIX "%s", id);
+    kh_err err = kh_op_realm_create(ctx, name, id, NULL);
+    if (err != KH_OK)
+        kh_error("users: personal realm %s not created: %s", name, kh_strerror(err));
+}
+
 kh_err kh_op_user_create(kh_ctx *ctx, const char *organization, const char *label,
                          const char *email, const char *profile, kh_user_row *out)
 {
@@ -214,6 +227,8 @@ kh_err kh_op_user_create(kh_ctx *ctx, const char *organization, const char *labe
                            .actor = (char *)ctx->principal};
         err = kh_store_user_create(ctx->svc->store, &row);
     }
+    if (err == KH_OK)
+        personal_realm(ctx, id);
     if (err == KH_OK)
         err = kh_store_user_get(ctx->svc->store, id, &u);
     if (err == KH_OK)

@@ -12,6 +12,8 @@
  *   DELETE          /v1/admin/api-keys/{id}
  *   GET|POST|DELETE /v1/admin/grants/{owner}   (owner percent-encoded)
  *   /v1/admin/kes/...                          (KES policies: admin_kes.c)
+ *   /v1/admin/realms...                        (admin_realms.c; some routes
+ *                                               for realm members too)
  * The operations themselves are in ops/users.h and ops/authz.h; this file
  * only authorizes, parses and formats. The API key secret appears in
  * exactly one response body, which is wiped when freed.
@@ -23,6 +25,7 @@
 #include "ops/audit.h"
 #include "ops/authz.h"
 #include "ops/users.h"
+#include "proto/admin_realms.h"
 #include "proto/authn.h"
 #include "proto/kmip_json.h"
 
@@ -43,6 +46,7 @@ typedef struct adm {
     char addr[64];
     kh_who who;
     json_t *body; /* NULL when the request had none */
+    bool member;  /* not an administrator: a caller of the realm routes */
 } adm;
 
 bool kh_admin_owns_path(const char *path)
@@ -630,6 +634,10 @@ static void dispatch(adm *a)
         kh_admin_kes_handle(&a->ctx, a->req, path, a->body, a->r);
         return;
     }
+    if (strncmp(path, "realms", 6) == 0 && (path[6] == '\0' || path[6] == '/')) {
+        kh_admin_realms(&a->ctx, !a->member, a->req, a->body, path + 6, a->r);
+        return;
+    }
     if (strncmp(path, "grants/", 7) == 0) {
         if (!pct_decode(path + 7) || !principal_ok(path + 7)) {
             fail(a, KH_ERR_INVALID_FIELD, "malformed owner in the path");
@@ -679,8 +687,13 @@ static bool authorize(adm *a)
     kh_err err = KH_ERR_AUTH;
     if (req->authorization[0] || req->peer.principal[0])
         err = kh_authn_who(a->svc, req, &a->who);
-    if (err == KH_OK && !kh_who_is_admin(&a->who))
+    if (err == KH_OK && !kh_who_is_admin(&a->who)) {
+        /* realm OWNERs and MANAGERs manage their realms' members here
+         * too; admin_realms.c checks their role */
+        if (kh_admin_realms_for_members(req))
+            return a->member = true;
         err = KH_ERR_PERMISSION;
+    }
     if (err == KH_OK)
         return true;
     a->ctx.principal = a->who.principal[0] ? a->who.principal : "";

@@ -150,8 +150,32 @@ static const char v6[] =
     "  id INTEGER PRIMARY KEY CHECK (id = 1),"
     "  version BIGINT NOT NULL);"
     "INSERT INTO kes_policy_version(id, version) VALUES (1, 0);";
+
+/* Realm members; see migrations_sqlite.c v5. */
+static const char v7[] =
+    "CREATE TABLE realm_member ("
+    "  seq BIGSERIAL PRIMARY KEY,"
+    "  realm_id BIGINT NOT NULL REFERENCES realm(id),"
+    "  member TEXT NOT NULL,"
+    "  role TEXT NOT NULL CHECK (role IN ('OWNER', 'MANAGER', 'CONTRIBUTOR', 'READER',"
+    "                                   'GRANT')),"
+    "  permissions INTEGER NOT NULL,"
+    "  granted_at BIGINT NOT NULL,"
+    "  granted_by TEXT NOT NULL,"
+    "  removed_at BIGINT,"
+    "  removed_by TEXT);"
+    "CREATE UNIQUE INDEX realm_member_active ON realm_member(realm_id, member)"
+    "  WHERE removed_at IS NULL;"
+    "CREATE INDEX realm_member_of ON realm_member(member, realm_id) WHERE removed_at IS NULL;"
+    "CREATE INDEX realm_member_history ON realm_member(realm_id, seq);"
+    "CREATE INDEX object_realm ON object(realm_id, created_at, seq);"
+    /* every user has a personal realm it owns (ops/realm.h) */
+    "INSERT INTO realm(name, created_at) SELECT 'user-' || id, created_at FROM app_user;"
+    "INSERT INTO realm_member(realm_id, member, role, permissions, granted_at, granted_by)"
+    "  SELECT r.id, u.id, 'OWNER', 32767, u.created_at, 'migration'"
+    "  FROM app_user u JOIN realm r ON r.name = 'user-' || u.id;";
 /* clang-format on */
 
-const char *const kh_postgres_migrations[] = {v1, v2, v3, v4, v5, v6};
+const char *const kh_postgres_migrations[] = {v1, v2, v3, v4, v5, v6, v7};
 const size_t kh_postgres_n_migrations =
     sizeof(kh_postgres_migrations) / sizeof(kh_postgres_migrations[0]);

@@ -158,8 +158,38 @@ static const char v6[] =
     "  id INTEGER PRIMARY KEY CHECK (id = 1),"
     "  version INTEGER NOT NULL);"
     "INSERT INTO kes_policy_version(id, version) VALUES (1, 0);";
+
+/* Realm members (docs/authorization.md): one row per role given, never
+ * overwritten; removing a member or changing its role sets removed_at /
+ * removed_by on the active row (and a change inserts the new one), so at
+ * most one row per (realm, member) is active and the rest is the role
+ * history. permissions is the mask the role gave when it was granted
+ * (ops/realm.c), so that Locate filters in SQL; role 'GRANT' is a
+ * realm-level grant of just those permissions. member '*' = everyone. */
+static const char v7[] =
+    "CREATE TABLE realm_member ("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  realm_id INTEGER NOT NULL REFERENCES realm(id),"
+    "  member TEXT NOT NULL,"
+    "  role TEXT NOT NULL CHECK (role IN ('OWNER', 'MANAGER', 'CONTRIBUTOR', 'READER',"
+    "                                   'GRANT')),"
+    "  permissions INTEGER NOT NULL,"
+    "  granted_at INTEGER NOT NULL,"
+    "  granted_by TEXT NOT NULL,"
+    "  removed_at INTEGER,"
+    "  removed_by TEXT);"
+    "CREATE UNIQUE INDEX realm_member_active ON realm_member(realm_id, member)"
+    "  WHERE removed_at IS NULL;"
+    "CREATE INDEX realm_member_of ON realm_member(member, realm_id) WHERE removed_at IS NULL;"
+    "CREATE INDEX realm_member_history ON realm_member(realm_id, seq);"
+    "CREATE INDEX object_realm ON object(realm_id, created_at, seq);"
+    /* every user has a personal realm it owns (ops/realm.h) */
+    "INSERT INTO realm(name, created_at) SELECT 'user-' || id, created_at FROM app_user;"
+    "INSERT INTO realm_member(realm_id, member, role, permissions, granted_at, granted_by)"
+    "  SELECT r.id, u.id, 'OWNER', 32767, u.created_at, 'migration'"
+    "  FROM app_user u JOIN realm r ON r.name = 'user-' || u.id;";
 /* clang-format on */
 
-const char *const kh_sqlite_migrations[] = {v1, v2, v3, v4, v5, v6};
+const char *const kh_sqlite_migrations[] = {v1, v2, v3, v4, v5, v6, v7};
 const size_t kh_sqlite_n_migrations =
     sizeof(kh_sqlite_migrations) / sizeof(kh_sqlite_migrations[0]);

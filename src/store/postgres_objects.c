@@ -240,11 +240,13 @@ static const struct {
     /* Owned by $9 or granted to it (or to everyone) with a permission in
      * $10; the owner test first lets the owner index narrow the search. */
     {PG_LOCATE_VISIBLE,
-     " AND o.owner IN (SELECT $9 UNION SELECT g.owner FROM access_grant g"
+     " AND (o.owner IN (SELECT $9 UNION SELECT g.owner FROM access_grant g"
      " WHERE g.grantee IN ($9, '*') AND (g.permissions & $10) <> 0)"
+     " OR o.realm_id IN (SELECT m.realm_id FROM realm_member m WHERE m.member IN ($9, '*')"
+     " AND m.removed_at IS NULL AND (m.permissions & $10) <> 0))"
      " AND (o.owner = $9 OR EXISTS (SELECT 1 FROM access_grant g WHERE g.owner = o.owner"
      " AND g.object_uid IN (o.uid, '*') AND g.grantee IN ($9, '*')"
-     " AND (g.permissions & $10) <> 0))"},
+     " AND (g.permissions & $10) <> 0)" REALM_VISIBLE("$9", "$10") ")"},
 };
 
 static unsigned locate_mask(const kh_locate_query *q)

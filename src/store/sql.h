@@ -19,7 +19,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define KH_SQL_CACHE_MAX 32
+#define KH_SQL_CACHE_MAX 64
+
+/* Locate's visibility through realm roles (store_realms.c), for both
+ * backends' locate SQL: " OR " an active role of principal (parameter P)
+ * or of "*" in the object's realm with a permission in mask M. */
+#define REALM_VISIBLE(P, M)                                                                        \
+    " OR EXISTS (SELECT 1 FROM realm_member m WHERE m.realm_id = o.realm_id"                       \
+    " AND m.member IN (" P ", '*') AND m.removed_at IS NULL AND (m.permissions & " M ") <> 0)"
 
 /* A borrowed connection, valid inside a kh_sql_run callback only. */
 typedef struct kh_sql kh_sql;

@@ -240,15 +240,17 @@ static const struct {
     {SQ_LOCATE_VISIBLE,
      " AND (o.owner = ?9 OR EXISTS (SELECT 1 FROM access_grant g WHERE g.owner = o.owner"
      " AND g.object_uid IN (o.uid, '*') AND g.grantee IN (?9, '*')"
-     " AND (g.permissions & ?10) <> 0))"},
+     " AND (g.permissions & ?10) <> 0)" REALM_VISIBLE("?9", "?10") ")"},
 };
 
 /* Without a name, this first narrows the search to the owners whose objects
  * may be visible at all, through the owner index: for a caller nobody
  * granted anything that is just ?9, the plan Locate had before grants. */
 static const char visible_owners[] =
-    " AND o.owner IN (SELECT ?9 UNION SELECT g.owner FROM access_grant g"
-    " WHERE g.grantee IN (?9, '*') AND (g.permissions & ?10) <> 0)";
+    " AND (o.owner IN (SELECT ?9 UNION SELECT g.owner FROM access_grant g"
+    " WHERE g.grantee IN (?9, '*') AND (g.permissions & ?10) <> 0)"
+    " OR o.realm_id IN (SELECT m.realm_id FROM realm_member m WHERE m.member IN (?9, '*')"
+    " AND m.removed_at IS NULL AND (m.permissions & ?10) <> 0))";
 
 static unsigned locate_mask(const kh_locate_query *q)
 {

@@ -364,4 +364,57 @@ kh_err kh_store_kes_assignment_list(kh_store *s, kh_kes_assignment_row **rows,
  * run often. */
 kh_err kh_store_kes_policy_version(kh_store *s, int64_t *version) KH_MUST_CHECK;
 
+/* ---- realms and their members (store_realms.c) ------------------------- */
+
+typedef struct kh_realm_row {
+    int64_t id;
+    char *name;
+    int64_t created_at;
+} kh_realm_row;
+void kh_realm_rows_free(kh_realm_row *rows, size_t n);
+
+/* One role given to member ("*" = everyone) in a realm: active while
+ * removed_at is 0. permissions is the mask the role gave (ops/realm.h). */
+typedef struct kh_member_row {
+    int64_t realm_id;
+    char *member;
+    char *role; /* "OWNER", "MANAGER", "CONTRIBUTOR" or "READER" */
+    uint32_t permissions;
+    int64_t granted_at;
+    char *granted_by;
+    int64_t removed_at; /* 0 = active */
+    char *removed_by;   /* "" while active */
+} kh_member_row;
+void kh_member_row_clear(kh_member_row *m);
+void kh_member_rows_free(kh_member_row *rows, size_t n);
+
+/* Create realm name, with first (may be NULL; its realm_id is ignored)
+ * as its first member, in one transaction; KH_ERR_EXISTS when taken. */
+kh_err kh_store_realm_create(kh_store *s, const char *name, int64_t now, const kh_member_row *first,
+                             int64_t *id) KH_MUST_CHECK;
+/* The realm called name, or (name NULL) numbered id; KH_ERR_NOT_FOUND. */
+kh_err kh_store_realm_find(kh_store *s, const char *name, int64_t id,
+                           kh_realm_row *out) KH_MUST_CHECK;
+/* Every realm, oldest first. */
+kh_err kh_store_realm_list(kh_store *s, kh_realm_row **rows, size_t *n) KH_MUST_CHECK;
+/* Give m->member the role m->role (m->permissions, m->granted_at,
+ * m->granted_by) in m->realm_id, in one transaction: an active row for the
+ * member is closed (removed_at = granted_at, removed_by = granted_by) and
+ * the new one inserted. KH_ERR_NOT_FOUND when the realm does not exist. */
+kh_err kh_store_member_set(kh_store *s, const kh_member_row *m) KH_MUST_CHECK;
+/* Close member's active row; KH_ERR_NOT_FOUND when it has none. */
+kh_err kh_store_member_remove(kh_store *s, int64_t realm_id, const char *member, int64_t now,
+                              const char *by) KH_MUST_CHECK;
+/* member's active row (exactly that member, not "*"); KH_ERR_NOT_FOUND. */
+kh_err kh_store_member_get(kh_store *s, int64_t realm_id, const char *member,
+                           kh_member_row *out) KH_MUST_CHECK;
+/* Every row of the realm, removed ones included, oldest first. */
+kh_err kh_store_member_history(kh_store *s, int64_t realm_id, kh_member_row **rows,
+                               size_t *n) KH_MUST_CHECK;
+/* Union of the permissions principal's and "*"'s active roles give in
+ * realm_id; 0 when none. One indexed query: runs on every load by someone
+ * other than the owner. */
+kh_err kh_store_realm_perms(kh_store *s, int64_t realm_id, const char *principal,
+                            uint32_t *perms) KH_MUST_CHECK;
+
 #endif

@@ -40,7 +40,7 @@
 typedef enum backend { BK_SQLITE, BK_PG } backend;
 
 #define MAX_DBS 4        /* the fixture's database plus fresh ones a test asks for */
-#define SCHEMA_VERSION 6 /* migrations both backends ship */
+#define SCHEMA_VERSION 7 /* migrations both backends ship */
 
 typedef struct fixture {
     backend kind;
