@@ -349,3 +349,113 @@ def test_audit_holds_no_key_material(module_server, clients):
                               " FROM audit"):
             for field in row:
                 assert key.hex() not in field and key.hex().upper() not in field
+
+
+# ---- the same matrix over KMIP JSON (POST /kmip/2_1) -------------------------
+
+
+def jitem(tag, type_, value):
+    return {"tag": tag, "type": type_, "value": value}
+
+
+def juid(uid):
+    return jitem("UniqueIdentifier", "TextString", uid)
+
+
+def jpost(port, who, body):
+    """HTTP status and JSON reply of one KMIP JSON operation."""
+    conn = kh_support.https_connection(port, who)
+    try:
+        conn.request("POST", "/kmip/2_1", json.dumps(body), {"Content-Type": "application/json"})
+        r = conn.getresponse()
+        return r.status, json.loads(r.read())
+    finally:
+        conn.close()
+
+
+def jvalues(resp):
+    return {k["tag"]: k["value"] for k in resp["value"]}
+
+
+def json_outcome(port, who, body):
+    """'ok', or the ResultReason name of the failure."""
+    status, resp = jpost(port, who, body)
+    return "ok" if status == 200 else resp.get("result_reason", status)
+
+
+def json_encrypted(port, stem, uid):
+    """Data, IV and tag (when any) of an Encrypt by the owner, over JSON."""
+    status, resp = jpost(port, stem, jitem("Encrypt", "Structure", [
+        juid(uid), jitem("Data", "ByteString", b"matrix".hex().upper())]))
+    assert status == 200, resp
+    v = jvalues(resp)
+    out = [jitem("Data", "ByteString", v["Data"])]
+    for tag in ("IvCounterNonce", "AuthenticatedEncryptionTag"):
+        if tag in v:
+            out.append(jitem(tag, "ByteString", v[tag]))
+    return out
+
+
+JSON_OPS = [
+    ("Get", "get", lambda r: jitem("Get", "Structure", [juid(r.key)])),
+    ("GetAttributes", "get_attributes", lambda r: jitem("GetAttributes", "Structure",
+                                                        [juid(r.key)])),
+    ("GetAttributeList", "get_attributes",
+     lambda r: jitem("GetAttributeList", "Structure", [juid(r.key)])),
+    ("Activate", "modify_attributes", lambda r: jitem("Activate", "Structure", [juid(r.pre)])),
+    ("Encrypt", "encrypt", lambda r: jitem("Encrypt", "Structure", [
+        juid(r.key), jitem("Data", "ByteString", "68656C6C6F")])),
+    ("Decrypt", "decrypt", lambda r: jitem("Decrypt", "Structure", [juid(r.key)] + r.jct)),
+    ("MAC", "mac", lambda r: jitem("MAC", "Structure", [
+        juid(r.hmac),
+        jitem("CryptographicParameters", "Structure",
+              [jitem("CryptographicAlgorithm", "Enumeration", "HMACSHA256")]),
+        jitem("Data", "ByteString", "68656C6C6F")])),
+    ("Sign", "sign", lambda r: jitem("Sign", "Structure", [
+        juid(r.priv), jitem("Data", "ByteString", "68656C6C6F")])),
+    ("SignatureVerify", "verify", lambda r: jitem("SignatureVerify", "Structure", [
+        juid(r.pub), jitem("Data", "ByteString", b"matrix".hex().upper()),
+        jitem("SignatureData", "ByteString", r.sig.hex().upper())])),
+    ("Revoke", "revoke", lambda r: jitem("Revoke", "Structure", [
+        juid(r.key), jitem("RevocationReason", "Structure", [
+            jitem("RevocationReasonCode", "Enumeration", "CessationOfOperation")])])),
+    ("Destroy", "destroy", lambda r: jitem("Destroy", "Structure", [juid(r.doomed)])),
+]
+
+
+def json_locate_sees(port, who, rnd):
+    status, resp = jpost(port, who, jitem("Locate", "Structure", [
+        jitem("Attributes", "Structure", [jitem("Name", "Structure", [
+            jitem("NameValue", "TextString", rnd.name),
+            jitem("NameType", "Enumeration", "UninterpretedTextString")])])]))
+    assert status == 200, resp
+    return any(k["tag"] == "UniqueIdentifier" and k["value"] == rnd.key for k in resp["value"])
+
+
+def test_authorization_matrix_over_kmip_json(module_server, clients, users):
+    """The matrix of test_authorization_matrix, every operation sent as KMIP
+    JSON over the HTTPS listener by bob (granted one permission per row) and
+    carol (granted nothing), with the same client certificates."""
+    port = module_server.https_port
+    bob, carol = users["bob"][0], users["carol"][0]
+    checked = 0
+    size = len(PERMISSIONS) * (len(JSON_OPS) + 1) * 2
+    print("\nauthorization matrix over KMIP JSON: %d permissions x %d operations x 2 users = %d "
+          "cases" % (len(PERMISSIONS), len(JSON_OPS) + 1, size))
+    for perm in PERMISSIONS:
+        rnd = Round(clients["alice"], "json-" + perm)
+        rnd.jct = json_encrypted(port, users["alice"][0], rnd.key)
+        for uid in rnd.objects():
+            grant(module_server, users, "add", uid, "bob", perm)
+        assert json_locate_sees(port, bob, rnd) == (perm == "locate"), perm
+        assert not json_locate_sees(port, carol, rnd)
+        checked += 2
+        for name, needed, body in JSON_OPS:
+            got = json_outcome(port, carol, body(rnd))
+            assert got == "ItemNotFound", (perm, name, "carol", got)
+            want = "ok" if needed == perm else "PermissionDenied"
+            got = json_outcome(port, bob, body(rnd))
+            assert got == want, (perm, name, "bob", got)
+            checked += 2
+    assert checked == size
+    print("authorization matrix over KMIP JSON: %d of %d cases checked" % (checked, size))
