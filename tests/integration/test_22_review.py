@@ -1,0 +1,93 @@
+"""Regression tests from the security review of users, realms, JWT and the
+KES listener: each one failed before its fix.
+
+  - a non-administrator cannot list every realm through the realm members'
+    routes ("GET /v1/admin/realms/", trailing slash);
+  - a revoked user's certificate stops working on the KES listener too,
+    as on every other listener (ops/users.h: "its identities stop
+    authenticating at once").
+"""
+import http.client
+import json
+import ssl
+
+import pytest
+
+import kh_support
+
+TOKEN = "test-administration-token-review-0123"
+AUTH = {"Authorization": "Bearer " + TOKEN}
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory, certs):
+    d = tmp_path_factory.mktemp("review")
+    policy = {"policy": {"app": {"allow": ["/v1/status", "/v1/key/create/app-*",
+                                           "/v1/key/describe/app-*"],
+                                 "identities": [certs.spki_sha256["alice"],
+                                                certs.spki_sha256["bob"]]}}}
+    (d / "policy.json").write_text(json.dumps(policy))
+    s = kh_support.KeyholdServer(d, certs, extra_args=[
+        "--administration-token", TOKEN, "--kes-policy-file", str(d / "policy.json")])
+    s.start()
+    yield s
+    s.stop()
+
+
+def request(port, stem, method, path, body=None, headers=None, certs=None):
+    conn = kh_support.https_connection(port, stem, certs=certs)
+    h = {"Content-Type": "application/json"}
+    h.update(headers or {})
+    conn.request(method, path, json.dumps(body) if body is not None else None, h)
+    r = conn.getresponse()
+    data = r.read()
+    conn.close()
+    return r.status, (json.loads(data) if data else None)
+
+
+def admin(server, method, path, body=None):
+    return request(server.https_port, None, method, "/v1/admin/" + path, body, AUTH)
+
+
+def kes_request(server, certs, stem, method, path):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(certs.ca)
+    ctx.load_cert_chain(certs.cert(stem), certs.key(stem))
+    conn = http.client.HTTPSConnection("127.0.0.1", server.kes_port,
+                                       timeout=kh_support.scaled(10), context=ctx)
+    conn.request(method, path)
+    r = conn.getresponse()
+    data = r.read()
+    conn.close()
+    return r.status, (json.loads(data) if data else None)
+
+
+def test_realm_list_stays_for_administrators(srv, certs):
+    assert admin(srv, "POST", "realms", {"name": "secret-project"})[0] == 201
+    for path in ("/v1/admin/realms", "/v1/admin/realms/"):
+        status, body = request(srv.https_port, "alice", "GET", path)
+        assert status == 403, (path, body)
+        assert "secret-project" not in json.dumps(body)
+    # the administrator still lists them, with or without the slash
+    for path in ("realms", "realms/"):
+        status, body = admin(srv, "GET", path)
+        assert status == 200 and "secret-project" in [r["name"] for r in body["realms"]]
+
+
+def test_revoked_user_refused_on_kes_listener(srv, certs):
+    bob = certs.spki_sha256["bob"]
+    assert kes_request(srv, certs, "bob", "GET", "/v1/status")[0] == 200
+    status, u = admin(srv, "POST", "users", {"label": "KES Bob"})
+    assert status == 201, u
+    status, r = admin(srv, "POST", "users/%s/identities" % u["id"], {"identity": "tls:" + bob})
+    assert status in (200, 201), r
+    assert kes_request(srv, certs, "bob", "GET", "/v1/status")[0] == 200
+    assert admin(srv, "POST", "users/%s/revoke" % u["id"])[0] == 200
+    # the HTTPS listener refuses bob at once; so must the KES listener
+    assert request(srv.https_port, "bob", "POST", "/v1/key/create/app-x")[0] == 401
+    for method, path in (("GET", "/v1/status"), ("POST", "/v1/key/create/app-bob"),
+                         ("GET", "/v1/identity/self/describe")):
+        status, body = kes_request(srv, certs, "bob", method, path)
+        assert status == 401, (path, status, body)
+    # alice, in the same policy and not revoked, goes on
+    assert kes_request(srv, certs, "alice", "GET", "/v1/status")[0] == 200
