@@ -37,6 +37,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/util.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -198,6 +199,31 @@ static void copy_bounded(char *dst, size_t cap, const char *src)
         n = 0; /* too long to be anything we serve */
     memcpy(dst, src ? src : "", n);
     dst[n] = '\0';
+}
+
+/* Every X-Forwarded-For line, in order, as one comma list (RFC 9110
+ * section 5.3): a proxy may append its own line after the client's
+ * (HAProxy's forwardfor), and the first line alone is the client's word.
+ * "" when the whole is too long, as copy_bounded. */
+static void forwarded_for(struct evkeyvalq *headers, char *dst, size_t cap)
+{
+    size_t n = 0;
+    dst[0] = '\0';
+    /* keyvalq_struct.h's TAILQ fields, without sys/queue.h's macros */
+    for (struct evkeyval *h = headers->tqh_first; h; h = h->next.tqe_next) {
+        if (evutil_ascii_strcasecmp(h->key, "X-Forwarded-For") != 0)
+            continue;
+        size_t len = strlen(h->value);
+        if (n + (n ? 1 : 0) + len >= cap) {
+            dst[0] = '\0';
+            return;
+        }
+        if (n)
+            dst[n++] = ',';
+        memcpy(dst + n, h->value, len);
+        n += len;
+        dst[n] = '\0';
+    }
 }
 
 /* Move the request body into out, wiping libevent's copy (it may carry
@@ -376,8 +402,7 @@ static void request_cb(struct evhttp_request *req, void *arg)
     r->in.authorization_oversized = authz && strlen(authz) >= sizeof(r->in.authorization);
     if (authz) /* a bearer token or API key: wipe libevent's copy now */
         kh_wipe((char *)authz, strlen(authz));
-    copy_bounded(r->in.forwarded_for, sizeof(r->in.forwarded_for),
-                 evhttp_find_header(ih, "X-Forwarded-For"));
+    forwarded_for(ih, r->in.forwarded_for, sizeof(r->in.forwarded_for));
     copy_bounded(r->in.forwarded_proto, sizeof(r->in.forwarded_proto),
                  evhttp_find_header(ih, "X-Forwarded-Proto"));
     take_body(evhttp_request_get_input_buffer(req), &r->in.body);

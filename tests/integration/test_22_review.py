@@ -5,10 +5,14 @@ KES listener: each one failed before its fix.
     routes ("GET /v1/admin/realms/", trailing slash);
   - a revoked user's certificate stops working on the KES listener too,
     as on every other listener (ops/users.h: "its identities stop
-    authenticating at once").
+    authenticating at once");
+  - X-Forwarded-For sent as several header lines (HAProxy's forwardfor
+    adds its own line after the client's) is read as one list, so the
+    client's own line cannot name its address.
 """
 import http.client
 import json
+import sqlite3
 import ssl
 
 import pytest
@@ -28,7 +32,8 @@ def srv(tmp_path_factory, certs):
                                                 certs.spki_sha256["bob"]]}}}
     (d / "policy.json").write_text(json.dumps(policy))
     s = kh_support.KeyholdServer(d, certs, extra_args=[
-        "--administration-token", TOKEN, "--kes-policy-file", str(d / "policy.json")])
+        "--administration-token", TOKEN, "--proxy-trusted-address", "127.0.0.1",
+        "--kes-policy-file", str(d / "policy.json")])
     s.start()
     yield s
     s.stop()
@@ -91,3 +96,28 @@ def test_revoked_user_refused_on_kes_listener(srv, certs):
         assert status == 401, (path, status, body)
     # alice, in the same policy and not revoked, goes on
     assert kes_request(srv, certs, "alice", "GET", "/v1/status")[0] == 200
+
+
+def last_audit_addr(server):
+    with sqlite3.connect(str(server.db_path)) as db:
+        return db.execute("SELECT client_addr FROM audit ORDER BY id DESC LIMIT 1").fetchone()[0]
+
+
+def test_forwarded_for_in_several_lines(srv):
+    """The peer (127.0.0.1) is a trusted proxy that appended its own
+    X-Forwarded-For line after the client's forged one: the client is the
+    last address of the whole list, not of the first line."""
+    conn = kh_support.https_connection(srv.https_port, None)
+    conn.putrequest("POST", "/v1/admin/users")
+    conn.putheader("Authorization", "Bearer " + TOKEN)
+    conn.putheader("Content-Type", "application/json")
+    conn.putheader("X-Forwarded-For", "198.51.100.66")  # forged by the client
+    conn.putheader("X-Forwarded-For", "192.0.2.7")      # added by the proxy
+    body = json.dumps({"label": "proxied twice"}).encode()
+    conn.putheader("Content-Length", str(len(body)))
+    conn.endheaders(body)
+    r = conn.getresponse()
+    r.read()
+    conn.close()
+    assert r.status == 201
+    assert last_audit_addr(srv) == "192.0.2.7"
