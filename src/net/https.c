@@ -55,6 +55,7 @@ struct kh_https {
     kh_http_handler h;
     unsigned nconns;
     kh_http_streams *streams; /* open-ended replies (http_stream.h) */
+    int kes;                  /* KES listener: certificates only, no challenge */
 };
 
 /* One connection, from bev_cb until its SSL is freed (refs: one while
@@ -316,6 +317,10 @@ static void send_reply(hreq *r)
     evhttp_add_header(oh, "Cache-Control", "no-store");
     if (o->allow)
         evhttp_add_header(oh, "Allow", o->allow);
+    /* RFC 9110 section 15.5.2: a 401 names how to authenticate. The KES
+     * listener takes certificates only, where no scheme applies. */
+    if (status == 401 && !r->lst->kes)
+        evhttp_add_header(oh, "WWW-Authenticate", "Bearer realm=\"keyhold\"");
     if (o->stream && status == 200) {
         start_stream(r);
         return;
@@ -458,6 +463,7 @@ static kh_err listen_https(kh_server *s, const char *host, int port, const kh_tl
     kh_https *l = kh_xcalloc(1, sizeof(*l));
     l->srv = s;
     l->h = *h;
+    l->kes = kes;
     kh_err err = kes ? kh_tls_new_kes(tls, verify_chain, &l->tls) : kh_tls_new(tls, &l->tls);
     if (err != KH_OK) {
         free(l);

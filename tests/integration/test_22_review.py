@@ -8,7 +8,8 @@ KES listener: each one failed before its fix.
     authenticating at once");
   - X-Forwarded-For sent as several header lines (HAProxy's forwardfor
     adds its own line after the client's) is read as one list, so the
-    client's own line cannot name its address.
+    client's own line cannot name its address;
+  - a 401 carries WWW-Authenticate (RFC 9110 section 15.5.2).
 """
 import http.client
 import json
@@ -121,3 +122,18 @@ def test_forwarded_for_in_several_lines(srv):
     conn.close()
     assert r.status == 201
     assert last_audit_addr(srv) == "192.0.2.7"
+
+
+def test_401_names_the_scheme(srv):
+    for path, headers in (("/v1/admin/users", {}),
+                          ("/kmip/2_1", {"Authorization": "Bearer khk_0.0"}),
+                          ("/v1/key/create/x", {"Authorization": "Basic YTpi"})):
+        conn = kh_support.https_connection(srv.https_port, None)
+        h = {"Content-Type": "application/json"}
+        h.update(headers)
+        conn.request("POST", path, "{}", h)
+        r = conn.getresponse()
+        body = json.loads(r.read())
+        conn.close()
+        assert r.status == 401 and "message" in body, path
+        assert r.getheader("WWW-Authenticate", "").startswith("Bearer"), path
