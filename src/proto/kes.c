@@ -312,9 +312,13 @@ static bool get_b64(const json_t *obj, const char *key, field *f)
     if (!json_is_string(v))
         return false;
     size_t len = json_string_length(v);
-    f->p = kh_xmalloc(len / 4 * 3 + 1);
+    size_t cap = len / 4 * 3 + 1;
+    f->p = kh_xmalloc(cap);
     if (!kh_kes_b64_decode(json_string_value(v), len, f->p, &f->n)) {
-        field_free(f);
+        /* what was decoded before the bad group is the client's secret too */
+        kh_wipe_free(f->p, cap);
+        f->p = NULL;
+        f->n = 0;
         return false;
     }
     return true;
