@@ -9,7 +9,11 @@ KES listener: each one failed before its fix.
   - X-Forwarded-For sent as several header lines (HAProxy's forwardfor
     adds its own line after the client's) is read as one list, so the
     client's own line cannot name its address;
-  - a 401 carries WWW-Authenticate (RFC 9110 section 15.5.2).
+  - a 401 carries WWW-Authenticate (RFC 9110 section 15.5.2);
+  - an object's realm (x-keyhold-realm) cannot be changed after creation,
+    neither by Add/Modify/DeleteAttribute nor through ReKey's attributes,
+    so that a CONTRIBUTOR cannot move a realm key's successor into a realm
+    of its own, out of the other members' reach.
 """
 import http.client
 import json
@@ -17,16 +21,23 @@ import sqlite3
 import ssl
 
 import pytest
+from kmip.core import enums
+from kmip.core import exceptions as core_exceptions
+from kmip.core import objects as cobjects
+from kmip.core.factories.attributes import AttributeFactory
+from kmip.pie import exceptions as pie_exceptions
 
 import kh_support
+import kh_ttlv as ttlv
+
+af = AttributeFactory()
+FAILURES = (pie_exceptions.KmipOperationFailure, core_exceptions.OperationFailure)
 
 TOKEN = "test-administration-token-review-0123"
 AUTH = {"Authorization": "Bearer " + TOKEN}
 
 
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory, certs):
-    d = tmp_path_factory.mktemp("review")
+def start_server(d, certs):
     policy = {"policy": {"app": {"allow": ["/v1/status", "/v1/key/create/app-*",
                                            "/v1/key/describe/app-*"],
                                  "identities": [certs.spki_sha256["alice"],
@@ -35,7 +46,20 @@ def srv(tmp_path_factory, certs):
     s = kh_support.KeyholdServer(d, certs, extra_args=[
         "--administration-token", TOKEN, "--proxy-trusted-address", "127.0.0.1",
         "--kes-policy-file", str(d / "policy.json")])
-    s.start()
+    return s.start()
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory, certs):
+    s = start_server(tmp_path_factory.mktemp("review"), certs)
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def own_srv(tmp_path, certs):
+    """A server of the test's own, for tests that revoke a certificate."""
+    s = start_server(tmp_path, certs)
     yield s
     s.stop()
 
@@ -80,7 +104,8 @@ def test_realm_list_stays_for_administrators(srv, certs):
         assert status == 200 and "secret-project" in [r["name"] for r in body["realms"]]
 
 
-def test_revoked_user_refused_on_kes_listener(srv, certs):
+def test_revoked_user_refused_on_kes_listener(own_srv, certs):
+    srv = own_srv
     bob = certs.spki_sha256["bob"]
     assert kes_request(srv, certs, "bob", "GET", "/v1/status")[0] == 200
     status, u = admin(srv, "POST", "users", {"label": "KES Bob"})
@@ -137,3 +162,76 @@ def test_401_names_the_scheme(srv):
         conn.close()
         assert r.status == 401 and "message" in body, path
         assert r.getheader("WWW-Authenticate", "").startswith("Bearer"), path
+
+
+@pytest.fixture(scope="module")
+def kmip(srv, certs):
+    opened = {}
+    for who in ("alice", "bob"):
+        c = kh_support.make_client(srv.port, who, None, certs)
+        c.open()
+        opened[who] = c
+    yield opened
+    for c in opened.values():
+        c.close()
+
+
+def realm_key(client, realm):
+    attrs = [af.create_attribute(enums.AttributeType.CRYPTOGRAPHIC_ALGORITHM,
+                                 enums.CryptographicAlgorithm.AES),
+             af.create_attribute(enums.AttributeType.CRYPTOGRAPHIC_LENGTH, 256),
+             af.create_attribute(enums.AttributeType.CRYPTOGRAPHIC_USAGE_MASK,
+                                 [enums.CryptographicUsageMask.ENCRYPT,
+                                  enums.CryptographicUsageMask.DECRYPT]),
+             af.create_attribute("x-keyhold-realm", realm)]
+    res = client.proxy.create(enums.ObjectType.SYMMETRIC_KEY,
+                              cobjects.TemplateAttribute(attributes=attrs))
+    assert res.result_status.value == enums.ResultStatus.SUCCESS, res.result_message
+    return res.uuid if isinstance(res.uuid, str) else res.uuid.value
+
+
+def realm_of(client, uid):
+    _, attrs = client.get_attributes(uid, ["x-keyhold-realm"])
+    return [a.attribute_value.value for a in attrs]
+
+
+def fails(fn):
+    try:
+        fn()
+    except FAILURES:
+        return True
+    return False
+
+
+def test_realm_attribute_is_fixed(srv, certs, kmip):
+    alice, bob = kmip["alice"], kmip["bob"]
+    a, b = certs.spki_sha256["alice"], certs.spki_sha256["bob"]
+    assert admin(srv, "POST", "realms", {"name": "shared", "owner": a})[0] == 201
+    assert admin(srv, "POST", "realms", {"name": "bobs-own", "owner": b})[0] == 201
+    assert admin(srv, "PUT", "realms/shared/members/" + b, {"role": "CONTRIBUTOR"})[0] == 200
+    uid = realm_key(alice, "shared")
+    alice.activate(uid)
+    moved = cobjects.Attribute(
+        attribute_name=cobjects.Attribute.AttributeName("x-keyhold-realm"),
+        attribute_index=cobjects.Attribute.AttributeIndex(0),
+        attribute_value=af.create_attribute("x-keyhold-realm", "bobs-own").attribute_value)
+    # bob, a CONTRIBUTOR (modify_attributes), and alice, the owner, alike
+    for c in (bob, alice):
+        assert fails(lambda: c.modify_attribute(unique_identifier=uid, attribute=moved))
+        assert fails(lambda: c.delete_attribute(unique_identifier=uid,
+                                                attribute_name="x-keyhold-realm",
+                                                attribute_index=0))
+    r = kh_support.call(srv.port, ttlv.Op.ADD_ATTRIBUTE, ttlv.T(ttlv.Tag.UNIQUE_IDENTIFIER, uid),
+                        ttlv.attribute_v1("x-keyhold-realm", ttlv.T(0, "bobs-own")), who="bob")
+    assert r.status != ttlv.STATUS_SUCCESS, r
+    assert realm_of(alice, uid) == ["shared"]
+    # ReKey with a realm among its attributes is refused too
+    tmpl = cobjects.TemplateAttribute(attributes=[af.create_attribute("x-keyhold-realm",
+                                                                      "bobs-own")])
+    res = bob.proxy.rekey(uuid=uid, template_attribute=tmpl)
+    status = getattr(res["result_status"], "value", res["result_status"])
+    assert status != enums.ResultStatus.SUCCESS, res
+    # a plain ReKey keeps the realm: alice, its OWNER, reaches the successor
+    new_uid = bob.rekey(uid=uid)
+    assert realm_of(alice, new_uid) == ["shared"]
+    assert alice.get(new_uid) is not None
