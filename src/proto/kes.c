@@ -344,14 +344,9 @@ static void reply_api(kh_http_reply *r)
     ok_json(r);
 }
 
-static const char *principal_of(const kh_http_request *req)
-{
-    return req->peer.principal[0] ? req->peer.principal : KH_HTTP_DEFAULT_PRINCIPAL;
-}
-
-/* The routes that need neither store nor keys. On the HTTPS listener
- * (pol == NULL) they run on the I/O thread; on the KES listener on a
- * worker, after the policy check. */
+/* The routes that need neither store nor keys; on a worker once the
+ * caller is known (and, on the KES listener, its policy checked), but
+ * /version, answered on the I/O thread. */
 static void answer_local(const kes_route *ro, const char *arg, const kh_kes_policies *pol,
                          const char *principal, const kh_http_request *req, kh_http_reply *r)
 {
@@ -425,8 +420,12 @@ static bool route(bool kes_listener, const kh_http_request *req, kh_http_reply *
     r->label = ro->label;
     if (refuse(ro, arg, req, r))
         return true;
-    if (ro->id == R_VERSION || (!kes_listener && !ro->worker)) {
-        answer_local(ro, arg, NULL, principal_of(req), req, r);
+    /* Only /version answers before authentication: the others say who the
+     * caller is or what the server holds, and a bad credential must get
+     * its 401 there too (on a worker: proto/authn.h). */
+    (void)kes_listener;
+    if (ro->id == R_VERSION) {
+        answer_local(ro, arg, NULL, KH_HTTP_DEFAULT_PRINCIPAL, req, r);
         return true;
     }
     return false;

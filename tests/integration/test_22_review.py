@@ -13,7 +13,10 @@ KES listener: each one failed before its fix.
   - an object's realm (x-keyhold-realm) cannot be changed after creation,
     neither by Add/Modify/DeleteAttribute nor through ReKey's attributes,
     so that a CONTRIBUTOR cannot move a realm key's successor into a realm
-    of its own, out of the other members' reach.
+    of its own, out of the other members' reach;
+  - the KES routes of the HTTPS listener that need no store
+    (/v1/identity/self/describe, /v1/metrics, ...) authenticate like the
+    others: a bad API key is 401, not "admin".
 """
 import http.client
 import json
@@ -235,3 +238,30 @@ def test_realm_attribute_is_fixed(srv, certs, kmip):
     new_uid = bob.rekey(uid=uid)
     assert realm_of(alice, new_uid) == ["shared"]
     assert alice.get(new_uid) is not None
+
+
+def test_kes_light_routes_authenticate(srv):
+    status, u = admin(srv, "POST", "users", {"label": "KES light"})
+    assert status == 201, u
+    status, k = admin(srv, "POST", "users/%s/api-keys" % u["id"], {"label": "k"})
+    assert status == 201, k
+    good = {"Authorization": "Bearer " + k["api_key"]}
+    bad = {"Authorization": "Bearer " + k["api_key"][:-1] + ("0" if k["api_key"][-1] != "0"
+                                                                else "1")}
+    for path in ("/v1/identity/self/describe", "/v1/metrics", "/v1/api",
+                 "/v1/identity/describe/x", "/v1/policy/list/*"):
+        status, _ = request(srv.https_port, None, "GET", path, headers=bad) \
+            if path != "/v1/metrics" else (raw_status(srv, path, bad), None)
+        assert status == 401, path
+    status, body = request(srv.https_port, None, "GET", "/v1/identity/self/describe",
+                           headers=good)
+    assert status == 200 and body["identity"] == u["id"] and not body.get("admin"), body
+
+
+def raw_status(server, path, headers):
+    conn = kh_support.https_connection(server.https_port, None)
+    conn.request("GET", path, None, headers)
+    r = conn.getresponse()
+    r.read()
+    conn.close()
+    return r.status
