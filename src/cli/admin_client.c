@@ -128,6 +128,9 @@ static int perform(const kh_config *cfg, const call *c)
     rc = status >= 200 && status < 300 ? 0 : 1;
 out:
     curl_easy_cleanup(h);
+    /* curl_slist_append copied the Authorization line: wipe that copy */
+    for (struct curl_slist *l = hdrs; l; l = l->next)
+        kh_wipe(l->data, strlen(l->data));
     curl_slist_free_all(hdrs);
     if (auth)
         kh_wipe_free(auth, strlen(auth));

@@ -37,6 +37,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/util.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -54,6 +55,7 @@ struct kh_https {
     kh_http_handler h;
     unsigned nconns;
     kh_http_streams *streams; /* open-ended replies (http_stream.h) */
+    int kes;                  /* KES listener: certificates only, no challenge */
 };
 
 /* One connection, from bev_cb until its SSL is freed (refs: one while
@@ -200,6 +202,31 @@ static void copy_bounded(char *dst, size_t cap, const char *src)
     dst[n] = '\0';
 }
 
+/* Every X-Forwarded-For line, in order, as one comma list (RFC 9110
+ * section 5.3): a proxy may append its own line after the client's
+ * (HAProxy's forwardfor), and the first line alone is the client's word.
+ * "" when the whole is too long, as copy_bounded. */
+static void forwarded_for(struct evkeyvalq *headers, char *dst, size_t cap)
+{
+    size_t n = 0;
+    dst[0] = '\0';
+    /* keyvalq_struct.h's TAILQ fields, without sys/queue.h's macros */
+    for (struct evkeyval *h = headers->tqh_first; h; h = h->next.tqe_next) {
+        if (evutil_ascii_strcasecmp(h->key, "X-Forwarded-For") != 0)
+            continue;
+        size_t len = strlen(h->value);
+        if (n + (n ? 1 : 0) + len >= cap) {
+            dst[0] = '\0';
+            return;
+        }
+        if (n)
+            dst[n++] = ',';
+        memcpy(dst + n, h->value, len);
+        n += len;
+        dst[n] = '\0';
+    }
+}
+
 /* Move the request body into out, wiping libevent's copy (it may carry
  * key material). evhttp has already bounded it by max_message. */
 static void take_body(struct evbuffer *in, kh_buf *out)
@@ -290,6 +317,10 @@ static void send_reply(hreq *r)
     evhttp_add_header(oh, "Cache-Control", "no-store");
     if (o->allow)
         evhttp_add_header(oh, "Allow", o->allow);
+    /* RFC 9110 section 15.5.2: a 401 names how to authenticate. The KES
+     * listener takes certificates only, where no scheme applies. */
+    if (status == 401 && !r->lst->kes)
+        evhttp_add_header(oh, "WWW-Authenticate", "Bearer realm=\"keyhold\"");
     if (o->stream && status == 200) {
         start_stream(r);
         return;
@@ -376,8 +407,7 @@ static void request_cb(struct evhttp_request *req, void *arg)
     r->in.authorization_oversized = authz && strlen(authz) >= sizeof(r->in.authorization);
     if (authz) /* a bearer token or API key: wipe libevent's copy now */
         kh_wipe((char *)authz, strlen(authz));
-    copy_bounded(r->in.forwarded_for, sizeof(r->in.forwarded_for),
-                 evhttp_find_header(ih, "X-Forwarded-For"));
+    forwarded_for(ih, r->in.forwarded_for, sizeof(r->in.forwarded_for));
     copy_bounded(r->in.forwarded_proto, sizeof(r->in.forwarded_proto),
                  evhttp_find_header(ih, "X-Forwarded-Proto"));
     take_body(evhttp_request_get_input_buffer(req), &r->in.body);
@@ -433,6 +463,7 @@ static kh_err listen_https(kh_server *s, const char *host, int port, const kh_tl
     kh_https *l = kh_xcalloc(1, sizeof(*l));
     l->srv = s;
     l->h = *h;
+    l->kes = kes;
     kh_err err = kes ? kh_tls_new_kes(tls, verify_chain, &l->tls) : kh_tls_new(tls, &l->tls);
     if (err != KH_OK) {
         free(l);

@@ -4,9 +4,12 @@
 #include "ops/attrs.h"
 #include "ops/object.h"
 #include "ops/ops.h"
+#include "ops/realm.h"
 
 #include "common/mem.h"
 #include "proto/kmip_consts.h"
+
+#include <string.h>
 
 kh_err kh_op_get_attributes(kh_ctx *ctx, const char *uid, const kh_attr_ref *refs, size_t nrefs,
                             kh_ttlv **attrs)
@@ -35,6 +38,15 @@ kh_err kh_op_get_attributes(kh_ctx *ctx, const char *uid, const kh_attr_ref *ref
     return KH_OK;
 }
 
+/* The realm attribute says where the object was placed (ops/realm.h) and
+ * a successor (ReKey) is placed by it again: changed afterwards, it would
+ * let whoever may modify attributes move the successor to a realm of its
+ * own. Fixed at creation, like the realm itself. */
+static bool is_realm_attr(const kh_attr_ref *ref)
+{
+    return ref->tag == KH_TAG_ATTRIBUTE && ref->name && strcmp(ref->name, KH_REALM_ATTRIBUTE) == 0;
+}
+
 /* May a client change (add, modify) this attribute after creation? */
 static kh_err client_writable(const kh_ttlv *a)
 {
@@ -42,6 +54,9 @@ static kh_err client_writable(const kh_ttlv *a)
     kh_err err = kh_attr_check(a, &def);
     if (err != KH_OK)
         return err;
+    kh_attr_ref ref = kh_attr_ref_of(a);
+    if (is_realm_attr(&ref))
+        return KH_ERR_ATTR_READ_ONLY;
     if (def && (def->flags & (KH_ATTR_SERVER | KH_ATTR_SYNTH | KH_ATTR_AT_CREATE)))
         return KH_ERR_ATTR_READ_ONLY;
     return KH_OK;
@@ -149,6 +164,8 @@ static kh_err do_delete(kh_ctx *ctx, kh_object *o, void *arg)
     if (d->ref->tag == KH_TAG_ATTRIBUTE) {
         if (!kh_attr_is_custom_name(d->ref->name))
             return KH_ERR_INVALID_FIELD;
+        if (is_realm_attr(d->ref))
+            return KH_ERR_ATTR_READ_ONLY;
     } else if (!def) {
         return KH_ERR_UNSUPPORTED;
     } else if (!(def->flags & KH_ATTR_DELETABLE)) {

@@ -8,8 +8,10 @@
  * before the old one is linked to it, so a failure in between leaves a new
  * key that names its predecessor rather than a link to nothing.
  */
+#include "ops/attrs.h"
 #include "ops/keyops.h"
 #include "ops/object.h"
+#include "ops/realm.h"
 
 #include "common/mem.h"
 #include "crypto/pkey.h"
@@ -75,6 +77,12 @@ static void add_link(kh_object *o, uint32_t type, const char *uid)
 static kh_err successor(kh_ctx *ctx, const kh_object *old, int64_t offset, const kh_ttlv *attrs,
                         const kh_ttlv *more, kh_object **out)
 {
+    /* the successor goes where its predecessor is (ops/realm.h): a realm
+     * named by the client would move it out of the members' reach */
+    kh_attr_ref realm = {KH_TAG_ATTRIBUTE, KH_REALM_ATTRIBUTE};
+    if ((attrs && kh_attr_find(attrs, &realm, 0, NULL)) ||
+        (more && kh_attr_find(more, &realm, 0, NULL)))
+        return KH_ERR_ATTR_READ_ONLY;
     kh_object *o = kh_object_new(ctx, (uint32_t)old->row->object_type);
     o->row->algorithm = old->row->algorithm;
     o->row->length = old->row->length;

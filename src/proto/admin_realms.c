@@ -281,7 +281,12 @@ bool kh_admin_realms_for_members(const kh_http_request *req)
     static const char prefix[] = "/v1/admin/realms/";
     if (strncmp(req->path, prefix, sizeof(prefix) - 1) != 0)
         return false;
-    const char *slash = strchr(req->path + sizeof(prefix) - 1, '/');
+    /* a realm's name first: "/v1/admin/realms/" alone is the list of every
+     * realm, for administrators only */
+    const char *name = req->path + sizeof(prefix) - 1;
+    if (*name == '\0' || *name == '/')
+        return false;
+    const char *slash = strchr(name, '/');
     if (!slash) /* a realm's page */
         return req->method == KH_HTTP_GET;
     return (req->method == KH_HTTP_PUT || req->method == KH_HTTP_DELETE) &&

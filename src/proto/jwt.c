@@ -73,7 +73,7 @@ static json_t *decode_json(const char *part, size_t len, size_t max)
     json_t *j = NULL;
     if (kh_base64url_decode(buf, max, &n, part, len) == KH_OK)
         j = json_loadb((const char *)buf, n, JSON_REJECT_DUPLICATES, NULL);
-    free(buf);
+    kh_wipe_free(buf, max);
     if (j && !json_is_object(j)) {
         json_decref(j);
         j = NULL;
@@ -159,7 +159,9 @@ void kh_jwt_free(kh_jwt **t)
     if (!t || !*t)
         return;
     json_decref((*t)->claims);
-    free((*t)->signing_input);
+    /* header and claims of a bearer credential: wiped like the header */
+    if ((*t)->signing_input)
+        kh_wipe_free((*t)->signing_input, (*t)->signing_len);
     free(*t);
     *t = NULL;
 }

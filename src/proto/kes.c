@@ -312,9 +312,13 @@ static bool get_b64(const json_t *obj, const char *key, field *f)
     if (!json_is_string(v))
         return false;
     size_t len = json_string_length(v);
-    f->p = kh_xmalloc(len / 4 * 3 + 1);
+    size_t cap = len / 4 * 3 + 1;
+    f->p = kh_xmalloc(cap);
     if (!kh_kes_b64_decode(json_string_value(v), len, f->p, &f->n)) {
-        field_free(f);
+        /* what was decoded before the bad group is the client's secret too */
+        kh_wipe_free(f->p, cap);
+        f->p = NULL;
+        f->n = 0;
         return false;
     }
     return true;
@@ -340,14 +344,9 @@ static void reply_api(kh_http_reply *r)
     ok_json(r);
 }
 
-static const char *principal_of(const kh_http_request *req)
-{
-    return req->peer.principal[0] ? req->peer.principal : KH_HTTP_DEFAULT_PRINCIPAL;
-}
-
-/* The routes that need neither store nor keys. On the HTTPS listener
- * (pol == NULL) they run on the I/O thread; on the KES listener on a
- * worker, after the policy check. */
+/* The routes that need neither store nor keys; on a worker once the
+ * caller is known (and, on the KES listener, its policy checked), but
+ * /version, answered on the I/O thread. */
 static void answer_local(const kes_route *ro, const char *arg, const kh_kes_policies *pol,
                          const char *principal, const kh_http_request *req, kh_http_reply *r)
 {
@@ -421,8 +420,12 @@ static bool route(bool kes_listener, const kh_http_request *req, kh_http_reply *
     r->label = ro->label;
     if (refuse(ro, arg, req, r))
         return true;
-    if (ro->id == R_VERSION || (!kes_listener && !ro->worker)) {
-        answer_local(ro, arg, NULL, principal_of(req), req, r);
+    /* Only /version answers before authentication: the others say who the
+     * caller is or what the server holds, and a bad credential must get
+     * its 401 there too (on a worker: proto/authn.h). */
+    (void)kes_listener;
+    if (ro->id == R_VERSION) {
+        answer_local(ro, arg, NULL, KH_HTTP_DEFAULT_PRINCIPAL, req, r);
         return true;
     }
     return false;

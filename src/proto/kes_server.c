@@ -8,8 +8,11 @@
  * in KES. Routing and answers are kes.c's.
  */
 #include "ops/kes_policy_db.h"
+#include "ops/users.h"
 #include "proto/kes.h"
 #include "proto/kes_internal.h"
+
+#include <stdio.h>
 
 static bool route_cb(void *arg, const kh_http_request *req, kh_http_reply *r)
 {
@@ -22,9 +25,29 @@ static bool route_cb(void *arg, const kh_http_request *req, kh_http_reply *r)
     return kh_kes_listener_route(req, r);
 }
 
+/* A certificate whose identity ("tls:<hex>", the same key hash as the
+ * KES identity) belongs to a revoked user stops working here too, as on
+ * every other listener (ops/users.h). Unmapped identities are KES's
+ * business alone: their policy decides. A store failure refuses. */
+static kh_err user_not_revoked(kh_service *svc, const char *principal)
+{
+    if (!svc || !svc->store || !principal[0])
+        return KH_OK;
+    char identity[KH_WHO_MAX];
+    snprintf(identity, sizeof(identity), "tls:%s", principal);
+    kh_who who;
+    return kh_who_resolve(svc->store, identity, &who);
+}
+
 static void handle_cb(void *arg, const kh_http_request *req, kh_http_reply *r)
 {
     const kh_kes_listener *l = arg;
+    kh_err err = user_not_revoked(l->svc, req->peer.principal);
+    if (err != KH_OK) {
+        kh_kes_fail(r, err == KH_ERR_AUTH ? 401 : kh_err_http_status(err), err,
+                    err == KH_ERR_AUTH ? "not authorized: identity revoked" : kh_strerror(err));
+        return;
+    }
     /* changes made through the admin API of another node (a failure is
      * logged; the current set goes on serving) */
     kh_kes_policy_db_refresh(l->policy_db, false);
