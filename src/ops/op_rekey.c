@@ -84,6 +84,11 @@ static kh_err successor(kh_ctx *ctx, const kh_object *old, int64_t offset, const
         (more && kh_attr_find(more, &realm, 0, NULL)))
         return KH_ERR_ATTR_READ_ONLY;
     kh_object *o = kh_object_new(ctx, (uint32_t)old->row->object_type);
+    /* the successor keeps its predecessor's owner: a grantee or realm
+     * member allowed to Rekey must not become the owner (Export, Destroy,
+     * access after leaving) of the key that replaces one it may not own */
+    free(o->row->owner);
+    o->row->owner = kh_xstrdup(old->row->owner);
     o->row->algorithm = old->row->algorithm;
     o->row->length = old->row->length;
     const kh_ttlv *act = kh_ttlv_find(old->attrs, KH_TAG_ACTIVATION_DATE);

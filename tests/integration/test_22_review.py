@@ -240,6 +240,24 @@ def test_realm_attribute_is_fixed(srv, certs, kmip):
     assert alice.get(new_uid) is not None
 
 
+def test_rekey_successor_keeps_the_owner(srv, certs, kmip):
+    """A grantee allowed to Rekey makes the successor, but alice keeps owning
+    it: bob gets no Get, Export or Destroy on it from having re-keyed."""
+    alice, bob = kmip["alice"], kmip["bob"]
+    a, b = certs.spki_sha256["alice"], certs.spki_sha256["bob"]
+    uid = alice.create(enums.CryptographicAlgorithm.AES, 256)
+    alice.activate(uid)
+    status, g = admin(srv, "POST", "grants/" + a, {"object": uid, "grantee": b,
+                                                    "permissions": ["rekey"]})
+    assert status == 201, g
+    new_uid = bob.rekey(uid=uid)
+    assert new_uid != uid
+    assert alice.get(new_uid) is not None  # the owner reaches it
+    assert fails(lambda: bob.get(new_uid))
+    assert fails(lambda: bob.destroy(new_uid))
+    assert alice.get(new_uid) is not None  # still there
+
+
 def test_kes_light_routes_authenticate(srv):
     status, u = admin(srv, "POST", "users", {"label": "KES light"})
     assert status == 201, u
