@@ -12,14 +12,22 @@
 #include "common/mem.h"
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 
+#include <linux/sockios.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 
 #define QUEUE_MAX 4096 /* lines waiting for one listener's loop */
+/* Bytes waiting to be written to one subscriber: a subscriber that stops
+ * reading is cut off here instead of making the server buffer its stream
+ * without bound. */
+#define SUB_BACKLOG_MAX (1024 * 1024)
 
 typedef struct line {
     struct line *next;
@@ -76,10 +84,34 @@ static void sweep(kh_http_streams *s)
     }
 }
 
+/* Has sub stopped reading? The backlog is what waits in its bufferevent
+ * plus what its socket has not sent yet (the kernel's send buffer grows to
+ * megabytes on its own). Then shut the socket down: evhttp sees the
+ * failure on its next write and closes the connection the normal way,
+ * which removes the subscriber (net/https.c). */
+static bool backlogged(kh_http_sub *sub)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(sub->req);
+    struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+    if (fd < 0)
+        return false;
+    size_t pending = evbuffer_get_length(bufferevent_get_output(bev));
+    int unsent = 0;
+    if (ioctl(fd, SIOCOUTQ, &unsent) == 0 && unsent > 0)
+        pending += (size_t)unsent;
+    if (pending <= SUB_BACKLOG_MAX)
+        return false;
+    shutdown(fd, SHUT_RDWR);
+    return true;
+}
+
 static void write_line(kh_http_streams *s, const line *l)
 {
     for (kh_http_sub *sub = s->subs; sub; sub = sub->next) {
         if (sub->dead || sub->topic != l->topic)
+            continue;
+        if (backlogged(sub))
             continue;
         struct evbuffer *b = evbuffer_new();
         if (!b || evbuffer_add(b, l->data, l->len) != 0)

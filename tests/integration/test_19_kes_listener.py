@@ -4,6 +4,7 @@ API keys turned into self-signed Ed25519 certificates as KES clients do,
 policies with an admin identity, and keys shared by every identity a policy
 lets in, also over KMIP."""
 import base64
+import concurrent.futures
 import datetime
 import hashlib
 import json
@@ -494,6 +495,53 @@ def test_audit_and_error_streams(clients, port):
         assert r2.status == 403
     finally:
         c2.close()
+
+
+def test_stream_subscriber_that_stops_reading_is_cut_off(clients, port):
+    """A subscriber that never reads is disconnected once about 1 MiB waits
+    for it, instead of the server buffering its stream without bound."""
+    import http.client
+    import socket
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a tiny window
+    sock.settimeout(kh_support.scaled(10))
+    sock.connect(("127.0.0.1", port))
+    sub = clients["admin"].context().wrap_socket(sock, server_hostname="127.0.0.1")
+    sub.sendall(b"GET /v1/log/audit HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    # refusals: one audit line of ~200 bytes each, from four connections at
+    # once; ~2 MB in all
+    path = "/v1/status"
+
+    def flood(n):
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=kh_support.scaled(10),
+                                           context=clients["nobody"].context())
+        try:
+            for _ in range(n):
+                conn.request("GET", path)
+                r = conn.getresponse()
+                r.read()
+                assert r.status == 403
+        finally:
+            conn.close()
+
+    sent = 4 * 2500
+    try:
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            for f in [pool.submit(flood, sent // 4) for _ in range(4)]:
+                f.result()
+        got = 0
+        sub.settimeout(kh_support.scaled(5))
+        with pytest.raises((ConnectionError, ssl.SSLError, OSError)) as ended:
+            while True:
+                data = sub.recv(65536)
+                if not data:
+                    raise ConnectionResetError("end of stream")
+                got += len(data)
+        assert not isinstance(ended.value, socket.timeout), ("the stream was never cut off", got)
+        assert got < 150 * sent, (got, sent)  # far from all of it arrived
+    finally:
+        sub.close()
+    assert clients["admin"].request(port, "GET", "/v1/status")[0] == 200  # still serving
 
 
 def test_server_stops_with_streams_open(certs, clients, tmp_path):
