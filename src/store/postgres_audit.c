@@ -80,6 +80,40 @@ static kh_err insert_row(pg_conn *c, const kh_audit_row *r)
     return err == KH_ERR_EXISTS ? KH_ERR_INTERNAL : err;
 }
 
+/* Number, hash and insert one row after (*last, prev), which it moves on. */
+static kh_err chain_one(pg_conn *c, kh_audit_row *row, kh_buf *prepared, int64_t *last,
+                        uint8_t prev[KH_AUDIT_HASH_LEN])
+{
+    row->id = ++*last;
+    kh_err err = kh_audit_chain_seal(prepared, prev, *last, row->hash);
+    if (err == KH_OK)
+        err = insert_row(c, row);
+    memcpy(prev, row->hash, KH_AUDIT_HASH_LEN);
+    return err;
+}
+
+static kh_err head_set(pg_conn *c, int64_t last, const uint8_t prev[KH_AUDIT_HASH_LEN])
+{
+    pg_params p;
+    PGresult *res = NULL;
+    pg_params_init(&p);
+    pg_param_int(&p, last);
+    pg_param_blob(&p, prev, KH_AUDIT_HASH_LEN);
+    kh_err err = pg_exec(c, PG_AUDIT_HEAD_SET, &p, &res);
+    pg_clear(res);
+    return err;
+}
+
+kh_err pg_audit_chain_in(pg_conn *c, kh_audit_row *row, kh_buf *prepared)
+{
+    uint8_t prev[KH_AUDIT_HASH_LEN];
+    int64_t last = 0;
+    kh_err err = head_of(c, PG_AUDIT_HEAD_LOCK, &last, prev);
+    if (err == KH_OK)
+        err = chain_one(c, row, prepared, &last, prev);
+    return err == KH_OK ? head_set(c, last, prev) : err;
+}
+
 /* One transaction for a whole batch: lock the head, chain and insert each
  * row, move the head, commit. Run again as a whole by pg_run on a fresh
  * connection if BEGIN found the connection lost. */
@@ -87,8 +121,6 @@ static kh_err append_batch_on(pg_conn *c, void *ctx)
 {
     uint8_t prev[KH_AUDIT_HASH_LEN];
     int64_t last = 0;
-    pg_params p;
-    PGresult *res = NULL;
     int lazy = 1;
     for (pg_audit_job *j = ctx; j; j = j->next)
         lazy &= j->row->sync_later;
@@ -100,20 +132,10 @@ static kh_err append_batch_on(pg_conn *c, void *ctx)
         err = pg_simple(c, "SET LOCAL synchronous_commit TO OFF", "audit commit mode");
     if (err == KH_OK)
         err = head_of(c, PG_AUDIT_HEAD_LOCK, &last, prev);
-    for (pg_audit_job *j = ctx; err == KH_OK && j; j = j->next) {
-        j->row->id = ++last;
-        err = kh_audit_chain_seal(&j->prepared, prev, last, j->row->hash);
-        if (err == KH_OK)
-            err = insert_row(c, j->row);
-        memcpy(prev, j->row->hash, KH_AUDIT_HASH_LEN);
-    }
-    if (err != KH_OK)
-        return err;
-    pg_params_init(&p);
-    pg_param_int(&p, last);
-    pg_param_blob(&p, prev, KH_AUDIT_HASH_LEN);
-    err = pg_exec(c, PG_AUDIT_HEAD_SET, &p, &res);
-    pg_clear(res);
+    for (pg_audit_job *j = ctx; err == KH_OK && j; j = j->next)
+        err = chain_one(c, j->row, &j->prepared, &last, prev);
+    if (err == KH_OK)
+        err = head_set(c, last, prev);
     return err == KH_OK ? pg_commit(c) : err;
 }
 

@@ -10,6 +10,7 @@
 #ifndef KH_STORE_POSTGRES_INTERNAL_H
 #define KH_STORE_POSTGRES_INTERNAL_H
 
+#include "common/buf.h"
 #include "common/err.h"
 #include "store/sql.h"
 #include "store/store.h"
@@ -123,6 +124,9 @@ kh_err pg_object_insert(kh_store *s, const kh_obj_row *row);
 kh_err pg_object_insert_many(kh_store *s, const kh_obj_row *const *rows, size_t n);
 kh_err pg_object_get(kh_store *s, const char *uid, kh_obj_row **out);
 kh_err pg_object_update(kh_store *s, const kh_obj_row *row);
+kh_err pg_object_insert_audited(kh_store *s, const kh_obj_row *const *rows, size_t n,
+                                kh_audit_row *audit);
+kh_err pg_object_update_audited(kh_store *s, const kh_obj_row *row, kh_audit_row *audit);
 kh_err pg_object_locate(kh_store *s, const kh_locate_query *q, char ***uids, size_t *n);
 
 /* Audit appends of concurrent callers share one transaction (one lock of
@@ -141,6 +145,10 @@ void pg_audit_group_destroy(pg_audit_group *g);
 pg_audit_group *pg_audit_group_of(kh_store *s); /* postgres.c */
 
 kh_err pg_audit_append(kh_store *s, kh_audit_row *row);
+/* Inside c's open transaction: lock the chain head, chain row (prepared
+ * with kh_audit_chain_prepare) and move the head. The lock is held until
+ * the caller's commit, so the row commits with the caller's writes. */
+kh_err pg_audit_chain_in(pg_conn *c, kh_audit_row *row, kh_buf *prepared);
 kh_err pg_audit_read(kh_store *s, int64_t after_id, size_t max, kh_audit_row **rows, size_t *n);
 kh_err pg_audit_head(kh_store *s, int64_t *last_id, uint8_t hash[KH_AUDIT_HASH_LEN]);
 kh_err pg_grant_add(kh_store *s, const kh_grant_row *g);

@@ -589,6 +589,8 @@ static const struct kh_store_ops sqlite_ops = {
     .grant_perms = sq_grant_perms,
     .kes_name_claim = sq_kes_name_claim,
     .kes_name_get = sq_kes_name_get,
+    .object_insert_audited = sq_object_insert_audited,
+    .object_update_audited = sq_object_update_audited,
 };
 
 /* SQLite would create the file 0644; the database names every key and its

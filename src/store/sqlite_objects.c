@@ -81,6 +81,13 @@ kh_err sq_object_insert_many(kh_store *s, const kh_obj_row *const *rows, size_t 
     return sq_group_write(s, insert_rows, &m);
 }
 
+kh_err sq_object_insert_audited(kh_store *s, const kh_obj_row *const *rows, size_t n,
+                                kh_audit_row *audit)
+{
+    struct many m = {rows, n};
+    return sq_group_write_audited(s, insert_rows, &m, audit);
+}
+
 /* ---- get -------------------------------------------------------------- */
 
 static char *column_strdup(sqlite3_stmt *st, int i)
@@ -215,6 +222,11 @@ static kh_err update_row(sq_conn *c, void *arg)
 kh_err sq_object_update(kh_store *s, const kh_obj_row *row)
 {
     return sq_group_write(s, update_row, (void *)row);
+}
+
+kh_err sq_object_update_audited(kh_store *s, const kh_obj_row *row, kh_audit_row *audit)
+{
+    return sq_group_write_audited(s, update_row, (void *)row, audit);
 }
 
 /* ---- locate ----------------------------------------------------------- */
