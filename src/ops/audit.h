@@ -69,9 +69,10 @@ void kh_audit_prepare(const kh_ctx *ctx, kh_audit_pending *p, const char *operat
  * both logged: the second row is appended too. */
 kh_err kh_audit_finish(const kh_ctx *ctx, kh_audit_pending *p, const char *operation,
                        const char *object_uid, kh_err result);
-/* For ops/object.c: the row a write of inserted[0..n) (n = 0 for an
- * update of updated) should carry, or NULL; then kh_audit_carried with the
- * write's result. */
+/* For the operations' writes (ops/object.c, the KES name claim): the row a
+ * write of inserted[0..n) (n = 0 for an update of updated, or for another
+ * write when both are 0/NULL) should carry, or NULL; then kh_audit_carried
+ * with the write's result. */
 kh_audit_row *kh_audit_carry(kh_ctx *ctx, const kh_obj_row *const *inserted, size_t n,
                              const kh_obj_row *updated);
 void kh_audit_carried(kh_ctx *ctx, const kh_audit_row *row, kh_err result);

@@ -304,8 +304,7 @@ static kh_err create_claimed(kh_ctx *ctx, const char *name, const kh_ttlv *attrs
         snprintf(token + n, sizeof(token) - (size_t)n, "%02x", nonce[i]);
     if ((err = claim_name(ctx, name, token)) != KH_OK)
         return err;
-    /* The last write is the claim below, which cannot carry the audit row:
-     * it is appended after the route (ops/audit.h). */
+    /* The audit row goes with the last write, the claim below (ops/audit.h). */
     kh_audit_hold(ctx);
     err = obj ? kh_op_register(ctx, KH_OBJECT_TYPE_SYMMETRIC_KEY, attrs, obj, uid)
               : kh_op_create(ctx, KH_OBJECT_TYPE_SYMMETRIC_KEY, attrs, uid);
@@ -316,7 +315,9 @@ static kh_err create_claimed(kh_ctx *ctx, const char *name, const kh_ttlv *attrs
                     CLAIM_STALE_S);
         return err;
     }
-    err = kh_store_kes_name_claim(ctx->svc->store, ctx->principal, name, *uid, token);
+    kh_audit_row *row = kh_audit_carry(ctx, NULL, 0, NULL);
+    err = kh_store_kes_name_claim_audited(ctx->svc->store, ctx->principal, name, *uid, token, row);
+    kh_audit_carried(ctx, row, err);
     if (err != KH_OK) {
         kh_kes_key mine = {.uid = *uid, .state = (int32_t)KH_STATE_ACTIVE};
         kh_audit_hold(ctx);

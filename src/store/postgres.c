@@ -658,6 +658,7 @@ static const struct kh_store_ops postgres_ops = {
     .kes_name_get = pg_kes_name_get,
     .object_insert_audited = pg_object_insert_audited,
     .object_update_audited = pg_object_update_audited,
+    .kes_name_claim_audited = pg_kes_name_claim_audited,
 };
 
 kh_err kh_postgres_open(const char *url, kh_store **out)

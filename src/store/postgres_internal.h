@@ -159,6 +159,8 @@ kh_err pg_grant_perms(kh_store *s, const char *owner, const char *object_uid, co
                       uint32_t *perms);
 kh_err pg_kes_name_claim(kh_store *s, const char *owner, const char *name, const char *holder,
                          const char *expected);
+kh_err pg_kes_name_claim_audited(kh_store *s, const char *owner, const char *name,
+                                 const char *holder, const char *expected, kh_audit_row *audit);
 kh_err pg_kes_name_get(kh_store *s, const char *owner, const char *name, char **holder);
 
 #endif

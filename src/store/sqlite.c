@@ -591,6 +591,7 @@ static const struct kh_store_ops sqlite_ops = {
     .kes_name_get = sq_kes_name_get,
     .object_insert_audited = sq_object_insert_audited,
     .object_update_audited = sq_object_update_audited,
+    .kes_name_claim_audited = sq_kes_name_claim_audited,
 };
 
 /* SQLite would create the file 0644; the database names every key and its

@@ -153,6 +153,8 @@ kh_err sq_grant_perms(kh_store *s, const char *owner, const char *object_uid, co
                       uint32_t *perms);
 kh_err sq_kes_name_claim(kh_store *s, const char *owner, const char *name, const char *holder,
                          const char *expected);
+kh_err sq_kes_name_claim_audited(kh_store *s, const char *owner, const char *name,
+                                 const char *holder, const char *expected, kh_audit_row *audit);
 kh_err sq_kes_name_get(kh_store *s, const char *owner, const char *name, char **holder);
 
 #endif

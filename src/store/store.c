@@ -225,6 +225,17 @@ kh_err kh_store_object_update_audited(kh_store *s, const kh_obj_row *row, kh_aud
     return err != KH_OK ? err : s->ops->object_update_audited(s, row, audit);
 }
 
+kh_err kh_store_kes_name_claim_audited(kh_store *s, const char *owner, const char *name,
+                                       const char *holder, const char *expected,
+                                       kh_audit_row *audit)
+{
+    if (!audit)
+        return kh_store_kes_name_claim(s, owner, name, holder, expected);
+    if (!owner || !*owner || !name || !*name || !holder || !*holder || audit_row_ok(audit) != KH_OK)
+        return KH_ERR_INVALID_ARG;
+    return s->ops->kes_name_claim_audited(s, owner, name, holder, expected, audit);
+}
+
 kh_err kh_store_audit_read(kh_store *s, int64_t after_id, size_t max, kh_audit_row **rows,
                            size_t *n)
 {

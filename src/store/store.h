@@ -140,6 +140,8 @@ struct kh_store_ops {
     kh_err (*object_insert_audited)(kh_store *s, const kh_obj_row *const *rows, size_t n,
                                     kh_audit_row *audit);
     kh_err (*object_update_audited)(kh_store *s, const kh_obj_row *row, kh_audit_row *audit);
+    kh_err (*kes_name_claim_audited)(kh_store *s, const char *owner, const char *name,
+                                     const char *holder, const char *expected, kh_audit_row *audit);
 };
 
 struct kh_store {
@@ -332,5 +334,9 @@ kh_err kh_store_object_insert_audited(kh_store *s, const kh_obj_row *const *rows
                                       kh_audit_row *audit) KH_MUST_CHECK;
 kh_err kh_store_object_update_audited(kh_store *s, const kh_obj_row *row,
                                       kh_audit_row *audit) KH_MUST_CHECK;
+/* The same for kh_store_kes_name_claim (the last write of a KES create). */
+kh_err kh_store_kes_name_claim_audited(kh_store *s, const char *owner, const char *name,
+                                       const char *holder, const char *expected,
+                                       kh_audit_row *audit) KH_MUST_CHECK;
 
 #endif

@@ -243,6 +243,40 @@ def test_audit_one_row_per_operation(tmp_path, certs, client, users):
     assert r.stdout.strip() == "OK: %d rows" % len(rows), r.stdout
 
 
+def test_audit_one_row_per_kes_write(tmp_path, certs):
+    """KES create, import and delete carry their row on their last write:
+    still one row each (and one for a refused create of a taken name)."""
+    import base64
+    import os
+    srv = kh_support.KeyholdServer(tmp_path / "kes-once", certs)
+    srv.start()
+    try:
+        def call(method, path, body=None):
+            conn = kh_support.https_connection(srv.https_port, "alice")
+            conn.request(method, path, json.dumps(body) if body is not None else None,
+                         {"Content-Type": "application/json"})
+            status = conn.getresponse().status
+            conn.close()
+            return status
+        assert call("POST", "/v1/key/create/once-a") == 200
+        assert call("POST", "/v1/key/create/once-a") == 400  # taken
+        key = base64.b64encode(os.urandom(32)).decode()
+        assert call("POST", "/v1/key/import/once-b", {"key": key, "cipher": "AES256"}) == 200
+        assert call("DELETE", "/v1/key/delete/once-a") == 200
+        assert call("DELETE", "/v1/key/delete/once-a") == 404  # gone
+    finally:
+        srv.stop()
+    rows = audit_rows(srv.db_path)
+    ops = [(r[3], r[5]) for r in rows]
+    assert ops == [("kes_key_create", "KH_OK"), ("kes_key_create", "KH_ERR_EXISTS"),
+                   ("kes_key_import", "KH_OK"), ("kes_key_delete", "KH_OK"),
+                   ("kes_key_delete", "KH_ERR_NOT_FOUND")], ops
+    assert rows[0][4] and rows[0][4] == rows[3][4]  # the key's uid, created then deleted
+    assert rows[2][4] and rows[2][4] != rows[0][4]
+    r = keyhold("audit", "verify", "--db", db_url(srv))
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
 # ---- grants ---------------------------------------------------------------
 
 

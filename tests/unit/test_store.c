@@ -1595,6 +1595,20 @@ static void test_kes_names(void **state)
     assert_string_equal(h, "uid-c");
     free(h);
     assert_int_equal(kh_store_kes_name_claim(f->s, "kes", "", "x", NULL), KH_ERR_INVALID_ARG);
+    /* a claim carrying its audit row: both or neither */
+    kh_audit_row r = op_row("kes_key_create", "uid-e", "KH_OK");
+    assert_int_equal(kh_store_kes_name_claim_audited(f->s, "kes", "k", "uid-e", "uid-a", &r),
+                     KH_ERR_EXISTS);
+    assert_int_equal(head_id(f), 0);
+    assert_int_equal(kh_store_kes_name_claim_audited(f->s, "kes", "k", "uid-e", "uid-d", &r),
+                     KH_OK);
+    assert_int_equal(r.id, 1);
+    assert_int_equal(kh_store_kes_name_get(f->s, "kes", "k", &h), KH_OK);
+    assert_string_equal(h, "uid-e");
+    free(h);
+    int64_t total = -1;
+    assert_int_equal(verify_broken(f, &total), 0);
+    assert_int_equal(total, 1);
 }
 
 static void test_pg_skipped(void **state)
