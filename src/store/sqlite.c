@@ -62,9 +62,14 @@ static const char *const stmt_sql[SQ_STMT_MAX_] = {
                       " length, created_at, updated_at, revision, attrs, material,"
                       " material_key_version)"
                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?10, ?11, ?12)",
-    [SQ_OBJ_GET] = "SELECT uid, realm_id, owner, object_type, state, algorithm, length,"
-                   " created_at, updated_at, revision, attrs, material, material_key_version"
-                   " FROM object WHERE uid = ?1",
+    /* one row per name (one row with a NULL name when it has none): the
+     * object and its names from one statement, so one snapshot without a
+     * BEGIN/ROLLBACK pair around two statements. No ORDER BY: it costs a
+     * temporary B-tree per query; sqlite_objects.c sorts the names. */
+    [SQ_OBJ_GET] = "SELECT o.uid, o.realm_id, o.owner, o.object_type, o.state, o.algorithm,"
+                   " o.length, o.created_at, o.updated_at, o.revision, o.attrs, o.material,"
+                   " o.material_key_version, n.name FROM object o"
+                   " LEFT JOIN object_name n ON n.uid = o.uid WHERE o.uid = ?1",
     [SQ_OBJ_UPDATE] = "UPDATE object SET realm_id = ?2, owner = ?3, state = ?4,"
                       " algorithm = ?5, length = ?6, updated_at = ?7, attrs = ?8,"
                       " material = ?9, material_key_version = ?10, revision = revision + 1"
