@@ -10,7 +10,6 @@
 #ifndef KH_STORE_POSTGRES_INTERNAL_H
 #define KH_STORE_POSTGRES_INTERNAL_H
 
-#include "common/buf.h"
 #include "common/err.h"
 #include "store/sql.h"
 #include "store/store.h"
@@ -145,10 +144,11 @@ void pg_audit_group_destroy(pg_audit_group *g);
 pg_audit_group *pg_audit_group_of(kh_store *s); /* postgres.c */
 
 kh_err pg_audit_append(kh_store *s, kh_audit_row *row);
-/* Inside c's open transaction: lock the chain head, chain row (prepared
- * with kh_audit_chain_prepare) and move the head. The lock is held until
- * the caller's commit, so the row commits with the caller's writes. */
-kh_err pg_audit_chain_in(pg_conn *c, kh_audit_row *row, kh_buf *prepared);
+/* write (run inside a transaction, no BEGIN/COMMIT of its own) and, if it
+ * succeeds, row chained, in the next audit batch of this process: one
+ * transaction and one commit for the batch's writes and rows, as SQLite's
+ * group commit (store.h, *_audited). write NULL: row alone. */
+kh_err pg_audit_submit(kh_store *s, pg_fn write, void *arg, kh_audit_row *row);
 kh_err pg_audit_read(kh_store *s, int64_t after_id, size_t max, kh_audit_row **rows, size_t *n);
 kh_err pg_audit_head(kh_store *s, int64_t *last_id, uint8_t hash[KH_AUDIT_HASH_LEN]);
 kh_err pg_grant_add(kh_store *s, const kh_grant_row *g);

@@ -5,7 +5,6 @@
  * wins; the command tag says whether this one did.
  */
 #include "common/mem.h"
-#include "store/audit_chain.h"
 #include "store/postgres_internal.h"
 
 #include <string.h>
@@ -43,32 +42,12 @@ kh_err pg_kes_name_claim(kh_store *s, const char *owner, const char *name, const
     return pg_run(s, claim_on, &a, 0);
 }
 
-typedef struct claim_audited {
-    claim a;
-    kh_audit_row *audit;
-    kh_buf prepared; /* kh_audit_chain_prepare */
-} claim_audited;
-
-/* The claim and its operation's audit row in one transaction. */
-static kh_err claim_audited_on(pg_conn *c, void *ctx)
-{
-    claim_audited *x = ctx;
-    kh_err err = pg_begin(c);
-    if (err == KH_OK)
-        err = claim_on(c, &x->a);
-    if (err == KH_OK)
-        err = pg_audit_chain_in(c, x->audit, &x->prepared);
-    return err == KH_OK ? pg_commit(c) : err;
-}
-
+/* With the row: one job of the audit batch (postgres_audit.c). */
 kh_err pg_kes_name_claim_audited(kh_store *s, const char *owner, const char *name,
                                  const char *holder, const char *expected, kh_audit_row *audit)
 {
-    claim_audited x = {{owner, name, holder, expected}, audit, {0}};
-    kh_audit_chain_prepare(audit, &x.prepared);
-    kh_err err = pg_run(s, claim_audited_on, &x, 0);
-    kh_buf_free(&x.prepared);
-    return err;
+    claim a = {owner, name, holder, expected};
+    return pg_audit_submit(s, claim_on, &a, audit);
 }
 
 typedef struct get {

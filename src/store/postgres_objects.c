@@ -12,7 +12,6 @@
  */
 #include "common/buf.h"
 #include "common/mem.h"
-#include "store/audit_chain.h"
 #include "store/postgres_internal.h"
 
 #include <string.h>
@@ -60,45 +59,47 @@ static kh_err insert_one(pg_conn *c, const kh_obj_row *r)
 struct many {
     const kh_obj_row *const *rows;
     size_t n;
-    kh_audit_row *audit; /* chained in the same transaction when not NULL */
-    kh_buf prepared;     /* its kh_audit_chain_prepare */
 };
 
-/* Every row in one transaction; pg_run rolls back what a failure leaves
- * open, so a failed row takes the rows before it with it. The audit row
- * comes last: the chain head stays locked for the commit only. */
-static kh_err insert_on(pg_conn *c, void *ctx)
+/* Every row, inside the caller's transaction. */
+static kh_err insert_rows(pg_conn *c, void *ctx)
 {
-    struct many *m = ctx;
-    kh_err err = pg_begin(c);
+    const struct many *m = ctx;
+    kh_err err = KH_OK;
     for (size_t i = 0; i < m->n && err == KH_OK; i++)
         err = insert_one(c, m->rows[i]);
-    if (err == KH_OK && m->audit)
-        err = pg_audit_chain_in(c, m->audit, &m->prepared);
+    return err;
+}
+
+/* Every row in one transaction; pg_run rolls back what a failure leaves
+ * open, so a failed row takes the rows before it with it. */
+static kh_err insert_on(pg_conn *c, void *ctx)
+{
+    kh_err err = pg_begin(c);
+    if (err == KH_OK)
+        err = insert_rows(c, ctx);
     return err == KH_OK ? pg_commit(c) : err;
 }
 
 kh_err pg_object_insert(kh_store *s, const kh_obj_row *row)
 {
-    struct many m = {&row, 1, NULL, {0}};
+    struct many m = {&row, 1};
     return pg_run(s, insert_on, &m, 0);
 }
 
 kh_err pg_object_insert_many(kh_store *s, const kh_obj_row *const *rows, size_t n)
 {
-    struct many m = {rows, n, NULL, {0}};
+    struct many m = {rows, n};
     return pg_run(s, insert_on, &m, 0);
 }
 
+/* With the row: one job of the audit batch (postgres_audit.c), so that
+ * concurrent writes share the chain head's lock and one commit. */
 kh_err pg_object_insert_audited(kh_store *s, const kh_obj_row *const *rows, size_t n,
                                 kh_audit_row *audit)
 {
-    struct many m = {rows, n, audit, {0}};
-    if (audit)
-        kh_audit_chain_prepare(audit, &m.prepared);
-    kh_err err = pg_run(s, insert_on, &m, 0);
-    kh_buf_free(&m.prepared);
-    return err;
+    struct many m = {rows, n};
+    return audit ? pg_audit_submit(s, insert_rows, &m, audit) : pg_run(s, insert_on, &m, 0);
 }
 
 /* ---- get -------------------------------------------------------------- */
@@ -225,36 +226,28 @@ static kh_err update_row(pg_conn *c, const kh_obj_row *r)
     return err != KH_OK ? err : insert_names(c, r);
 }
 
-struct update {
-    const kh_obj_row *row;
-    kh_audit_row *audit; /* as in struct many */
-    kh_buf prepared;
-};
+static kh_err update_in(pg_conn *c, void *ctx)
+{
+    return update_row(c, ctx);
+}
 
 static kh_err update_on(pg_conn *c, void *ctx)
 {
-    struct update *u = ctx;
     kh_err err = pg_begin(c);
     if (err == KH_OK)
-        err = update_row(c, u->row);
-    if (err == KH_OK && u->audit)
-        err = pg_audit_chain_in(c, u->audit, &u->prepared);
+        err = update_row(c, ctx);
     return err == KH_OK ? pg_commit(c) : err;
 }
 
 kh_err pg_object_update(kh_store *s, const kh_obj_row *row)
 {
-    return pg_object_update_audited(s, row, NULL);
+    return pg_run(s, update_on, (void *)row, 0);
 }
 
 kh_err pg_object_update_audited(kh_store *s, const kh_obj_row *row, kh_audit_row *audit)
 {
-    struct update u = {row, audit, {0}};
-    if (audit)
-        kh_audit_chain_prepare(audit, &u.prepared);
-    kh_err err = pg_run(s, update_on, &u, 0);
-    kh_buf_free(&u.prepared);
-    return err;
+    return audit ? pg_audit_submit(s, update_in, (void *)row, audit)
+                 : pg_run(s, update_on, (void *)row, 0);
 }
 
 /* ---- locate ----------------------------------------------------------- */
