@@ -72,6 +72,13 @@ def lat(r):
     return "{} / {} / {}".format(ms(r["p50_us"]), ms(r["p99_us"]), ms(r["p999_us"]))
 
 
+def cpu_per_req(r):
+    """The server's CPU time per answered request (bench/run's cpu_ms)."""
+    if r is None or "cpu_ms" not in r or not r.get("requests"):
+        return "-"
+    return "{:.0f}".format(1000.0 * r["cpu_ms"] / r["requests"])
+
+
 def errs(*rs):
     return "/".join("-" if r is None else str(r["failed"] + r["conn_errors"]) for r in rs)
 
@@ -142,6 +149,28 @@ def main():
           "reply: same TLS, framing and threads, no work; on HTTPS (KES rows: keep-alive "
           "HTTP/1.1 on the HTTPS listener) with one fixed 200 JSON body from a worker.")
     print()
+
+    if any(srv == "baseline" for (_, srv) in runs):
+        print("### keyhold against the baseline binary (--baseline), same run")
+        print()
+        print("| scenario | ceiling req/s | baseline req/s | keyhold req/s | keyhold / baseline "
+              "| baseline / ceiling | keyhold / ceiling | baseline p50 / p99 ms "
+              "| keyhold p50 / p99 ms | server CPU us/req: ceiling / baseline / keyhold |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        for key in keys:
+            c, k, _ = cells[key]
+            b = median_run(runs.get((key, "baseline"), []))
+            if b is None:
+                continue
+            kb = "{:.2f}x".format(k["rps"] / b["rps"]) if (
+                supported(k) and supported(b) and b["rps"] > 0) else "-"
+            row = [scenario_label(key), fmt_rps(c), fmt_rps(b), fmt_rps(k), kb,
+                   ratio(b, c, True), ratio(k, c, True)]
+            row += ["{} / {}".format(ms(r["p50_us"]), ms(r["p99_us"])) if supported(r) else "-"
+                    for r in (b, k)]
+            row.append(" / ".join(cpu_per_req(r) for r in (c, b, k)))
+            print("| " + " | ".join(row) + " |")
+        print()
 
     if mem:
         idle_run = median_run(runs.get(((("get", 8, mem["idle"])), "keyhold"), []))

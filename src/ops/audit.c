@@ -111,6 +111,76 @@ kh_err kh_audit_record(const kh_ctx *ctx, const char *operation, const char *obj
     return err;
 }
 
+void kh_audit_prepare(const kh_ctx *ctx, kh_audit_pending *p, const char *operation,
+                      const char *object_uid)
+{
+    char who[KH_AUDIT_FIELD_MAX + 1];
+    p->active = ctx->svc && ctx->svc->audit && ctx->svc->store;
+    p->uid_fixed = object_uid != NULL;
+    p->written = false;
+    p->held = 0;
+    p->inserted = 0;
+    memset(&p->row, 0, sizeof(p->row));
+    if (!p->active)
+        return;
+    p->row.principal = clean(audit_principal(ctx, who, sizeof(who)), p->field[0]);
+    p->row.client_addr = clean(ctx->client_addr, p->field[1]);
+    p->row.operation = clean(operation, p->field[2]);
+    p->row.object_uid = clean(object_uid, p->field[3]);
+    p->row.result = clean(kh_err_name(KH_OK), p->field[4]);
+}
+
+kh_audit_row *kh_audit_carry(kh_ctx *ctx, const kh_obj_row *const *inserted, size_t n,
+                             const kh_obj_row *updated)
+{
+    kh_audit_pending *p = ctx->audit;
+    if (!p || !p->active || p->written)
+        return NULL;
+    if (!p->uid_fixed && p->inserted == 0 && n == 1)
+        clean(inserted[0]->uid, p->field[3]); /* the one object it creates, so far */
+    p->inserted += n;
+    if (p->held > 0)
+        return NULL;
+    if (!p->uid_fixed && p->inserted > 1)
+        p->field[3][0] = '\0';
+    else if (!p->uid_fixed && p->inserted == 0 && updated)
+        clean(updated->uid, p->field[3]);
+    p->row.time_us = now_us();
+    p->row.sync_later = false;
+    return &p->row;
+}
+
+void kh_audit_carried(kh_ctx *ctx, const kh_audit_row *row, kh_err result)
+{
+    if (row && result == KH_OK)
+        ctx->audit->written = true;
+}
+
+void kh_audit_hold(kh_ctx *ctx)
+{
+    if (ctx->audit)
+        ctx->audit->held++;
+}
+
+void kh_audit_release(kh_ctx *ctx)
+{
+    if (ctx->audit)
+        ctx->audit->held--;
+}
+
+kh_err kh_audit_finish(const kh_ctx *ctx, kh_audit_pending *p, const char *operation,
+                       const char *object_uid, kh_err result)
+{
+    if (!p->written)
+        return kh_audit_record(ctx, operation, object_uid, result);
+    if (result == KH_OK)
+        return KH_OK;
+    /* Not meant to happen (a write carries the row only when nothing can
+     * fail after it); the log must still hold the result the client saw. */
+    kh_error("audit: %s failed after its write recorded it as done", p->row.operation);
+    return kh_audit_record(ctx, operation, object_uid, result);
+}
+
 static void broken(kh_audit_report *out, int64_t id, const char *why)
 {
     out->broken_id = id;

@@ -12,6 +12,7 @@
 #include "common/mem.h"
 #include "crypto/rand.h"
 #include "ops/attrs.h"
+#include "ops/audit.h"
 #include "ops/authz.h"
 #include "ops/realm.h"
 #include "proto/kmip_consts.h"
@@ -142,10 +143,31 @@ out:
     return err;
 }
 
+/* The store writes, with the operation's audit row when this write is to
+ * carry it (ops/audit.h): one commit for both. */
+static kh_err store_insert(kh_ctx *ctx, const kh_obj_row *const *rows, size_t n)
+{
+    kh_audit_row *a = kh_audit_carry(ctx, rows, n, NULL);
+    kh_err err = kh_store_object_insert_audited(ctx->svc->store, rows, n, a);
+    kh_audit_carried(ctx, a, err);
+    return err;
+}
+
+static kh_err store_update(kh_ctx *ctx, const kh_obj_row *row)
+{
+    kh_audit_row *a = kh_audit_carry(ctx, NULL, 0, row);
+    kh_err err = kh_store_object_update_audited(ctx->svc->store, row, a);
+    kh_audit_carried(ctx, a, err);
+    return err;
+}
+
 kh_err kh_object_insert(kh_ctx *ctx, kh_object *o, const kh_ttlv *material)
 {
     kh_err err = prepare_insert(ctx, o, material);
-    return err == KH_OK ? kh_store_object_insert(ctx->svc->store, o->row) : err;
+    if (err != KH_OK)
+        return err;
+    const kh_obj_row *rows[1] = {o->row};
+    return store_insert(ctx, rows, 1);
 }
 
 kh_err kh_object_insert_many(kh_ctx *ctx, kh_object *const *objs, const kh_ttlv *const *materials,
@@ -160,7 +182,7 @@ kh_err kh_object_insert_many(kh_ctx *ctx, kh_object *const *objs, const kh_ttlv 
             return err;
         rows[i] = objs[i]->row;
     }
-    return kh_store_object_insert_many(ctx->svc->store, rows, n);
+    return store_insert(ctx, rows, n);
 }
 
 kh_err kh_object_save(kh_ctx *ctx, kh_object *o)
@@ -168,7 +190,7 @@ kh_err kh_object_save(kh_ctx *ctx, kh_object *o)
     kh_object_set_date(o, KH_TAG_LAST_CHANGE_DATE, ctx->now);
     o->row->updated_at = ctx->now;
     sync_row(o);
-    return kh_store_object_update(ctx->svc->store, o->row);
+    return store_update(ctx, o->row);
 }
 
 kh_err kh_object_material(kh_ctx *ctx, const kh_object *o, kh_ttlv **out)

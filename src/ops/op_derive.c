@@ -13,6 +13,7 @@
  *   NIST800_108_C   SP 800-108 counter mode, HMAC-H, PRF(K, i || DerivationData)
  * All of it runs in crypto/ (EVP_KDF, EVP_MAC, EVP ciphers).
  */
+#include "ops/audit.h"
 #include "ops/crypto_key.h"
 #include "ops/keyops.h"
 #include "ops/object.h"
@@ -269,7 +270,10 @@ kh_err kh_op_derive_key(kh_ctx *ctx, uint32_t object_type, const char *const *ui
     default_mask(o);
     link_to(o, KH_LINK_TYPE_DERIVATION_BASE_OBJECT_LINK, base->row->uid);
     m = material(o->row, out);
-    if ((err = kh_object_insert(ctx, o, m)) != KH_OK ||
+    kh_audit_hold(ctx); /* the audit row goes with the last write (ops/audit.h) */
+    err = kh_object_insert(ctx, o, m);
+    kh_audit_release(ctx);
+    if (err != KH_OK ||
         (err = kh_object_update(ctx, base->row->uid, link_derived, o->row->uid)) != KH_OK)
         goto out;
     *uid = kh_xstrdup(o->row->uid);

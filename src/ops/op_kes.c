@@ -14,6 +14,7 @@
 #include "crypto/mac.h"
 #include "crypto/rand.h"
 #include "ops/attrs.h"
+#include "ops/audit.h"
 #include "ops/authz.h"
 #include "ops/crypto_key.h"
 #include "ops/crypto_ops.h"
@@ -303,18 +304,26 @@ static kh_err create_claimed(kh_ctx *ctx, const char *name, const kh_ttlv *attrs
         snprintf(token + n, sizeof(token) - (size_t)n, "%02x", nonce[i]);
     if ((err = claim_name(ctx, name, token)) != KH_OK)
         return err;
+    /* The audit row goes with the last write, the claim below (ops/audit.h). */
+    kh_audit_hold(ctx);
     err = obj ? kh_op_register(ctx, KH_OBJECT_TYPE_SYMMETRIC_KEY, attrs, obj, uid)
               : kh_op_create(ctx, KH_OBJECT_TYPE_SYMMETRIC_KEY, attrs, uid);
+    kh_audit_release(ctx);
     if (err != KH_OK) {
         if (kh_store_kes_name_claim(ctx->svc->store, ctx->principal, name, "free", token) != KH_OK)
             kh_warn("kes: name %s stays claimed for %ds after a failed create", name,
                     CLAIM_STALE_S);
         return err;
     }
-    err = kh_store_kes_name_claim(ctx->svc->store, ctx->principal, name, *uid, token);
+    kh_audit_row *row = kh_audit_carry(ctx, NULL, 0, NULL);
+    err = kh_store_kes_name_claim_audited(ctx->svc->store, ctx->principal, name, *uid, token, row);
+    kh_audit_carried(ctx, row, err);
     if (err != KH_OK) {
         kh_kes_key mine = {.uid = *uid, .state = (int32_t)KH_STATE_ACTIVE};
-        if (kh_kes_key_delete(ctx, &mine) != KH_OK)
+        kh_audit_hold(ctx);
+        kh_err gone = kh_kes_key_delete(ctx, &mine);
+        kh_audit_release(ctx);
+        if (gone != KH_OK)
             kh_error("kes: cannot withdraw key %s, made while its name was lost", *uid);
         free(*uid);
         *uid = NULL;
@@ -372,7 +381,9 @@ kh_err kh_kes_key_delete(kh_ctx *ctx, const kh_kes_key *k)
     kh_err err = KH_OK;
     if (k->state == (int32_t)KH_STATE_ACTIVE) {
         ctx->perm = KH_PERM_REVOKE;
+        kh_audit_hold(ctx); /* the audit row goes with the Destroy (ops/audit.h) */
         err = kh_op_revoke(ctx, k->uid, KH_REVOCATION_REASON_CODE_CESSATION_OF_OPERATION, NULL, 0);
+        kh_audit_release(ctx);
     }
     if (err == KH_OK) {
         ctx->perm = KH_PERM_DESTROY;

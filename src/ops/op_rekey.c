@@ -9,6 +9,7 @@
  * key that names its predecessor rather than a link to nothing.
  */
 #include "ops/attrs.h"
+#include "ops/audit.h"
 #include "ops/keyops.h"
 #include "ops/object.h"
 #include "ops/realm.h"
@@ -175,7 +176,10 @@ kh_err kh_op_rekey(kh_ctx *ctx, const char *uid, int64_t offset, const kh_ttlv *
     if ((err = kh_random_bytes(key->data, key->len)) != KH_OK)
         goto out;
     m = symmetric_material(o->row, key);
-    if ((err = kh_object_insert(ctx, o, m)) != KH_OK)
+    kh_audit_hold(ctx); /* the audit row goes with the last write (ops/audit.h) */
+    err = kh_object_insert(ctx, o, m);
+    kh_audit_release(ctx);
+    if (err != KH_OK)
         goto out;
     if ((err = kh_object_update(ctx, old->row->uid, link_replacement, o->row->uid)) != KH_OK)
         goto out;
@@ -298,9 +302,12 @@ kh_err kh_op_rekey_key_pair(kh_ctx *ctx, const char *priv_uid, int64_t offset,
     /* the new pair in one transaction: never one half alone */
     kh_object *objs[] = {uo, po};
     const kh_ttlv *mats[] = {um, pm};
-    if ((err = kh_object_insert_many(ctx, objs, mats, 2)) != KH_OK)
-        goto out;
-    if ((err = kh_object_update(ctx, old_u->row->uid, link_replacement, uo->row->uid)) != KH_OK ||
+    kh_audit_hold(ctx); /* the audit row goes with the last write (ops/audit.h) */
+    err = kh_object_insert_many(ctx, objs, mats, 2);
+    if (err == KH_OK)
+        err = kh_object_update(ctx, old_u->row->uid, link_replacement, uo->row->uid);
+    kh_audit_release(ctx);
+    if (err != KH_OK ||
         (err = kh_object_update(ctx, old_p->row->uid, link_replacement, po->row->uid)) != KH_OK)
         goto out;
     *new_priv = kh_xstrdup(po->row->uid);

@@ -12,7 +12,8 @@
  * without any grant the object answers KH_ERR_NOT_FOUND, exactly as one
  * that does not exist; with grants that lack the operation's permission,
  * KH_ERR_PERMISSION. Every operation is recorded in the audit log
- * (ops/audit.h) by the protocol layer.
+ * (ops/audit.h) by the protocol layer, or, for a successful write, by the
+ * write itself in the same commit (ctx->audit).
  */
 #ifndef KH_OPS_OPS_H
 #define KH_OPS_OPS_H
@@ -55,6 +56,10 @@ typedef struct kh_ctx {
      * user ("tls:...", "apikey:..."; ops/users.h), for the audit log;
      * NULL otherwise. */
     const char *identity;
+    /* The current operation's audit row, when the protocol layer prepared
+     * one (ops/audit.h, kh_audit_prepare): the operation's last object
+     * write carries it into the same commit. NULL = appended afterwards. */
+    struct kh_audit_pending *audit;
 } kh_ctx;
 
 /* Creates a key of object_type (SymmetricKey) from attrs, which must name

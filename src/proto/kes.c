@@ -682,17 +682,21 @@ static void key_route(kh_ctx *ctx, const kh_kes_policies *pol, const char *calle
     kh_err err = KH_ERR_DECODE;
     bool wants_body = ro->id != R_CREATE && ro->id != R_DESCRIBE && ro->id != R_DELETE;
     json_t *body = wants_body ? parse_body(req) : NULL;
+    kh_ctx audit = *ctx;
+    audit.principal = caller;
+    kh_audit_pending pending; /* a Delete's write carries its row (ops/audit.h) */
+    kh_audit_prepare(&audit, &pending, ro->label, NULL);
+    ctx->audit = &pending;
     if (wants_body && !body)
         bad_body(r);
     else
         err = key_op(ctx, caller, ro->id, name, body, &k, r);
+    ctx->audit = NULL;
     /* a new key of the namespace: its KMIP grants follow the policies */
     if (err == KH_OK && pol && (ro->id == R_CREATE || ro->id == R_IMPORT) &&
         kh_kes_grants_sync_key(ctx->svc, pol, k.uid, name) != KH_OK)
         kh_warn("kes: cannot set the grants of key %s from the policies", k.uid);
-    kh_ctx audit = *ctx;
-    audit.principal = caller;
-    (void)kh_audit_record(&audit, ro->label, k.uid ? k.uid : "", err);
+    (void)kh_audit_finish(&audit, &pending, ro->label, k.uid ? k.uid : "", err);
     json_decref(body);
     kh_kes_key_clear(&k);
 }

@@ -208,24 +208,39 @@ static void count_item(const char *proto, const kh_ttlv *bi, kh_err err)
     kh_metrics_count(proto, op ? (name ? name : "unknown") : NULL, err);
 }
 
-/* The audit log's operation name and object of one batch item: the uid the
- * request names, else the one uid its response names (Create, Register),
- * else none. */
-static void audit_item(const kh_ctx *ctx, const kh_ttlv *item, const kh_ttlv *bi, kh_err err)
+/* The audit log's operation name of one batch item. */
+static const char *audit_op_name(const kh_ttlv *item)
 {
     const kh_ttlv *op = kh_ttlv_find(item, KH_TAG_OPERATION);
     const char *name = op && op->type == KH_TTLV_ENUMERATION
                            ? kh_kmip_enum_name_of(KH_TAG_OPERATION, (uint32_t)op->num)
                            : NULL;
+    return name ? name : (op ? "unknown" : "");
+}
+
+/* The uid a batch item's request names, or NULL. */
+static const char *audit_request_uid(const kh_ttlv *item)
+{
     const kh_ttlv *req = kh_ttlv_find(item, KH_TAG_REQUEST_PAYLOAD);
     const kh_ttlv *uid =
         req && req->type == KH_TTLV_STRUCTURE ? kh_ttlv_find(req, KH_TAG_UNIQUE_IDENTIFIER) : NULL;
+    return uid && uid->type == KH_TTLV_TEXT_STRING ? (const char *)uid->data : NULL;
+}
+
+/* The audit log's object of one batch item: the uid the request names,
+ * else the one uid its response names (Create, Register), else none. A
+ * write that carried the row chose the same (ops/audit.h). */
+static void audit_item(kh_ctx *ctx, kh_audit_pending *p, const kh_ttlv *item, const kh_ttlv *bi,
+                       kh_err err)
+{
+    const char *uid_text = audit_request_uid(item);
     const kh_ttlv *resp = kh_ttlv_find(bi, KH_TAG_RESPONSE_PAYLOAD);
-    if ((!uid || uid->type != KH_TTLV_TEXT_STRING) && resp &&
-        kh_ttlv_count(resp, KH_TAG_UNIQUE_IDENTIFIER) == 1)
-        uid = kh_ttlv_find(resp, KH_TAG_UNIQUE_IDENTIFIER);
-    const char *uid_text = uid && uid->type == KH_TTLV_TEXT_STRING ? (const char *)uid->data : "";
-    (void)kh_audit_record(ctx, name ? name : (op ? "unknown" : ""), uid_text, err);
+    if (!uid_text && resp && kh_ttlv_count(resp, KH_TAG_UNIQUE_IDENTIFIER) == 1) {
+        const kh_ttlv *uid = kh_ttlv_find(resp, KH_TAG_UNIQUE_IDENTIFIER);
+        if (uid->type == KH_TTLV_TEXT_STRING)
+            uid_text = (const char *)uid->data;
+    }
+    (void)kh_audit_finish(ctx, p, audit_op_name(item), uid_text ? uid_text : "", err);
 }
 
 /* A request refused as a whole: audited as operation "RequestMessage". */
@@ -281,13 +296,19 @@ static void handle_message(kh_service *svc, const kh_who *who, kh_err auth, cons
         return;
     }
     kh_ttlv *resp = new_response(v, ctx.now);
+    kh_audit_pending pending;
     for (size_t i = 0; i < req->nkids; i++) {
         if (req->kids[i]->tag != KH_TAG_BATCH_ITEM)
             continue;
         kh_err item_err;
+        /* a write of the operation may carry its audit row (ops/audit.h) */
+        kh_audit_prepare(&ctx, &pending, audit_op_name(req->kids[i]),
+                         audit_request_uid(req->kids[i]));
+        ctx.audit = &pending;
         kh_ttlv *bi = kh_ttlv_add_take(resp, run_item(&call, req->kids[i], &item_err));
+        ctx.audit = NULL;
         count_item(proto, bi, item_err);
-        audit_item(&ctx, req->kids[i], bi, item_err);
+        audit_item(&ctx, &pending, req->kids[i], bi, item_err);
         if (item_err != KH_OK && on_error != KH_BATCH_ERROR_CONTINUATION_OPTION_CONTINUE)
             break; /* Stop (and Undo, which we cannot honour) end the batch */
     }

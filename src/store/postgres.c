@@ -656,6 +656,9 @@ static const struct kh_store_ops postgres_ops = {
     .grant_perms = pg_grant_perms,
     .kes_name_claim = pg_kes_name_claim,
     .kes_name_get = pg_kes_name_get,
+    .object_insert_audited = pg_object_insert_audited,
+    .object_update_audited = pg_object_update_audited,
+    .kes_name_claim_audited = pg_kes_name_claim_audited,
 };
 
 kh_err kh_postgres_open(const char *url, kh_store **out)

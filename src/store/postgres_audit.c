@@ -8,7 +8,13 @@
  * concurrency, and ids stay contiguous. Within one process, the rows of
  * concurrent callers share that transaction (a batch, as SQLite's group
  * commit does): one lock, one head update and one commit for all of them.
- * The canonical encoding is in audit_chain.c.
+ * An object write that carries its operation's row (store.h, *_audited)
+ * is a job of that batch too, run in its own savepoint before the head is
+ * locked, its row chained only if it succeeded: the write and its row
+ * commit together, and concurrent writes still share one commit instead
+ * of queueing one by one on the head's lock through their commits. (A
+ * write waiting for another node's row lock holds up its batch.) The
+ * canonical encoding is in audit_chain.c.
  */
 #include "common/mem.h"
 #include "store/audit_chain.h"
@@ -38,9 +44,11 @@ static kh_err head_of(pg_conn *c, pg_stmt_id id, int64_t *last_id, uint8_t hash[
 }
 
 struct pg_audit_job {
+    pg_fn write; /* the write the row goes with (store.h, *_audited), or NULL */
+    void *arg;
     kh_audit_row *row;
     kh_buf prepared; /* kh_audit_chain_prepare, done before queueing */
-    kh_err err;
+    kh_err err;      /* the write's own result, then the job's */
     int done;
     pg_audit_job *next;
 };
@@ -80,47 +88,83 @@ static kh_err insert_row(pg_conn *c, const kh_audit_row *r)
     return err == KH_ERR_EXISTS ? KH_ERR_INTERNAL : err;
 }
 
-/* One transaction for a whole batch: lock the head, chain and insert each
- * row, move the head, commit. Run again as a whole by pg_run on a fresh
- * connection if BEGIN found the connection lost. */
+/* Number, hash and insert one row after (*last, prev), which it moves on. */
+static kh_err chain_one(pg_conn *c, kh_audit_row *row, kh_buf *prepared, int64_t *last,
+                        uint8_t prev[KH_AUDIT_HASH_LEN])
+{
+    row->id = ++*last;
+    kh_err err = kh_audit_chain_seal(prepared, prev, *last, row->hash);
+    if (err == KH_OK)
+        err = insert_row(c, row);
+    memcpy(prev, row->hash, KH_AUDIT_HASH_LEN);
+    return err;
+}
+
+static kh_err head_set(pg_conn *c, int64_t last, const uint8_t prev[KH_AUDIT_HASH_LEN])
+{
+    pg_params p;
+    PGresult *res = NULL;
+    pg_params_init(&p);
+    pg_param_int(&p, last);
+    pg_param_blob(&p, prev, KH_AUDIT_HASH_LEN);
+    kh_err err = pg_exec(c, PG_AUDIT_HEAD_SET, &p, &res);
+    pg_clear(res);
+    return err;
+}
+
+/* A job's write inside its savepoint: its failure undoes it alone and
+ * leaves the batch's transaction usable. Returns an error only when the
+ * transaction itself is gone. */
+static kh_err run_write(pg_conn *c, pg_audit_job *j)
+{
+    kh_err err = pg_simple(c, "SAVEPOINT kh_job", "savepoint");
+    if (err != KH_OK)
+        return err;
+    j->err = j->write(c, j->arg);
+    if (j->err != KH_OK &&
+        (err = pg_simple(c, "ROLLBACK TO SAVEPOINT kh_job", "savepoint")) != KH_OK)
+        return err;
+    return pg_simple(c, "RELEASE SAVEPOINT kh_job", "savepoint");
+}
+
+/* One transaction for a whole batch: the writes that carry a row (each in
+ * its savepoint), then lock the head, chain and insert the row of each
+ * write that succeeded and of each row alone, move the head, commit. The
+ * head is locked last, as by every transaction that takes it, so nothing
+ * waits for an object's row lock while holding it. Run again as a whole
+ * by pg_run on a fresh connection if BEGIN found the connection lost. */
 static kh_err append_batch_on(pg_conn *c, void *ctx)
 {
     uint8_t prev[KH_AUDIT_HASH_LEN];
     int64_t last = 0;
-    pg_params p;
-    PGresult *res = NULL;
     int lazy = 1;
-    for (pg_audit_job *j = ctx; j; j = j->next)
-        lazy &= j->row->sync_later;
+    for (pg_audit_job *j = ctx; j; j = j->next) {
+        lazy &= !j->write && j->row->sync_later;
+        j->err = KH_OK;
+    }
     kh_err err = pg_begin(c);
     /* Only read-only rows: the commit need not wait for the server's WAL
      * flush (it follows within 3 x wal_writer_delay, and the rows survive
      * a crash of keyhold, not of the PostgreSQL server). */
     if (err == KH_OK && lazy)
         err = pg_simple(c, "SET LOCAL synchronous_commit TO OFF", "audit commit mode");
+    for (pg_audit_job *j = ctx; err == KH_OK && j; j = j->next)
+        if (j->write)
+            err = run_write(c, j);
     if (err == KH_OK)
         err = head_of(c, PG_AUDIT_HEAD_LOCK, &last, prev);
-    for (pg_audit_job *j = ctx; err == KH_OK && j; j = j->next) {
-        j->row->id = ++last;
-        err = kh_audit_chain_seal(&j->prepared, prev, last, j->row->hash);
-        if (err == KH_OK)
-            err = insert_row(c, j->row);
-        memcpy(prev, j->row->hash, KH_AUDIT_HASH_LEN);
-    }
-    if (err != KH_OK)
-        return err;
-    pg_params_init(&p);
-    pg_param_int(&p, last);
-    pg_param_blob(&p, prev, KH_AUDIT_HASH_LEN);
-    err = pg_exec(c, PG_AUDIT_HEAD_SET, &p, &res);
-    pg_clear(res);
+    for (pg_audit_job *j = ctx; err == KH_OK && j; j = j->next)
+        if (j->err == KH_OK)
+            err = chain_one(c, j->row, &j->prepared, &last, prev);
+    if (err == KH_OK)
+        err = head_set(c, last, prev);
     return err == KH_OK ? pg_commit(c) : err;
 }
 
-kh_err pg_audit_append(kh_store *s, kh_audit_row *row)
+kh_err pg_audit_submit(kh_store *s, pg_fn write, void *arg, kh_audit_row *row)
 {
     pg_audit_group *g = pg_audit_group_of(s);
-    pg_audit_job job = {.row = row};
+    pg_audit_job job = {.write = write, .arg = arg, .row = row};
     kh_audit_chain_prepare(row, &job.prepared);
     pthread_mutex_lock(&g->mu);
     *g->tail = &job;
@@ -139,7 +183,8 @@ kh_err pg_audit_append(kh_store *s, kh_audit_row *row)
         pthread_mutex_lock(&g->mu);
         for (pg_audit_job *j = batch; j;) {
             pg_audit_job *next = j->next; /* j may be gone once done is seen */
-            j->err = err;
+            if (err != KH_OK)             /* nothing committed */
+                j->err = err;
             j->done = 1;
             j = next;
         }
@@ -149,6 +194,11 @@ kh_err pg_audit_append(kh_store *s, kh_audit_row *row)
     pthread_mutex_unlock(&g->mu);
     kh_buf_free(&job.prepared);
     return job.err;
+}
+
+kh_err pg_audit_append(kh_store *s, kh_audit_row *row)
+{
+    return pg_audit_submit(s, NULL, NULL, row);
 }
 
 struct read_ctx {

@@ -123,6 +123,9 @@ kh_err pg_object_insert(kh_store *s, const kh_obj_row *row);
 kh_err pg_object_insert_many(kh_store *s, const kh_obj_row *const *rows, size_t n);
 kh_err pg_object_get(kh_store *s, const char *uid, kh_obj_row **out);
 kh_err pg_object_update(kh_store *s, const kh_obj_row *row);
+kh_err pg_object_insert_audited(kh_store *s, const kh_obj_row *const *rows, size_t n,
+                                kh_audit_row *audit);
+kh_err pg_object_update_audited(kh_store *s, const kh_obj_row *row, kh_audit_row *audit);
 kh_err pg_object_locate(kh_store *s, const kh_locate_query *q, char ***uids, size_t *n);
 
 /* Audit appends of concurrent callers share one transaction (one lock of
@@ -141,6 +144,11 @@ void pg_audit_group_destroy(pg_audit_group *g);
 pg_audit_group *pg_audit_group_of(kh_store *s); /* postgres.c */
 
 kh_err pg_audit_append(kh_store *s, kh_audit_row *row);
+/* write (run inside a transaction, no BEGIN/COMMIT of its own) and, if it
+ * succeeds, row chained, in the next audit batch of this process: one
+ * transaction and one commit for the batch's writes and rows, as SQLite's
+ * group commit (store.h, *_audited). write NULL: row alone. */
+kh_err pg_audit_submit(kh_store *s, pg_fn write, void *arg, kh_audit_row *row);
 kh_err pg_audit_read(kh_store *s, int64_t after_id, size_t max, kh_audit_row **rows, size_t *n);
 kh_err pg_audit_head(kh_store *s, int64_t *last_id, uint8_t hash[KH_AUDIT_HASH_LEN]);
 kh_err pg_grant_add(kh_store *s, const kh_grant_row *g);
@@ -151,6 +159,8 @@ kh_err pg_grant_perms(kh_store *s, const char *owner, const char *object_uid, co
                       uint32_t *perms);
 kh_err pg_kes_name_claim(kh_store *s, const char *owner, const char *name, const char *holder,
                          const char *expected);
+kh_err pg_kes_name_claim_audited(kh_store *s, const char *owner, const char *name,
+                                 const char *holder, const char *expected, kh_audit_row *audit);
 kh_err pg_kes_name_get(kh_store *s, const char *owner, const char *name, char **holder);
 
 #endif

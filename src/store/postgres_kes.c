@@ -42,6 +42,14 @@ kh_err pg_kes_name_claim(kh_store *s, const char *owner, const char *name, const
     return pg_run(s, claim_on, &a, 0);
 }
 
+/* With the row: one job of the audit batch (postgres_audit.c). */
+kh_err pg_kes_name_claim_audited(kh_store *s, const char *owner, const char *name,
+                                 const char *holder, const char *expected, kh_audit_row *audit)
+{
+    claim a = {owner, name, holder, expected};
+    return pg_audit_submit(s, claim_on, &a, audit);
+}
+
 typedef struct get {
     const char *owner, *name;
     char **holder;

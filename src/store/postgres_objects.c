@@ -61,14 +61,23 @@ struct many {
     size_t n;
 };
 
+/* Every row, inside the caller's transaction. */
+static kh_err insert_rows(pg_conn *c, void *ctx)
+{
+    const struct many *m = ctx;
+    kh_err err = KH_OK;
+    for (size_t i = 0; i < m->n && err == KH_OK; i++)
+        err = insert_one(c, m->rows[i]);
+    return err;
+}
+
 /* Every row in one transaction; pg_run rolls back what a failure leaves
  * open, so a failed row takes the rows before it with it. */
 static kh_err insert_on(pg_conn *c, void *ctx)
 {
-    const struct many *m = ctx;
     kh_err err = pg_begin(c);
-    for (size_t i = 0; i < m->n && err == KH_OK; i++)
-        err = insert_one(c, m->rows[i]);
+    if (err == KH_OK)
+        err = insert_rows(c, ctx);
     return err == KH_OK ? pg_commit(c) : err;
 }
 
@@ -82,6 +91,15 @@ kh_err pg_object_insert_many(kh_store *s, const kh_obj_row *const *rows, size_t 
 {
     struct many m = {rows, n};
     return pg_run(s, insert_on, &m, 0);
+}
+
+/* With the row: one job of the audit batch (postgres_audit.c), so that
+ * concurrent writes share the chain head's lock and one commit. */
+kh_err pg_object_insert_audited(kh_store *s, const kh_obj_row *const *rows, size_t n,
+                                kh_audit_row *audit)
+{
+    struct many m = {rows, n};
+    return audit ? pg_audit_submit(s, insert_rows, &m, audit) : pg_run(s, insert_on, &m, 0);
 }
 
 /* ---- get -------------------------------------------------------------- */
@@ -208,6 +226,11 @@ static kh_err update_row(pg_conn *c, const kh_obj_row *r)
     return err != KH_OK ? err : insert_names(c, r);
 }
 
+static kh_err update_in(pg_conn *c, void *ctx)
+{
+    return update_row(c, ctx);
+}
+
 static kh_err update_on(pg_conn *c, void *ctx)
 {
     kh_err err = pg_begin(c);
@@ -219,6 +242,12 @@ static kh_err update_on(pg_conn *c, void *ctx)
 kh_err pg_object_update(kh_store *s, const kh_obj_row *row)
 {
     return pg_run(s, update_on, (void *)row, 0);
+}
+
+kh_err pg_object_update_audited(kh_store *s, const kh_obj_row *row, kh_audit_row *audit)
+{
+    return audit ? pg_audit_submit(s, update_in, (void *)row, audit)
+                 : pg_run(s, update_on, (void *)row, 0);
 }
 
 /* ---- locate ----------------------------------------------------------- */

@@ -62,9 +62,14 @@ static const char *const stmt_sql[SQ_STMT_MAX_] = {
                       " length, created_at, updated_at, revision, attrs, material,"
                       " material_key_version)"
                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?10, ?11, ?12)",
-    [SQ_OBJ_GET] = "SELECT uid, realm_id, owner, object_type, state, algorithm, length,"
-                   " created_at, updated_at, revision, attrs, material, material_key_version"
-                   " FROM object WHERE uid = ?1",
+    /* one row per name (one row with a NULL name when it has none): the
+     * object and its names from one statement, so one snapshot without a
+     * BEGIN/ROLLBACK pair around two statements. No ORDER BY: it costs a
+     * temporary B-tree per query; sqlite_objects.c sorts the names. */
+    [SQ_OBJ_GET] = "SELECT o.uid, o.realm_id, o.owner, o.object_type, o.state, o.algorithm,"
+                   " o.length, o.created_at, o.updated_at, o.revision, o.attrs, o.material,"
+                   " o.material_key_version, n.name FROM object o"
+                   " LEFT JOIN object_name n ON n.uid = o.uid WHERE o.uid = ?1",
     [SQ_OBJ_UPDATE] = "UPDATE object SET realm_id = ?2, owner = ?3, state = ?4,"
                       " algorithm = ?5, length = ?6, updated_at = ?7, attrs = ?8,"
                       " material = ?9, material_key_version = ?10, revision = revision + 1"
@@ -209,30 +214,55 @@ static void conn_close(sq_conn *c)
     free(c);
 }
 
+/* PRAGMA journal_mode=WAL: 1 when the database is in WAL mode, 0 when it
+ * stayed in another mode, or an SQLite error code (negated).
+ *
+ * On a new database the pragma upgrades the read lock it already holds to
+ * an exclusive one. SQLite does not call the busy handler for that upgrade
+ * (waiting while holding a read lock could deadlock with another
+ * connection doing the same) and answers SQLITE_BUSY at once, so nodes
+ * opening a new database together failed at random. Whoever loses simply
+ * retries after releasing its lock, for as long as the busy timeout; once
+ * a winner has switched, the mode is persistent and the pragma is a read. */
+static int journal_wal(sq_conn *c)
+{
+    int rc = SQLITE_BUSY;
+    for (int waited_ms = 0; rc == SQLITE_BUSY && waited_ms <= BUSY_TIMEOUT_MS; waited_ms += 5) {
+        sqlite3_stmt *st = NULL;
+        rc = sqlite3_prepare_v2(c->db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            int wal = sqlite3_stricmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
+            sqlite3_finalize(st);
+            return wal;
+        }
+        sqlite3_finalize(st);
+        if ((rc & 0xff) == SQLITE_BUSY) {
+            rc = SQLITE_BUSY;
+            sqlite3_sleep(5);
+        }
+    }
+    return -rc;
+}
+
 static kh_err conn_setup(sq_conn *c)
 {
-    sqlite3_stmt *st = NULL;
     sqlite3_extended_result_codes(c->db, 1);
     sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
-    int rc = sqlite3_prepare_v2(c->db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(st);
-    int wal =
-        rc == SQLITE_ROW && sqlite3_stricmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
-    kh_err err = rc == SQLITE_ROW ? KH_OK : sq_fail(c, rc, "journal_mode");
-    sqlite3_finalize(st);
-    if (err != KH_OK)
-        return err;
+    int wal = journal_wal(c);
+    if (wal < 0)
+        return sq_fail(c, -wal, "journal_mode");
     if (!wal) {
         kh_error("store: sqlite: cannot switch the database to WAL mode");
         return KH_ERR_STORE;
     }
     /* secure_delete: a destroyed key's ciphertext is overwritten in the
      * file instead of lingering in a free page. */
-    rc = sqlite3_exec(c->db,
-                      "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
-                      " PRAGMA secure_delete=ON;",
-                      NULL, NULL, NULL);
+    int rc = sqlite3_exec(c->db,
+                          "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+                          " PRAGMA secure_delete=ON;",
+                          NULL, NULL, NULL);
     return rc == SQLITE_OK ? KH_OK : sq_fail(c, rc, "pragmas");
 }
 
@@ -564,6 +594,9 @@ static const struct kh_store_ops sqlite_ops = {
     .grant_perms = sq_grant_perms,
     .kes_name_claim = sq_kes_name_claim,
     .kes_name_get = sq_kes_name_get,
+    .object_insert_audited = sq_object_insert_audited,
+    .object_update_audited = sq_object_update_audited,
+    .kes_name_claim_audited = sq_kes_name_claim_audited,
 };
 
 /* SQLite would create the file 0644; the database names every key and its

@@ -16,6 +16,12 @@
  * reading the chain head once, hashing each row (one SHA-256), inserting
  * it, and moving the head once.
  *
+ * An object write may carry its operation's audit row (the *_audited
+ * writes of store.h): the row is chained with the others if and only if
+ * its write succeeded, so the object and its row commit together, under
+ * one fsync, or neither does. Should the chaining itself fail, such a
+ * batch is failed whole rather than let a write commit without its row.
+ *
  * Rows marked sync_later (read-only operations, when configured) need not
  * wait for an fsync: a batch made only of them commits with
  * synchronous=NORMAL (the WAL frames are written, not synced; they survive
@@ -34,9 +40,9 @@
 #define SYNC_LATER_MAX_US 100000
 
 struct sq_job {
-    sq_write_fn fn; /* NULL for an audit row */
+    sq_write_fn fn; /* NULL for an audit row alone */
     void *arg;
-    kh_audit_row *audit; /* the row to chain, when fn is NULL */
+    kh_audit_row *audit; /* the row to chain, NULL for a write alone */
     kh_buf prepared;     /* its encoding (kh_audit_chain_prepare) */
     kh_err err;
     int done;          /* committed (or failed) */
@@ -79,14 +85,27 @@ static void run_job(sq_conn *c, sq_job *j)
         j->err = KH_ERR_STORE;
 }
 
+/* A row to chain: alone, or with a write that succeeded. */
+static int chained(const sq_job *j)
+{
+    return j->audit && (!j->fn || j->err == KH_OK);
+}
+
 /* Number, hash and insert the batch's audit rows, then move the head: all
- * or none of them (one savepoint). Returns an error only when the
- * transaction itself can no longer be trusted. */
+ * or none of them (one savepoint). Returns an error when the transaction
+ * can no longer be trusted, or when the rows failed and one of them belongs
+ * to a write (which must not commit without it). */
 static kh_err chain_audit(sq_conn *c, sq_job *batch)
 {
-    while (batch && batch->fn)
-        batch = batch->next;
-    if (!batch)
+    int with_write = 0;
+    sq_job *first = NULL;
+    for (sq_job *j = batch; j; j = j->next) {
+        if (!chained(j))
+            continue;
+        first = first ? first : j;
+        with_write |= j->fn != NULL;
+    }
+    if (!first)
         return KH_OK;
     uint8_t hash[KH_AUDIT_HASH_LEN];
     int64_t id = 0;
@@ -94,8 +113,8 @@ static kh_err chain_audit(sq_conn *c, sq_job *batch)
     if (err != KH_OK)
         return err;
     err = sq_audit_head_get(c, &id, hash);
-    for (sq_job *j = batch; err == KH_OK && j; j = j->next) {
-        if (j->fn)
+    for (sq_job *j = first; err == KH_OK && j; j = j->next) {
+        if (!chained(j))
             continue;
         j->audit->id = ++id;
         err = kh_audit_chain_seal(&j->prepared, hash, id, j->audit->hash);
@@ -105,12 +124,13 @@ static kh_err chain_audit(sq_conn *c, sq_job *batch)
     }
     if (err == KH_OK)
         err = sq_audit_head_put(c, id, hash);
-    for (sq_job *j = batch; j; j = j->next)
-        if (!j->fn)
+    for (sq_job *j = first; err != KH_OK && j; j = j->next)
+        if (chained(j))
             j->err = err;
     if (err != KH_OK && savepoint(c, SQ_ROLLBACK_TO_AUDIT) != KH_OK)
         return KH_ERR_STORE;
-    return savepoint(c, SQ_RELEASE_AUDIT);
+    kh_err released = savepoint(c, SQ_RELEASE_AUDIT);
+    return released != KH_OK ? released : with_write ? err : KH_OK;
 }
 
 static int64_t mono_us(void)
@@ -224,11 +244,17 @@ kh_err sq_group_write(kh_store *s, sq_write_fn fn, void *arg)
     return submit(s, &job);
 }
 
-kh_err sq_group_audit(kh_store *s, kh_audit_row *row)
+kh_err sq_group_write_audited(kh_store *s, sq_write_fn fn, void *arg, kh_audit_row *row)
 {
-    sq_job job = {.audit = row};
-    kh_audit_chain_prepare(row, &job.prepared);
+    sq_job job = {.fn = fn, .arg = arg, .audit = row};
+    if (row)
+        kh_audit_chain_prepare(row, &job.prepared);
     kh_err err = submit(s, &job);
     kh_buf_free(&job.prepared);
     return err;
+}
+
+kh_err sq_group_audit(kh_store *s, kh_audit_row *row)
+{
+    return sq_group_write_audited(s, NULL, NULL, row);
 }

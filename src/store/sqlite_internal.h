@@ -98,6 +98,9 @@ kh_err sq_group_write(kh_store *s, sq_write_fn fn, void *arg);
  * row of its batch after the batch's other writes, reading and moving the
  * chain head once. Sets row->id and row->hash on success. */
 kh_err sq_group_audit(kh_store *s, kh_audit_row *row);
+/* fn's write and, if it succeeds, row (may be NULL) chained in the same
+ * transaction: both commit or neither (store.h, *_audited). */
+kh_err sq_group_write_audited(kh_store *s, sq_write_fn fn, void *arg, kh_audit_row *row);
 
 /* Borrow a connection (waits when all are busy); give it back with
  * sq_release, which also rolls back a transaction left open. */
@@ -130,6 +133,9 @@ kh_err sq_object_insert(kh_store *s, const kh_obj_row *row);
 kh_err sq_object_insert_many(kh_store *s, const kh_obj_row *const *rows, size_t n);
 kh_err sq_object_get(kh_store *s, const char *uid, kh_obj_row **out);
 kh_err sq_object_update(kh_store *s, const kh_obj_row *row);
+kh_err sq_object_insert_audited(kh_store *s, const kh_obj_row *const *rows, size_t n,
+                                kh_audit_row *audit);
+kh_err sq_object_update_audited(kh_store *s, const kh_obj_row *row, kh_audit_row *audit);
 kh_err sq_object_locate(kh_store *s, const kh_locate_query *q, char ***uids, size_t *n);
 
 kh_err sq_audit_append(kh_store *s, kh_audit_row *row);
@@ -147,6 +153,8 @@ kh_err sq_grant_perms(kh_store *s, const char *owner, const char *object_uid, co
                       uint32_t *perms);
 kh_err sq_kes_name_claim(kh_store *s, const char *owner, const char *name, const char *holder,
                          const char *expected);
+kh_err sq_kes_name_claim_audited(kh_store *s, const char *owner, const char *name,
+                                 const char *holder, const char *expected, kh_audit_row *audit);
 kh_err sq_kes_name_get(kh_store *s, const char *owner, const char *name, char **holder);
 
 #endif

@@ -41,6 +41,13 @@ kh_err sq_kes_name_claim(kh_store *s, const char *owner, const char *name, const
     return sq_group_write(s, claim_on, &a);
 }
 
+kh_err sq_kes_name_claim_audited(kh_store *s, const char *owner, const char *name,
+                                 const char *holder, const char *expected, kh_audit_row *audit)
+{
+    claim a = {owner, name, holder, expected};
+    return sq_group_write_audited(s, claim_on, &a, audit);
+}
+
 kh_err sq_kes_name_get(kh_store *s, const char *owner, const char *name, char **holder)
 {
     sq_conn *c = NULL;

@@ -13,6 +13,7 @@
 #include "common/mem.h"
 #include "store/sqlite_internal.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- insert ----------------------------------------------------------- */
@@ -81,6 +82,13 @@ kh_err sq_object_insert_many(kh_store *s, const kh_obj_row *const *rows, size_t 
     return sq_group_write(s, insert_rows, &m);
 }
 
+kh_err sq_object_insert_audited(kh_store *s, const kh_obj_row *const *rows, size_t n,
+                                kh_audit_row *audit)
+{
+    struct many m = {rows, n};
+    return sq_group_write_audited(s, insert_rows, &m, audit);
+}
+
 /* ---- get -------------------------------------------------------------- */
 
 static char *column_strdup(sqlite3_stmt *st, int i)
@@ -108,26 +116,25 @@ static kh_obj_row *read_row(sqlite3_stmt *st)
     return r;
 }
 
-static kh_err read_names(sq_conn *c, kh_obj_row *r)
+/* The name column of the current row of SQ_OBJ_GET, if any, into r. */
+static void add_name(sqlite3_stmt *st, kh_obj_row *r, size_t *cap)
 {
-    sqlite3_stmt *st = sq_stmt(c, SQ_NAME_GET);
-    if (!st)
-        return KH_ERR_STORE;
-    sqlite3_bind_text(st, 1, r->uid, -1, SQLITE_STATIC);
-    size_t cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (r->n_names == cap) {
-            cap = cap ? 2 * cap : 4;
-            r->names = kh_xrealloc(r->names, cap * sizeof(*r->names));
-        }
-        r->names[r->n_names++] = column_strdup(st, 0);
+    if (sqlite3_column_type(st, 13) == SQLITE_NULL)
+        return; /* the LEFT JOIN's row of an object without names */
+    if (r->n_names == *cap) {
+        *cap = *cap ? 2 * *cap : 4;
+        r->names = kh_xrealloc(r->names, *cap * sizeof(*r->names));
     }
-    kh_err err = rc == SQLITE_DONE ? KH_OK : sq_fail(c, rc, "name select");
-    sq_done(st);
-    return err;
+    r->names[r->n_names++] = column_strdup(st, 13);
 }
 
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* One statement (in autocommit, its own read snapshot): the object from
+ * its first row, one name per row. */
 static kh_err get_on(sq_conn *c, const char *uid, kh_obj_row **out)
 {
     sqlite3_stmt *st = sq_stmt(c, SQ_OBJ_GET);
@@ -141,13 +148,20 @@ static kh_err get_on(sq_conn *c, const char *uid, kh_obj_row **out)
         return err;
     }
     kh_obj_row *r = read_row(st);
+    size_t cap = 0;
+    do
+        add_name(st, r, &cap);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW);
+    kh_err err = rc == SQLITE_DONE ? KH_OK : sq_fail(c, rc, "object select");
     sq_done(st);
-    kh_err err = read_names(c, r);
-    if (err != KH_OK)
+    if (err != KH_OK) {
         kh_obj_row_free(&r);
-    else
-        *out = r;
-    return err;
+        return err;
+    }
+    if (r->n_names > 1) /* in name order, as before */
+        qsort(r->names, r->n_names, sizeof(*r->names), cmp_name);
+    *out = r;
+    return KH_OK;
 }
 
 kh_err sq_object_get(kh_store *s, const char *uid, kh_obj_row **out)
@@ -156,11 +170,7 @@ kh_err sq_object_get(kh_store *s, const char *uid, kh_obj_row **out)
     kh_err err = sq_acquire(s, &c);
     if (err != KH_OK)
         return err;
-    /* A read transaction so the row and its names come from one snapshot. */
-    if ((err = sq_begin(c, 0)) == KH_OK) {
-        err = get_on(c, uid, out);
-        sq_rollback(c);
-    }
+    err = get_on(c, uid, out);
     sq_release(s, c);
     return err;
 }
@@ -215,6 +225,11 @@ static kh_err update_row(sq_conn *c, void *arg)
 kh_err sq_object_update(kh_store *s, const kh_obj_row *row)
 {
     return sq_group_write(s, update_row, (void *)row);
+}
+
+kh_err sq_object_update_audited(kh_store *s, const kh_obj_row *row, kh_audit_row *audit)
+{
+    return sq_group_write_audited(s, update_row, (void *)row, audit);
 }
 
 /* ---- locate ----------------------------------------------------------- */

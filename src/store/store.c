@@ -182,13 +182,58 @@ static int audit_field_ok(const char *f)
     return f && strlen(f) <= KH_AUDIT_FIELD_MAX;
 }
 
+static kh_err audit_row_ok(const kh_audit_row *row);
+
 kh_err kh_store_audit_append(kh_store *s, kh_audit_row *row)
 {
-    if (!row || !audit_field_ok(row->principal) || !audit_field_ok(row->client_addr) ||
-        !audit_field_ok(row->operation) || !audit_field_ok(row->object_uid) ||
-        !audit_field_ok(row->result))
+    if (audit_row_ok(row) != KH_OK)
         return KH_ERR_INVALID_ARG;
     return s->ops->audit_append(s, row);
+}
+
+static kh_err audit_row_ok(const kh_audit_row *row)
+{
+    return row && audit_field_ok(row->principal) && audit_field_ok(row->client_addr) &&
+                   audit_field_ok(row->operation) && audit_field_ok(row->object_uid) &&
+                   audit_field_ok(row->result)
+               ? KH_OK
+               : KH_ERR_INVALID_ARG;
+}
+
+kh_err kh_store_object_insert_audited(kh_store *s, const kh_obj_row *const *rows, size_t n,
+                                      kh_audit_row *audit)
+{
+    if (!audit)
+        return kh_store_object_insert_many(s, rows, n);
+    if (!rows || n == 0 || audit_row_ok(audit) != KH_OK)
+        return KH_ERR_INVALID_ARG;
+    for (size_t i = 0; i < n; i++) {
+        kh_err err = check_row(rows[i]);
+        if (err != KH_OK)
+            return err;
+    }
+    return s->ops->object_insert_audited(s, rows, n, audit);
+}
+
+kh_err kh_store_object_update_audited(kh_store *s, const kh_obj_row *row, kh_audit_row *audit)
+{
+    if (!audit)
+        return kh_store_object_update(s, row);
+    kh_err err = check_row(row);
+    if (err == KH_OK)
+        err = audit_row_ok(audit);
+    return err != KH_OK ? err : s->ops->object_update_audited(s, row, audit);
+}
+
+kh_err kh_store_kes_name_claim_audited(kh_store *s, const char *owner, const char *name,
+                                       const char *holder, const char *expected,
+                                       kh_audit_row *audit)
+{
+    if (!audit)
+        return kh_store_kes_name_claim(s, owner, name, holder, expected);
+    if (!owner || !*owner || !name || !*name || !holder || !*holder || audit_row_ok(audit) != KH_OK)
+        return KH_ERR_INVALID_ARG;
+    return s->ops->kes_name_claim_audited(s, owner, name, holder, expected, audit);
 }
 
 kh_err kh_store_audit_read(kh_store *s, int64_t after_id, size_t max, kh_audit_row **rows,

@@ -136,6 +136,12 @@ struct kh_store_ops {
     kh_err (*kes_name_claim)(kh_store *s, const char *owner, const char *name, const char *holder,
                              const char *expected);
     kh_err (*kes_name_get)(kh_store *s, const char *owner, const char *name, char **holder);
+    /* Object writes with their audit row in the same transaction */
+    kh_err (*object_insert_audited)(kh_store *s, const kh_obj_row *const *rows, size_t n,
+                                    kh_audit_row *audit);
+    kh_err (*object_update_audited)(kh_store *s, const kh_obj_row *row, kh_audit_row *audit);
+    kh_err (*kes_name_claim_audited)(kh_store *s, const char *owner, const char *name,
+                                     const char *holder, const char *expected, kh_audit_row *audit);
 };
 
 struct kh_store {
@@ -416,5 +422,22 @@ kh_err kh_store_member_history(kh_store *s, int64_t realm_id, kh_member_row **ro
  * other than the owner. */
 kh_err kh_store_realm_perms(kh_store *s, int64_t realm_id, const char *principal,
                             uint32_t *perms) KH_MUST_CHECK;
+
+/* ---- an operation's write and its audit row, in one commit ------------ */
+
+/* kh_store_object_insert_many (n >= 1) and kh_store_object_update, and in
+ * the same transaction, if and only if the write succeeds, the append of
+ * audit to the chain (as kh_store_audit_append: sets audit->id and
+ * audit->hash). The object and its row are durable together when it
+ * returns KH_OK; on any failure neither is stored. audit may be NULL: then
+ * the plain write. One commit (and one fsync) where there were two. */
+kh_err kh_store_object_insert_audited(kh_store *s, const kh_obj_row *const *rows, size_t n,
+                                      kh_audit_row *audit) KH_MUST_CHECK;
+kh_err kh_store_object_update_audited(kh_store *s, const kh_obj_row *row,
+                                      kh_audit_row *audit) KH_MUST_CHECK;
+/* The same for kh_store_kes_name_claim (the last write of a KES create). */
+kh_err kh_store_kes_name_claim_audited(kh_store *s, const char *owner, const char *name,
+                                       const char *holder, const char *expected,
+                                       kh_audit_row *audit) KH_MUST_CHECK;
 
 #endif

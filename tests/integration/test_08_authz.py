@@ -203,6 +203,80 @@ def test_audit_verify_finds_a_cut_tail(module_server, clients, tmp_path):
     assert r.stdout.startswith("BROKEN: row %d:" % last), r.stdout
 
 
+def test_audit_one_row_per_operation(tmp_path, certs, client, users):
+    """A write and its audit row share one commit (docs/audit.md); still
+    exactly one row per operation, allowed, refused or failed, with the same
+    object as before, and the chain verifies."""
+    from kmip.pie import objects as pobjects
+    import os
+    srv = kh_support.KeyholdServer(tmp_path / "once", certs)
+    srv.start()
+    try:
+        alice, bob = client(srv, "alice"), client(srv, "bob")
+        uid = alice.create(ALG.AES, 256, cryptographic_usage_mask=[MASK.ENCRYPT, MASK.DECRYPT])
+        reg = alice.register(pobjects.SymmetricKey(ALG.AES, 128, os.urandom(16)))
+        alice.activate(uid)
+        new = alice.rekey(uid=uid)
+        alice.revoke(enums.RevocationReasonCode.CESSATION_OF_OPERATION, uid)
+        alice.destroy(uid)
+        pub, priv = alice.create_key_pair(ALG.RSA, 2048)
+        assert outcome(lambda: bob.activate(reg)) == RR.ITEM_NOT_FOUND  # refused
+        assert outcome(lambda: alice.destroy(new)) == RR.ILLEGAL_OPERATION  # failed: Active
+    finally:
+        srv.stop()
+    rows = audit_rows(srv.db_path)
+    a, b = users["alice"][1], users["bob"][1]
+    got = [(r[1], r[3], r[4], r[5]) for r in rows]
+    assert got == [
+        (a, "Create", uid, "KH_OK"), (a, "Register", reg, "KH_OK"),
+        (a, "Activate", uid, "KH_OK"), (a, "Rekey", uid, "KH_OK"),
+        (a, "Revoke", uid, "KH_OK"), (a, "Destroy", uid, "KH_OK"),
+        (a, "CreateKeyPair", "", "KH_OK"), (b, "Activate", reg, "KH_ERR_NOT_FOUND"),
+        (a, "Destroy", new, got[-1][3])], got
+    assert got[-1][3] != "KH_OK"
+    assert [r[0] for r in rows] == list(range(1, len(rows) + 1))
+    with sqlite3.connect(str(srv.db_path)) as db:  # the objects are there too
+        for u in (uid, reg, new, pub, priv):
+            assert db.execute("SELECT count(*) FROM object WHERE uid = ?", (u,)).fetchone() == (1,)
+    r = keyhold("audit", "verify", "--db", db_url(srv))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.strip() == "OK: %d rows" % len(rows), r.stdout
+
+
+def test_audit_one_row_per_kes_write(tmp_path, certs):
+    """KES create, import and delete carry their row on their last write:
+    still one row each (and one for a refused create of a taken name)."""
+    import base64
+    import os
+    srv = kh_support.KeyholdServer(tmp_path / "kes-once", certs)
+    srv.start()
+    try:
+        def call(method, path, body=None):
+            conn = kh_support.https_connection(srv.https_port, "alice")
+            conn.request(method, path, json.dumps(body) if body is not None else None,
+                         {"Content-Type": "application/json"})
+            status = conn.getresponse().status
+            conn.close()
+            return status
+        assert call("POST", "/v1/key/create/once-a") == 200
+        assert call("POST", "/v1/key/create/once-a") == 400  # taken
+        key = base64.b64encode(os.urandom(32)).decode()
+        assert call("POST", "/v1/key/import/once-b", {"key": key, "cipher": "AES256"}) == 200
+        assert call("DELETE", "/v1/key/delete/once-a") == 200
+        assert call("DELETE", "/v1/key/delete/once-a") == 404  # gone
+    finally:
+        srv.stop()
+    rows = audit_rows(srv.db_path)
+    ops = [(r[3], r[5]) for r in rows]
+    assert ops == [("kes_key_create", "KH_OK"), ("kes_key_create", "KH_ERR_EXISTS"),
+                   ("kes_key_import", "KH_OK"), ("kes_key_delete", "KH_OK"),
+                   ("kes_key_delete", "KH_ERR_NOT_FOUND")], ops
+    assert rows[0][4] and rows[0][4] == rows[3][4]  # the key's uid, created then deleted
+    assert rows[2][4] and rows[2][4] != rows[0][4]
+    r = keyhold("audit", "verify", "--db", db_url(srv))
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
 # ---- grants ---------------------------------------------------------------
 
 

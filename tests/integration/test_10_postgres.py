@@ -73,7 +73,7 @@ def test_object_created_on_one_node_is_served_by_the_other(two_nodes, client):
     assert e.value.status == enums.ResultStatus.OPERATION_FAILED
 
 
-def test_concurrent_creates_on_both_nodes(two_nodes, client):
+def test_concurrent_creates_on_both_nodes(two_nodes, client, pg_url):
     a, b = two_nodes
     made, errors = [], []
 
@@ -96,6 +96,15 @@ def test_concurrent_creates_on_both_nodes(two_nodes, client):
     for srv in (a, b):
         found = set(client(srv).locate())
         assert set(made) <= found
+    # each Create's row went with its object (one batch per node, shared
+    # commits): one row each, one chain across both nodes
+    rows = subprocess.run(["psql", pg_url, "-tAc", "SELECT object_uid FROM audit"
+                           " WHERE operation = 'Create' AND result = 'KH_OK'"],
+                          check=True, capture_output=True, text=True).stdout.split()
+    assert sorted(rows) == sorted(made)
+    r = subprocess.run([str(kh_support.keyhold_bin()), "audit", "verify", "--db", pg_url],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.startswith("OK: "), r.stdout + r.stderr
 
 
 def test_node_with_another_master_key_refuses_to_start(tmp_path, certs, pg_url, client):

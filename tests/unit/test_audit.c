@@ -16,6 +16,7 @@
 #include "crypto/digest.h"
 #include "fixture.h"
 #include "ops/audit.h"
+#include "ops/keyops.h"
 #include "proto/kmip.h"
 #include "proto/kmip_consts.h"
 #include "store/audit_chain.h"
@@ -235,12 +236,113 @@ static void test_chain_seal_matches_canonical(void **state)
     kh_buf_free(&prep);
 }
 
+/* ---- a write carrying its operation's row (ops/audit.h) ---------------- */
+
+static kh_ttlv *aes_attrs(void)
+{
+    kh_ttlv *a = kh_ttlv_new_struct(KH_TAG_ATTRIBUTES);
+    kh_ttlv_add_take(
+        a, kh_ttlv_new_enum(KH_TAG_CRYPTOGRAPHIC_ALGORITHM, KH_CRYPTOGRAPHIC_ALGORITHM_AES));
+    kh_ttlv_add_take(a, kh_ttlv_new_int(KH_TAG_CRYPTOGRAPHIC_LENGTH, 256));
+    return a;
+}
+
+/* Run one operation the way the protocol layer does: prepare, run with
+ * ctx.audit set, finish. Returns the operation's result. */
+typedef kh_err (*op_fn)(kh_ctx *ctx, void *arg);
+
+static kh_err run_audited(kh_fixture *f, const char *name, const char *uid, op_fn fn, void *arg,
+                          bool *written)
+{
+    kh_ctx c = {.principal = "alice", .now = 1700000000, .svc = &f->svc, .client_addr = "x:1"};
+    kh_audit_pending p;
+    kh_audit_prepare(&c, &p, name, uid);
+    c.audit = &p;
+    kh_err err = fn(&c, arg);
+    c.audit = NULL;
+    *written = p.written;
+    assert_int_equal(kh_audit_finish(&c, &p, name, uid ? uid : "", err), KH_OK);
+    return err;
+}
+
+static kh_err do_create(kh_ctx *c, void *arg)
+{
+    kh_ttlv *a = aes_attrs();
+    kh_err err = kh_op_create(c, KH_OBJECT_TYPE_SYMMETRIC_KEY, a, (char **)arg);
+    kh_ttlv_free(&a);
+    return err;
+}
+
+static kh_err do_activate(kh_ctx *c, void *arg)
+{
+    return kh_op_activate(c, arg);
+}
+
+static kh_err do_rekey(kh_ctx *c, void *arg)
+{
+    char **uids = arg; /* [0] old, [1] new */
+    return kh_op_rekey(c, uids[0], 0, NULL, &uids[1]);
+}
+
+static kh_err do_held_create(kh_ctx *c, void *arg)
+{
+    kh_audit_hold(c); /* as a caller with a later write would */
+    kh_err err = do_create(c, arg);
+    kh_audit_release(c);
+    return err;
+}
+
+/* One row per operation; a successful write carries it (no second
+ * append), with the object chosen as before: the created one, the updated
+ * one, the new one of a ReKey; failures and held writes append after. */
+static void test_write_carries_its_row(void **state)
+{
+    kh_fixture *f = *state;
+    char *uid = NULL, *held = NULL;
+    char *rk[2] = {NULL, NULL};
+    bool written = false;
+    assert_int_equal(run_audited(f, "Create", NULL, do_create, &uid, &written), KH_OK);
+    assert_true(written);
+    assert_int_equal(run_audited(f, "Activate", NULL, do_activate, uid, &written), KH_OK);
+    assert_true(written);
+    rk[0] = uid;
+    assert_int_equal(run_audited(f, "ReKey", NULL, do_rekey, rk, &written), KH_OK);
+    assert_true(written);
+    assert_int_equal(run_audited(f, "Activate", "nope", do_activate, "nope", &written),
+                     KH_ERR_NOT_FOUND);
+    assert_false(written);
+    assert_int_equal(run_audited(f, "Create", NULL, do_held_create, &held, &written), KH_OK);
+    assert_false(written); /* held: appended by finish, without an object */
+    size_t n = 0;
+    kh_audit_row *rows = read_all(f, &n);
+    assert_int_equal(n, 5);
+    assert_string_equal(rows[0].operation, "Create");
+    assert_string_equal(rows[0].object_uid, uid);
+    assert_string_equal(rows[0].principal, "alice");
+    assert_string_equal(rows[0].client_addr, "x:1");
+    assert_string_equal(rows[1].object_uid, uid);
+    assert_string_equal(rows[2].operation, "ReKey");
+    assert_string_equal(rows[2].object_uid, rk[1]);
+    assert_string_equal(rows[2].result, "KH_OK");
+    assert_string_equal(rows[3].object_uid, "nope");
+    assert_string_equal(rows[3].result, "KH_ERR_NOT_FOUND");
+    assert_string_equal(rows[4].object_uid, "");
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(rows[i].id, (int64_t)i + 1);
+    kh_audit_rows_free(rows, n);
+    assert_int_equal(broken_at(f), 0);
+    free(uid);
+    free(rk[1]);
+    free(held);
+}
+
 int main(void)
 {
     if (!getenv("KH_TEST_LOG"))
         kh_log_set_level((kh_log_level)(KH_LOG_ERROR + 1));
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_kmip_items_are_recorded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_carries_its_row, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disabled_records_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fields_are_cleaned, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_pages_and_finds_edits, setup, teardown),

@@ -1337,6 +1337,161 @@ static void test_audit_sync_later(void **state)
     assert_int_equal(rows, 7);
 }
 
+/* ---- writes carrying their audit row (store.h, *_audited) ------------------ */
+
+static kh_audit_row op_row(const char *op, const char *uid, const char *result)
+{
+    kh_audit_row r = {0};
+    r.time_us = 42;
+    r.principal = "alice";
+    r.client_addr = "127.0.0.1:1";
+    r.operation = (char *)op;
+    r.object_uid = (char *)uid;
+    r.result = (char *)result;
+    return r;
+}
+
+static int64_t head_id(fixture *f)
+{
+    int64_t id = -1;
+    uint8_t h[KH_AUDIT_HASH_LEN];
+    assert_int_equal(kh_store_audit_head(f->s, &id, h), KH_OK);
+    return id;
+}
+
+/* A write and its row commit together; a failed write leaves no row (and
+ * no object), and the failure row appended next takes the next id. */
+static void test_audited_writes(void **state)
+{
+    fixture *f = *state;
+    kh_obj_row a = make_row(f, "aud-a", "alice", 2, 1);
+    const kh_obj_row *one[] = {&a};
+    kh_audit_row r = op_row("Create", "aud-a", "KH_OK");
+    assert_int_equal(kh_store_object_insert_audited(f->s, one, 1, &r), KH_OK);
+    assert_int_equal(r.id, 1);
+    assert_int_equal(head_id(f), 1);
+
+    /* a taken uid: neither the object nor the row */
+    kh_obj_row b = make_row(f, "aud-b", "alice", 2, 2);
+    const kh_obj_row *two[] = {&b, &a};
+    r = op_row("CreateKeyPair", "", "KH_OK");
+    assert_int_equal(kh_store_object_insert_audited(f->s, two, 2, &r), KH_ERR_EXISTS);
+    assert_int_equal(head_id(f), 1);
+    kh_obj_row *got = NULL;
+    assert_int_equal(kh_store_object_get(f->s, "aud-b", &got), KH_ERR_NOT_FOUND);
+    r = op_row("CreateKeyPair", "", "KH_ERR_EXISTS"); /* what ops/audit.c appends then */
+    assert_int_equal(kh_store_audit_append(f->s, &r), KH_OK);
+    assert_int_equal(r.id, 2);
+
+    /* updates: a stale revision writes nothing; the current one both */
+    assert_int_equal(kh_store_object_get(f->s, "aud-a", &got), KH_OK);
+    kh_obj_row upd = *got;
+    upd.state = 2;
+    upd.revision = got->revision + 1;
+    r = op_row("Activate", "aud-a", "KH_OK");
+    assert_int_equal(kh_store_object_update_audited(f->s, &upd, &r), KH_ERR_CONFLICT);
+    assert_int_equal(head_id(f), 2);
+    upd.revision = got->revision;
+    assert_int_equal(kh_store_object_update_audited(f->s, &upd, &r), KH_OK);
+    assert_int_equal(r.id, 3);
+    kh_obj_row_free(&got);
+    assert_int_equal(kh_store_object_get(f->s, "aud-a", &got), KH_OK);
+    assert_int_equal(got->state, 2);
+    kh_obj_row_free(&got);
+    upd = make_row(f, "aud-none", "alice", 2, 3);
+    r = op_row("Destroy", "aud-none", "KH_OK");
+    assert_int_equal(kh_store_object_update_audited(f->s, &upd, &r), KH_ERR_NOT_FOUND);
+    r.principal = NULL; /* a bad row refuses the write too */
+    assert_int_equal(kh_store_object_insert_audited(f->s, one, 1, &r), KH_ERR_INVALID_ARG);
+
+    kh_audit_row *rows = NULL;
+    size_t n = 0;
+    assert_int_equal(kh_store_audit_read(f->s, 0, 10, &rows, &n), KH_OK);
+    assert_int_equal(n, 3);
+    assert_string_equal(rows[0].operation, "Create");
+    assert_string_equal(rows[1].result, "KH_ERR_EXISTS");
+    assert_string_equal(rows[2].operation, "Activate");
+    kh_audit_rows_free(rows, n);
+    reopen(f);
+    int64_t total = -1;
+    assert_int_equal(verify_broken(f, &total), 0);
+    assert_int_equal(total, 3);
+}
+
+/* Many threads: writes carrying rows (half of them failing on a taken
+ * uid, then appending their failure row), plain appends and plain writes,
+ * all in shared batches. One row per operation, ids 1..N, each row where
+ * its write is. */
+#define CARRY_THREADS 8
+#define CARRY_PER_THREAD 16
+
+typedef struct carry_worker {
+    fixture *f;
+    int id;
+    int failures;
+} carry_worker;
+
+static void *carry_worker_fn(void *arg)
+{
+    carry_worker *w = arg;
+    char uid[32];
+    for (int i = 0; i < CARRY_PER_THREAD; i++) {
+        snprintf(uid, sizeof(uid), i % 2 ? "c-taken" : "c%d-%d", w->id, i);
+        kh_obj_row o = make_row(w->f, uid, "alice", 2, i);
+        const kh_obj_row *rows[] = {&o};
+        kh_audit_row r = op_row("Create", uid, "KH_OK");
+        r.time_us = 1000 * w->id + i;
+        kh_err err = w->id % 4 == 3 ? kh_store_object_insert(w->f->s, &o)
+                                    : kh_store_object_insert_audited(w->f->s, rows, 1, &r);
+        if (err != KH_OK || w->id % 4 == 3) {
+            r = op_row("Create", uid, kh_err_name(err));
+            r.time_us = 1000 * w->id + i;
+            r.sync_later = w->id % 4 == 1;
+            if (kh_store_audit_append(w->f->s, &r) != KH_OK)
+                w->failures++;
+        }
+        if ((err == KH_OK) == (i % 2 == 1))
+            w->failures++; /* the taken uid must fail, the others not */
+    }
+    return NULL;
+}
+
+static void test_audited_writes_concurrent(void **state)
+{
+    fixture *f = *state;
+    enum { N = CARRY_THREADS * CARRY_PER_THREAD };
+    pthread_t t[CARRY_THREADS];
+    carry_worker w[CARRY_THREADS];
+    int seen[CARRY_THREADS][CARRY_PER_THREAD] = {{0}};
+    insert_simple(f, "c-taken", "alice", 2, 0);
+    for (int i = 0; i < CARRY_THREADS; i++) {
+        w[i] = (carry_worker){f, i, 0};
+        assert_int_equal(pthread_create(&t[i], NULL, carry_worker_fn, &w[i]), 0);
+    }
+    for (int i = 0; i < CARRY_THREADS; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(w[i].failures, 0);
+    }
+    int64_t total = -1;
+    assert_int_equal(verify_broken(f, &total), 0);
+    assert_int_equal(total, N);
+    kh_audit_row *rows = NULL;
+    size_t n = 0;
+    assert_int_equal(kh_store_audit_read(f->s, 0, N + 1, &rows, &n), KH_OK);
+    assert_int_equal(n, N);
+    for (size_t k = 0; k < n; k++) {
+        int who = (int)(rows[k].time_us / 1000), i = (int)(rows[k].time_us % 1000);
+        assert_true(who < CARRY_THREADS && i < CARRY_PER_THREAD);
+        assert_int_equal(seen[who][i]++, 0);
+        assert_string_equal(rows[k].result, i % 2 ? "KH_ERR_EXISTS" : "KH_OK");
+        kh_obj_row *o = NULL;
+        kh_err err = kh_store_object_get(f->s, rows[k].object_uid, &o);
+        assert_int_equal(err, KH_OK); /* c-taken for the failures */
+        kh_obj_row_free(&o);
+    }
+    kh_audit_rows_free(rows, n);
+}
+
 /* ---- grants ---------------------------------------------------------------- */
 
 static uint32_t perms_of(fixture *f, const char *owner, const char *uid, const char *who)
@@ -1440,6 +1595,20 @@ static void test_kes_names(void **state)
     assert_string_equal(h, "uid-c");
     free(h);
     assert_int_equal(kh_store_kes_name_claim(f->s, "kes", "", "x", NULL), KH_ERR_INVALID_ARG);
+    /* a claim carrying its audit row: both or neither */
+    kh_audit_row r = op_row("kes_key_create", "uid-e", "KH_OK");
+    assert_int_equal(kh_store_kes_name_claim_audited(f->s, "kes", "k", "uid-e", "uid-a", &r),
+                     KH_ERR_EXISTS);
+    assert_int_equal(head_id(f), 0);
+    assert_int_equal(kh_store_kes_name_claim_audited(f->s, "kes", "k", "uid-e", "uid-d", &r),
+                     KH_OK);
+    assert_int_equal(r.id, 1);
+    assert_int_equal(kh_store_kes_name_get(f->s, "kes", "k", &h), KH_OK);
+    assert_string_equal(h, "uid-e");
+    free(h);
+    int64_t total = -1;
+    assert_int_equal(verify_broken(f, &total), 0);
+    assert_int_equal(total, 1);
 }
 
 static void test_pg_skipped(void **state)
@@ -1479,6 +1648,8 @@ static void test_pg_skipped(void **state)
         cmocka_unit_test_setup_teardown(test_audit_concurrent, setup, teardown),                   \
         cmocka_unit_test_setup_teardown(test_audit_batched_appends, setup, teardown),              \
         cmocka_unit_test_setup_teardown(test_audit_sync_later, setup, teardown),                   \
+        cmocka_unit_test_setup_teardown(test_audited_writes, setup, teardown),                     \
+        cmocka_unit_test_setup_teardown(test_audited_writes_concurrent, setup, teardown),          \
         cmocka_unit_test_setup_teardown(test_grants, setup, teardown),                             \
         cmocka_unit_test_setup_teardown(test_locate_visible, setup, teardown),                     \
         cmocka_unit_test_setup_teardown(test_kes_names, setup, teardown)
