@@ -80,6 +80,9 @@ static const kh_option serve_opts[] = {
     {"proxy-trusted-address", NULL,
      "comma list of reverse proxy IPs or CIDR blocks whose X-Forwarded-For and "
      "X-Forwarded-Proto are believed (logs, audit log)"},
+    {"durability", "power",
+     "power: a write is fsync'd before its reply; process: it survives a crash or kill -9 of "
+     "keyhold, not a power cut (SQLite; docs/configuration.md)"},
     {"audit-sync-reads", "true",
      "true: a read's audit row is on disk before the reply; false: written before it, "
      "fsync'd with the next commit (docs/audit.md)"},
@@ -175,6 +178,20 @@ static kh_err config_bool(const kh_config *cfg, const char *name, int *out)
     }
     fprintf(stderr, "keyhold: --%s must be true or false\n", name);
     return KH_ERR_CONFIG;
+}
+
+static kh_err set_durability(const kh_config *cfg, kh_store *store)
+{
+    const char *d = kh_config_get(cfg, "durability");
+    if (strcmp(d, "power") == 0)
+        return KH_OK;
+    if (strcmp(d, "process") != 0) {
+        fprintf(stderr, "keyhold: --durability must be power or process\n");
+        return KH_ERR_CONFIG;
+    }
+    kh_warn("--durability=process: an acknowledged write survives a crash of keyhold but may be "
+            "lost if the machine loses power or its kernel crashes");
+    return kh_store_set_durability(store, KH_DURABLE_PROCESS);
 }
 
 static void write_ready(const char *path, int port, int https_port, int kes_port)
@@ -416,6 +433,8 @@ int kh_cmd_serve(int argc, char **argv)
         err = kh_crypto_init(0);
     if (err == KH_OK)
         err = open_store(kh_config_get(&cfg, "db"), &store);
+    if (err == KH_OK)
+        err = set_durability(&cfg, store);
     if (err == KH_OK)
         err = kh_store_realm_ensure(store, "default", &realm);
     if (err == KH_OK)

@@ -5,7 +5,9 @@
  * connections, opened lazily; a thread borrows one per call and waits when
  * all are busy. Each connection runs in WAL mode (readers never block the
  * writer) with synchronous=FULL, so a row is on disk once its transaction
- * has committed, even if the process is killed the next instant. Managed
+ * has committed, even if the machine loses power the next instant; with
+ * --durability=process (kh_store_set_durability) synchronous=NORMAL, so a
+ * committed row survives a crash or kill -9 of keyhold but not a power cut. Managed
  * objects and Locate live in sqlite_objects.c.
  */
 #include "store/sqlite.h"
@@ -285,6 +287,15 @@ static kh_err conn_open(const char *path, sq_conn **out)
     return KH_OK;
 }
 
+/* PRAGMA synchronous for c: NORMAL (in WAL mode a commit is written, not
+ * synced: it survives a crash of the process, not of the machine) or
+ * FULL. */
+static int set_sync(sq_conn *c, int normal)
+{
+    return sqlite3_exec(c->db, normal ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL",
+                        NULL, NULL, NULL);
+}
+
 kh_err sq_acquire(kh_store *s, sq_conn **out)
 {
     sq_store *q = (sq_store *)s;
@@ -300,8 +311,13 @@ kh_err sq_acquire(kh_store *s, sq_conn **out)
         return KH_OK;
     }
     q->n_open++; /* reserve the slot, open without holding the lock */
+    int normal = q->group.sync_normal;
     pthread_mutex_unlock(&q->mu);
     kh_err err = conn_open(q->path, &c);
+    if (err == KH_OK && normal && set_sync(c, 1) != SQLITE_OK) {
+        conn_close(c);
+        err = KH_ERR_STORE;
+    }
     if (err != KH_OK) {
         pthread_mutex_lock(&q->mu);
         q->n_open--;
@@ -571,8 +587,24 @@ static kh_err sqlite_realm_key_insert(kh_store *s, int64_t realm_id, int32_t ver
 
 /* ---- opening ---------------------------------------------------------- */
 
+/* The pool's idle connections change now, new ones when they open. */
+static kh_err sqlite_set_durability(kh_store *s, kh_durability d)
+{
+    sq_store *q = (sq_store *)s;
+    int normal = d == KH_DURABLE_PROCESS;
+    pthread_mutex_lock(&q->mu);
+    q->group.sync_normal = normal;
+    kh_err err = KH_OK;
+    for (sq_conn *c = q->idle; c && err == KH_OK; c = c->next)
+        if (set_sync(c, normal) != SQLITE_OK)
+            err = KH_ERR_STORE;
+    pthread_mutex_unlock(&q->mu);
+    return err;
+}
+
 static const struct kh_store_ops sqlite_ops = {
     .name = "sqlite",
+    .set_durability = sqlite_set_durability,
     .close = sqlite_close,
     .migrate = sqlite_migrate,
     .schema_version = sqlite_schema_version,

@@ -165,7 +165,8 @@ static void restore_full_sync(sq_conn *c)
 static void run_batch(kh_store *s, sq_job *batch)
 {
     sq_group *g = sq_group_of(s);
-    int lazy = may_skip_sync(g, batch);
+    /* with KH_DURABLE_PROCESS every connection already skips the fsync */
+    int lazy = !g->sync_normal && may_skip_sync(g, batch);
     sq_conn *c = NULL;
     kh_err err = sq_acquire(s, &c);
     if (err == KH_OK && lazy &&

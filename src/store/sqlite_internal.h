@@ -87,6 +87,7 @@ typedef struct sq_group {
     sq_job **tail;
     int leader;           /* a thread is committing a batch */
     int64_t last_sync_us; /* CLOCK_MONOTONIC of the last fsync'd commit */
+    int sync_normal;      /* KH_DURABLE_PROCESS: every connection synchronous=NORMAL */
 } sq_group;
 
 void sq_group_init(sq_group *g);

@@ -323,3 +323,10 @@ kh_err kh_store_kes_name_get(kh_store *s, const char *owner, const char *name, c
         return KH_ERR_INVALID_ARG;
     return s->ops->kes_name_get(s, owner, name, holder);
 }
+
+kh_err kh_store_set_durability(kh_store *s, kh_durability d)
+{
+    if (!s || (d != KH_DURABLE_POWER && d != KH_DURABLE_PROCESS))
+        return KH_ERR_INVALID_ARG;
+    return s->ops->set_durability ? s->ops->set_durability(s, d) : KH_OK;
+}

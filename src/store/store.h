@@ -102,8 +102,19 @@ typedef struct kh_grant_row {
 /* Free rows[0..n) and the array. */
 void kh_grant_rows_free(kh_grant_row *rows, size_t n);
 
+/* When an acknowledged write is durable. */
+typedef enum kh_durability {
+    KH_DURABLE_POWER = 0, /* on disk (fsync'd) before it is acknowledged */
+    KH_DURABLE_PROCESS,   /* survives a crash or kill -9 of keyhold; the
+                           * newest writes may be lost to a power cut or a
+                           * kernel crash */
+} kh_durability;
+
 struct kh_store_ops {
     const char *name;
+    /* NULL: the backend's writes are as durable as its server makes them
+     * (PostgreSQL: keyhold's own crash never loses a commit). */
+    kh_err (*set_durability)(kh_store *s, kh_durability d);
     void (*close)(kh_store *s);
     kh_err (*migrate)(kh_store *s, int *applied);
     kh_err (*schema_version)(kh_store *s, int *version);
@@ -152,6 +163,10 @@ struct kh_store {
 kh_err kh_store_open(const char *url, kh_store **out) KH_MUST_CHECK;
 /* Close and free; sets *s to NULL; accepts NULL. */
 void kh_store_close(kh_store **s);
+
+/* Choose when writes are durable (default KH_DURABLE_POWER); call it
+ * before the store is shared. A backend without the choice ignores it. */
+kh_err kh_store_set_durability(kh_store *s, kh_durability d) KH_MUST_CHECK;
 
 /* Apply pending numbered migrations in one transaction each; *applied (may
  * be NULL) receives how many ran. */

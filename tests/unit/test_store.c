@@ -5,6 +5,7 @@
  * nodes are in test_store_concurrency.c, the audit chain in
  * test_store_audit.c; the fixture is store_harness.h.
  */
+#include "store/sqlite_internal.h"
 #include "store_harness.h"
 
 #include <setjmp.h>
@@ -90,6 +91,41 @@ static void test_sqlite_file_private(void **state)
     kh_store_close(&s);
     assert_int_equal(stat(f->path, &st), 0);
     assert_int_equal(st.st_mode & 077, 0);
+}
+
+/* PRAGMA synchronous of a pooled connection: 2 = FULL, 1 = NORMAL. */
+static int pooled_sync(fixture *f)
+{
+    sq_conn *c = NULL;
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sq_acquire(f->s, &c), KH_OK);
+    assert_int_equal(sqlite3_prepare_v2(c->db, "PRAGMA synchronous", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sq_release(f->s, c);
+    return v;
+}
+
+/* --durability: FULL by default; NORMAL for process durability on the
+ * pooled connection and on connections opened later; back to FULL. */
+static void test_sqlite_durability(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(pooled_sync(f), 2);
+    assert_int_equal(kh_store_set_durability(f->s, KH_DURABLE_PROCESS), KH_OK);
+    assert_int_equal(pooled_sync(f), 1);
+    insert_simple(f, "after-normal", "alice", 2, 100);
+    reopen(f);
+    assert_int_equal(pooled_sync(f), 2); /* a new store starts at power */
+    assert_int_equal(kh_store_set_durability(f->s, KH_DURABLE_PROCESS), KH_OK);
+    assert_int_equal(pooled_sync(f), 1);
+    kh_obj_row *row = NULL;
+    assert_int_equal(kh_store_object_get(f->s, "after-normal", &row), KH_OK);
+    kh_obj_row_free(&row);
+    assert_int_equal(kh_store_set_durability(f->s, KH_DURABLE_POWER), KH_OK);
+    assert_int_equal(pooled_sync(f), 2);
+    assert_int_equal(kh_store_set_durability(f->s, (kh_durability)7), KH_ERR_INVALID_ARG);
 }
 
 static void test_open_urls(void **state)
@@ -632,6 +668,7 @@ int main(void)
         CONTRACT_TESTS(setup_sqlite),
         cmocka_unit_test_setup_teardown(test_sqlite_file_private, setup_sqlite, teardown),
         cmocka_unit_test_setup_teardown(test_open_urls, setup_sqlite, teardown),
+        cmocka_unit_test_setup_teardown(test_sqlite_durability, setup_sqlite, teardown),
         cmocka_unit_test_setup_teardown(test_pg_url_password_not_logged, setup_sqlite, teardown),
     };
     const struct CMUnitTest pg_tests[] = {
