@@ -19,6 +19,7 @@
  * exactly one response body, which is wiped when freed.
  */
 #include "proto/admin.h"
+#include "proto/admin_json.h"
 #include "proto/admin_kes.h"
 
 #include "common/mem.h"
@@ -59,61 +60,30 @@ bool kh_admin_owns_path(const char *path)
 
 static void reply_json(adm *a, int status, json_t *j)
 {
-    kh_http_reply *r = a->r;
-    if (!j) { /* json_pack refused a value (not UTF-8): a bug upstream */
-        status = 500;
-        j = json_pack("{s:s}", "message", kh_strerror(KH_ERR_INTERNAL));
-    }
-    kh_buf_clear(&r->body);
-    size_t n = json_dumpb(j, NULL, 0, JSON_COMPACT);
-    kh_buf_reserve(&r->body, n);
-    n = json_dumpb(j, (char *)r->body.data, n, JSON_COMPACT);
-    r->body.len = n;
-    r->status = status;
-    r->result = KH_OK;
-    r->content_type = NULL;
-    json_decref(j);
+    kh_admin_reply(a->r, status, j);
 }
 
 static void fail(adm *a, kh_err err, const char *message)
 {
-    int status = kh_err_http_status(err);
-    if (err == KH_ERR_INVALID_FIELD || err == KH_ERR_MISSING_DATA || err == KH_ERR_INVALID_ARG)
-        status = 400;
-    reply_json(a, status, json_pack("{s:s}", "message", message ? message : kh_strerror(err)));
-    a->r->result = err;
+    kh_admin_fail(a->r, err, 0, message);
 }
 
 static void method_not_allowed(adm *a, const char *allow)
 {
-    fail(a, KH_ERR_UNSUPPORTED, "method not allowed");
-    a->r->status = 405;
-    a->r->allow = allow;
-}
-
-static json_t *time_json(int64_t t)
-{
-    if (t == 0)
-        return json_null();
-    char s[32];
-    time_t tt = (time_t)t;
-    struct tm tm;
-    gmtime_r(&tt, &tm);
-    strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return json_string(s);
+    kh_admin_not_allowed(a->r, allow);
 }
 
 static json_t *user_json(const kh_user_row *u)
 {
     return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:b}", "id", u->id, "organization",
                      u->organization, "label", u->label, "email", u->email, "profile", u->profile,
-                     "created_at", time_json(u->created_at), "updated_at", time_json(u->at),
-                     "revoked_at", time_json(u->revoked_at), "revoked", u->revoked_at != 0);
+                     "created_at", kh_admin_time(u->created_at), "updated_at", kh_admin_time(u->at),
+                     "revoked_at", kh_admin_time(u->revoked_at), "revoked", u->revoked_at != 0);
 }
 
 static json_t *state_json(const kh_user_row *u)
 {
-    return json_pack("{s:o, s:s, s:s, s:s, s:s, s:s, s:b}", "at", time_json(u->at), "change",
+    return json_pack("{s:o, s:s, s:s, s:s, s:s, s:s, s:b}", "at", kh_admin_time(u->at), "change",
                      u->change, "actor", u->actor, "label", u->label, "email", u->email, "profile",
                      u->profile, "revoked", u->revoked_at != 0);
 }
@@ -121,15 +91,15 @@ static json_t *state_json(const kh_user_row *u)
 static json_t *identity_json(const kh_identity_row *i)
 {
     return json_pack("{s:s, s:o, s:o, s:b}", "identity", i->identity, "created_at",
-                     time_json(i->created_at), "removed_at", time_json(i->removed_at), "active",
-                     i->removed_at == 0);
+                     kh_admin_time(i->created_at), "removed_at", kh_admin_time(i->removed_at),
+                     "active", i->removed_at == 0);
 }
 
 static json_t *apikey_json(const kh_apikey_row *k)
 {
     return json_pack("{s:s, s:s, s:s, s:o, s:o, s:b}", "id", k->id, "user_id", k->user_id, "label",
-                     k->label, "created_at", time_json(k->created_at), "revoked_at",
-                     time_json(k->revoked_at), "revoked", k->revoked_at != 0);
+                     k->label, "created_at", kh_admin_time(k->created_at), "revoked_at",
+                     kh_admin_time(k->revoked_at), "revoked", k->revoked_at != 0);
 }
 
 /* ---- request bodies ----------------------------------------------------- */
@@ -176,7 +146,7 @@ static void orgs(adm *a)
         json_t *list = json_array();
         for (size_t i = 0; i < n; i++)
             json_array_append_new(list, json_pack("{s:s, s:o}", "id", rows[i].id, "created_at",
-                                                  time_json(rows[i].created_at)));
+                                                  kh_admin_time(rows[i].created_at)));
         kh_org_rows_free(rows, n);
         {
             reply_json(a, 200, json_pack("{s:o}", "organizations", list));
@@ -203,7 +173,7 @@ static void orgs(adm *a)
         fail(a, err, NULL);
         return;
     }
-    reply_json(a, 201, json_pack("{s:s, s:o}", "id", id, "created_at", time_json(a->ctx.now)));
+    reply_json(a, 201, json_pack("{s:s, s:o}", "id", id, "created_at", kh_admin_time(a->ctx.now)));
 }
 
 /* ---- users -------------------------------------------------------------- */

@@ -13,6 +13,7 @@
  * with a message that says what is wrong, and formats.
  */
 #include "proto/admin_kes.h"
+#include "proto/admin_json.h"
 
 #include "ops/audit.h"
 #include "ops/kes_ops.h"
@@ -28,47 +29,6 @@
 #define RULES_MAX 256 /* allow or deny rules in one policy */
 
 /* ---- replies ------------------------------------------------------------- */
-
-static void reply_json(kh_http_reply *r, int status, json_t *j)
-{
-    if (!j) { /* json_pack refused a value: a bug upstream */
-        status = 500;
-        j = json_pack("{s:s}", "message", kh_strerror(KH_ERR_INTERNAL));
-    }
-    kh_buf_clear(&r->body);
-    size_t n = json_dumpb(j, NULL, 0, JSON_COMPACT);
-    kh_buf_reserve(&r->body, n);
-    r->body.len = json_dumpb(j, (char *)r->body.data, n, JSON_COMPACT);
-    r->status = status;
-    r->result = KH_OK;
-    r->content_type = NULL;
-    json_decref(j);
-}
-
-static void fail(kh_http_reply *r, kh_err err, int status, const char *message)
-{
-    reply_json(r, status ? status : kh_err_http_status(err),
-               json_pack("{s:s}", "message", message ? message : kh_strerror(err)));
-    r->result = err;
-}
-
-static void method_not_allowed(kh_http_reply *r, const char *allow)
-{
-    fail(r, KH_ERR_UNSUPPORTED, 405, "method not allowed");
-    r->allow = allow;
-}
-
-static json_t *time_json(int64_t t)
-{
-    char s[32];
-    time_t tt = (time_t)t;
-    struct tm tm;
-    if (t == 0)
-        return json_null();
-    gmtime_r(&tt, &tm);
-    strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return json_string(s);
-}
 
 static json_t *strings_json(char *const *v, size_t n)
 {
@@ -86,14 +46,14 @@ static json_t *policy_json(const kh_kes_policy_row *p, const kh_kes_assignment_r
             json_array_append_new(ids, json_string(asg[i].identity));
     return json_pack("{s:s, s:o, s:o, s:o, s:s, s:o}", "name", p->name, "allow",
                      strings_json(p->allow, p->n_allow), "deny", strings_json(p->deny, p->n_deny),
-                     "created_at", time_json(p->created_at), "created_by", p->created_by,
+                     "created_at", kh_admin_time(p->created_at), "created_by", p->created_by,
                      "identities", ids);
 }
 
 static json_t *assignment_json(const kh_kes_assignment_row *a)
 {
     return json_pack("{s:s, s:s, s:o, s:s}", "identity", a->identity, "policy", a->policy,
-                     "assigned_at", time_json(a->assigned_at), "assigned_by", a->assigned_by);
+                     "assigned_at", kh_admin_time(a->assigned_at), "assigned_by", a->assigned_by);
 }
 
 /* ---- reads ----------------------------------------------------------------- */
@@ -127,20 +87,20 @@ static void policies_get(kh_ctx *ctx, const char *name, kh_http_reply *r)
     snapshot x;
     kh_err err = snapshot_load(ctx->svc->store, &x);
     if (err != KH_OK) {
-        fail(r, err, 0, NULL);
+        kh_admin_fail(r, err, 0, NULL);
     } else if (!name) {
         json_t *list = json_array();
         for (size_t i = 0; i < x.np; i++)
             json_array_append_new(list, policy_json(&x.pols[i], x.asg, x.na));
-        reply_json(r, 200, json_pack("{s:o}", "policies", list));
+        kh_admin_reply(r, 200, json_pack("{s:o}", "policies", list));
     } else {
         size_t i = 0;
         while (i < x.np && strcmp(x.pols[i].name, name) != 0)
             i++;
         if (i == x.np)
-            fail(r, KH_ERR_NOT_FOUND, 404, "no such KES policy");
+            kh_admin_fail(r, KH_ERR_NOT_FOUND, 404, "no such KES policy");
         else
-            reply_json(r, 200, policy_json(&x.pols[i], x.asg, x.na));
+            kh_admin_reply(r, 200, policy_json(&x.pols[i], x.asg, x.na));
     }
     snapshot_clear(&x);
 }
@@ -150,20 +110,20 @@ static void identities_get(kh_ctx *ctx, const char *identity, kh_http_reply *r)
     snapshot x;
     kh_err err = snapshot_load(ctx->svc->store, &x);
     if (err != KH_OK) {
-        fail(r, err, 0, NULL);
+        kh_admin_fail(r, err, 0, NULL);
     } else if (!identity) {
         json_t *list = json_array();
         for (size_t i = 0; i < x.na; i++)
             json_array_append_new(list, assignment_json(&x.asg[i]));
-        reply_json(r, 200, json_pack("{s:o}", "identities", list));
+        kh_admin_reply(r, 200, json_pack("{s:o}", "identities", list));
     } else {
         size_t i = 0;
         while (i < x.na && strcmp(x.asg[i].identity, identity) != 0)
             i++;
         if (i == x.na)
-            fail(r, KH_ERR_NOT_FOUND, 404, "no policy is assigned to that identity");
+            kh_admin_fail(r, KH_ERR_NOT_FOUND, 404, "no policy is assigned to that identity");
         else
-            reply_json(r, 200, assignment_json(&x.asg[i]));
+            kh_admin_reply(r, 200, assignment_json(&x.asg[i]));
     }
     snapshot_clear(&x);
 }
@@ -218,7 +178,8 @@ static void policy_put(kh_ctx *ctx, const char *name, const json_t *body, kh_htt
     const char *key;
     json_t *val;
     if (!body) {
-        fail(r, KH_ERR_MISSING_DATA, 400, "the body must be {\"allow\": [...], \"deny\": [...]}");
+        kh_admin_fail(r, KH_ERR_MISSING_DATA, 400,
+                      "the body must be {\"allow\": [...], \"deny\": [...]}");
         return;
     }
     json_object_foreach((json_t *)body, key, val)
@@ -228,7 +189,7 @@ static void policy_put(kh_ctx *ctx, const char *name, const json_t *body, kh_htt
                      "unknown member \"%.64s\": a policy has \"allow\" and "
                      "\"deny\"",
                      key);
-            fail(r, KH_ERR_INVALID_FIELD, 400, msg);
+            kh_admin_fail(r, KH_ERR_INVALID_FIELD, 400, msg);
             return;
         }
     }
@@ -239,9 +200,9 @@ static void policy_put(kh_ctx *ctx, const char *name, const json_t *body, kh_htt
         if (err == KH_OK)
             policies_get(ctx, name, r);
         else
-            fail(r, err, err == KH_ERR_INVALID_ARG ? 400 : 0, NULL);
+            kh_admin_fail(r, err, err == KH_ERR_INVALID_ARG ? 400 : 0, NULL);
     } else {
-        fail(r, KH_ERR_INVALID_FIELD, 400, msg);
+        kh_admin_fail(r, KH_ERR_INVALID_FIELD, 400, msg);
     }
     free(allow);
     free(deny);
@@ -251,9 +212,9 @@ static void policy_delete(kh_ctx *ctx, const char *name, kh_http_reply *r)
 {
     kh_err err = kh_op_kes_policy_delete(ctx, name);
     if (err == KH_OK)
-        reply_json(r, 200, json_pack("{s:s, s:b}", "name", name, "deleted", 1));
+        kh_admin_reply(r, 200, json_pack("{s:s, s:b}", "name", name, "deleted", 1));
     else
-        fail(r, err, 0, err == KH_ERR_NOT_FOUND ? "no such KES policy" : NULL);
+        kh_admin_fail(r, err, 0, err == KH_ERR_NOT_FOUND ? "no such KES policy" : NULL);
 }
 
 static void identity_put(kh_ctx *ctx, const char *identity, const json_t *body, kh_http_reply *r)
@@ -261,30 +222,33 @@ static void identity_put(kh_ctx *ctx, const char *identity, const json_t *body, 
     const json_t *p = body ? json_object_get(body, "policy") : NULL;
     const char *policy = json_string_value(p);
     if (!policy || !kh_kes_name_valid(policy) || json_object_size(body) != 1) {
-        fail(r, KH_ERR_INVALID_FIELD, 400,
-             "the body must be {\"policy\": NAME} with the name of an existing KES policy");
+        kh_admin_fail(
+            r, KH_ERR_INVALID_FIELD, 400,
+            "the body must be {\"policy\": NAME} with the name of an existing KES policy");
         return;
     }
     kh_err err = kh_op_kes_assign(ctx, identity, policy);
     if (err == KH_OK)
         identities_get(ctx, identity, r);
     else if (err == KH_ERR_NOT_FOUND)
-        fail(r, err, 404, "no such KES policy");
+        kh_admin_fail(r, err, 404, "no such KES policy");
     else if (err == KH_ERR_INVALID_ARG)
-        fail(r, err, 400,
-             "that identity is this node's KES admin (--kes-admin-identity), which no policy "
-             "limits");
+        kh_admin_fail(
+            r, err, 400,
+            "that identity is this node's KES admin (--kes-admin-identity), which no policy "
+            "limits");
     else
-        fail(r, err, 0, NULL);
+        kh_admin_fail(r, err, 0, NULL);
 }
 
 static void identity_delete(kh_ctx *ctx, const char *identity, kh_http_reply *r)
 {
     kh_err err = kh_op_kes_unassign(ctx, identity);
     if (err == KH_OK)
-        reply_json(r, 200, json_pack("{s:s, s:b}", "identity", identity, "assigned", 0));
+        kh_admin_reply(r, 200, json_pack("{s:s, s:b}", "identity", identity, "assigned", 0));
     else
-        fail(r, err, 0, err == KH_ERR_NOT_FOUND ? "no policy is assigned to that identity" : NULL);
+        kh_admin_fail(r, err, 0,
+                      err == KH_ERR_NOT_FOUND ? "no policy is assigned to that identity" : NULL);
 }
 
 /* ---- dispatch -------------------------------------------------------------- */
@@ -297,12 +261,13 @@ static void policies(kh_ctx *ctx, const kh_http_request *req, const char *name, 
         if (m == KH_HTTP_GET)
             policies_get(ctx, NULL, r);
         else
-            method_not_allowed(r, "GET");
+            kh_admin_not_allowed(r, "GET");
         return;
     }
     if (!kh_kes_name_valid(name)) {
-        fail(r, KH_ERR_INVALID_FIELD, 400,
-             "a KES policy name is 1 to 80 of [0-9A-Za-z_-], not starting or ending with '-'");
+        kh_admin_fail(
+            r, KH_ERR_INVALID_FIELD, 400,
+            "a KES policy name is 1 to 80 of [0-9A-Za-z_-], not starting or ending with '-'");
         return;
     }
     if (m == KH_HTTP_GET)
@@ -312,7 +277,7 @@ static void policies(kh_ctx *ctx, const kh_http_request *req, const char *name, 
     else if (m == KH_HTTP_DELETE)
         policy_delete(ctx, name, r);
     else
-        method_not_allowed(r, "GET, PUT, DELETE");
+        kh_admin_not_allowed(r, "GET, PUT, DELETE");
 }
 
 static void identities(kh_ctx *ctx, const kh_http_request *req, const char *identity,
@@ -323,12 +288,13 @@ static void identities(kh_ctx *ctx, const kh_http_request *req, const char *iden
         if (m == KH_HTTP_GET)
             identities_get(ctx, NULL, r);
         else
-            method_not_allowed(r, "GET");
+            kh_admin_not_allowed(r, "GET");
         return;
     }
     if (!kh_kes_identity_valid(identity)) {
-        fail(r, KH_ERR_INVALID_FIELD, 400,
-             "a KES identity is 64 lower-case hex digits (keyhold kes identity prints one)");
+        kh_admin_fail(
+            r, KH_ERR_INVALID_FIELD, 400,
+            "a KES identity is 64 lower-case hex digits (keyhold kes identity prints one)");
         return;
     }
     if (m == KH_HTTP_GET)
@@ -338,7 +304,7 @@ static void identities(kh_ctx *ctx, const kh_http_request *req, const char *iden
     else if (m == KH_HTTP_DELETE)
         identity_delete(ctx, identity, r);
     else
-        method_not_allowed(r, "GET, PUT, DELETE");
+        kh_admin_not_allowed(r, "GET, PUT, DELETE");
 }
 
 void kh_admin_kes_handle(kh_ctx *ctx, const kh_http_request *req, const char *path,
@@ -347,7 +313,7 @@ void kh_admin_kes_handle(kh_ctx *ctx, const kh_http_request *req, const char *pa
     static const char pol[] = "kes/policies", ids[] = "kes/identities";
     size_t np = sizeof(pol) - 1, ni = sizeof(ids) - 1;
     if (!ctx->svc->kes_policy_db) {
-        fail(r, KH_ERR_UNSUPPORTED, 503, "KES policies are not kept by this server");
+        kh_admin_fail(r, KH_ERR_UNSUPPORTED, 503, "KES policies are not kept by this server");
         return;
     }
     const char *arg = NULL;
@@ -358,7 +324,7 @@ void kh_admin_kes_handle(kh_ctx *ctx, const kh_http_request *req, const char *pa
     else if (is_ids && path[ni] == '/')
         arg = path + ni + 1;
     if (!is_pol && !is_ids) {
-        fail(r, KH_ERR_NOT_FOUND, 404, "no such route");
+        kh_admin_fail(r, KH_ERR_NOT_FOUND, 404, "no such route");
         return;
     }
     if (arg && !*arg)

@@ -9,6 +9,7 @@
  * (and member) as the object.
  */
 #include "proto/admin_realms.h"
+#include "proto/admin_json.h"
 
 #include "common/mem.h"
 #include "ops/audit.h"
@@ -29,53 +30,23 @@ typedef struct rq {
 
 static void reply(rq *q, int status, json_t *j)
 {
-    kh_http_reply *r = q->r;
-    if (!j) { /* json_pack refused a value (not UTF-8): a bug upstream */
-        status = 500;
-        j = json_pack("{s:s}", "message", kh_strerror(KH_ERR_INTERNAL));
-    }
-    kh_buf_clear(&r->body);
-    size_t n = json_dumpb(j, NULL, 0, JSON_COMPACT);
-    kh_buf_reserve(&r->body, n);
-    r->body.len = json_dumpb(j, (char *)r->body.data, n, JSON_COMPACT);
-    r->status = status;
-    r->result = KH_OK;
-    r->content_type = NULL;
-    json_decref(j);
+    kh_admin_reply(q->r, status, j);
 }
 
 static void fail(rq *q, kh_err err, const char *message)
 {
-    int status = kh_err_http_status(err);
-    if (err == KH_ERR_INVALID_FIELD || err == KH_ERR_MISSING_DATA || err == KH_ERR_INVALID_ARG)
-        status = 400;
-    reply(q, status, json_pack("{s:s}", "message", message ? message : kh_strerror(err)));
-    q->r->result = err;
+    kh_admin_fail(q->r, err, 0, message);
 }
 
 static void not_allowed(rq *q, const char *allow)
 {
-    fail(q, KH_ERR_UNSUPPORTED, "method not allowed");
-    q->r->status = 405;
-    q->r->allow = allow;
-}
-
-static json_t *when(int64_t t)
-{
-    if (t == 0)
-        return json_null();
-    char s[32];
-    time_t tt = (time_t)t;
-    struct tm tm;
-    gmtime_r(&tt, &tm);
-    strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return json_string(s);
+    kh_admin_not_allowed(q->r, allow);
 }
 
 static json_t *realm_json(const kh_realm_row *r)
 {
     return json_pack("{s:s, s:I, s:o}", "name", r->name, "id", (json_int_t)r->id, "created_at",
-                     when(r->created_at));
+                     kh_admin_time(r->created_at));
 }
 
 static json_t *member_json(const kh_member_row *m)
@@ -83,10 +54,10 @@ static json_t *member_json(const kh_member_row *m)
     char perms[512];
     kh_perm_format(m->permissions, perms, sizeof(perms));
     json_t *j = json_pack("{s:s, s:s, s:s, s:o, s:s, s:b}", "member", m->member, "role", m->role,
-                          "permissions", perms, "granted_at", when(m->granted_at), "granted_by",
-                          m->granted_by, "active", m->removed_at == 0);
+                          "permissions", perms, "granted_at", kh_admin_time(m->granted_at),
+                          "granted_by", m->granted_by, "active", m->removed_at == 0);
     if (j && m->removed_at) {
-        json_object_set_new(j, "removed_at", when(m->removed_at));
+        json_object_set_new(j, "removed_at", kh_admin_time(m->removed_at));
         json_object_set_new(j, "removed_by", json_string(m->removed_by));
     }
     return j;
@@ -141,7 +112,8 @@ static void realm_create(rq *q)
     else
         reply(q, 201,
               json_pack("{s:s, s:I, s:o, s:o}", "name", name, "id", (json_int_t)id, "created_at",
-                        when(q->ctx->now), "owner", owner ? json_string(owner) : json_null()));
+                        kh_admin_time(q->ctx->now), "owner",
+                        owner ? json_string(owner) : json_null()));
 }
 
 static void realm_show(rq *q, const char *name)
