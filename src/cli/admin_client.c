@@ -23,12 +23,7 @@
 #include <string.h>
 
 static const kh_option client_opts[] = {
-    {"server", "https://127.0.0.1:9998", "the keyhold HTTPS listener"},
-    {"administration-token", NULL, "the server's administration token (env or .env preferred)"},
-    {"api-key", NULL, "an ADMIN user's API key (khk_...), instead of the token"},
-    {"ca", NULL, "PEM CA certificate that signed the server's certificate"},
-    {"cert", NULL, "PEM client certificate of an ADMIN user, instead of the token"},
-    {"key", NULL, "PEM private key of --cert"},
+    KH_ADMIN_CONNECTION_OPTIONS,
     {"label", NULL, "user: the person's name; apikey: what the key is for"},
     {"email", NULL, "user: e-mail address"},
     {"profile", NULL, "user: ADMIN, STANDARD or OUTSIDER"},

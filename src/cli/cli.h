@@ -26,4 +26,17 @@ int kh_admin_api_call(const struct kh_config *cfg, const char *method, const cha
  * the admin API (kes_admin.c); argv[0] is the verb. */
 int kh_cmd_kes_admin(int argc, char **argv);
 
+/* The options of every admin API client verb (admin_client.c, kes_admin.c):
+ * where the server is and how to authenticate to it. */
+#define KH_ADMIN_CONNECTION_OPTIONS                                                                \
+    {"server", "https://127.0.0.1:9998", "the keyhold HTTPS listener"},                            \
+        {"administration-token", NULL,                                                             \
+         "the server's administration token (env or .env preferred)"},                             \
+        {"api-key", NULL, "an ADMIN user's API key (khk_...), instead of the token"},              \
+        {"ca", NULL, "PEM CA certificate that signed the server's certificate"},                   \
+        {"cert", NULL, "PEM client certificate of an ADMIN user, instead of the token"},           \
+    {                                                                                              \
+        "key", NULL, "PEM private key of --cert"                                                   \
+    }
+
 #endif

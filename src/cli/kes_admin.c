@@ -21,12 +21,7 @@
 #include <string.h>
 
 static const kh_option kes_opts[] = {
-    {"server", "https://127.0.0.1:9998", "the keyhold HTTPS listener"},
-    {"administration-token", NULL, "the server's administration token (env or .env preferred)"},
-    {"api-key", NULL, "an ADMIN user's API key (khk_...), instead of the token"},
-    {"ca", NULL, "PEM CA certificate that signed the server's certificate"},
-    {"cert", NULL, "PEM client certificate of an ADMIN user, instead of the token"},
-    {"key", NULL, "PEM private key of --cert"},
+    KH_ADMIN_CONNECTION_OPTIONS,
     {"allow", NULL, "policy put: comma list of allowed API paths (a trailing '*' is a prefix)"},
     {"deny", NULL, "policy put: comma list of denied API paths (checked before --allow)"},
     {"file", NULL, "policy put: JSON file {\"allow\": [...], \"deny\": [...]} instead"},
