@@ -7,12 +7,14 @@
  * certificate's identity; an Authorization header means nothing here, as
  * in KES. Routing and answers are kes.c's.
  */
+#include "ops/audit.h"
 #include "ops/kes_policy_db.h"
 #include "ops/users.h"
 #include "proto/kes.h"
 #include "proto/kes_internal.h"
 
 #include <stdio.h>
+#include <time.h>
 
 static bool route_cb(void *arg, const kh_http_request *req, kh_http_reply *r)
 {
@@ -44,6 +46,12 @@ static void handle_cb(void *arg, const kh_http_request *req, kh_http_reply *r)
     const kh_kes_listener *l = arg;
     kh_err err = user_not_revoked(l->svc, req->peer.principal);
     if (err != KH_OK) {
+        /* audited like a policy refusal: the identity, the path as object */
+        kh_ctx ctx = {.principal = req->peer.principal,
+                      .now = (int64_t)time(NULL),
+                      .svc = l->svc,
+                      .client_addr = req->peer.addr};
+        (void)kh_audit_record(&ctx, "kes_request", req->path, err);
         kh_kes_fail(r, err == KH_ERR_AUTH ? 401 : kh_err_http_status(err), err,
                     err == KH_ERR_AUTH ? "not authorized: identity revoked" : kh_strerror(err));
         return;

@@ -123,6 +123,10 @@ def test_revoked_user_refused_on_kes_listener(own_srv, certs):
                          ("GET", "/v1/identity/self/describe")):
         status, body = kes_request(srv, certs, "bob", method, path)
         assert status == 401, (path, status, body)
+        with sqlite3.connect(str(srv.db_path)) as db:  # and each refusal is audited
+            row = db.execute("SELECT principal, operation, object_uid, result FROM audit"
+                             " ORDER BY id DESC LIMIT 1").fetchone()
+        assert row == (bob, "kes_request", path, "KH_ERR_AUTH"), row
     # alice, in the same policy and not revoked, goes on
     assert kes_request(srv, certs, "alice", "GET", "/v1/status")[0] == 200
 
