@@ -79,7 +79,6 @@ static const char *const stmt_sql[SQ_STMT_MAX_] = {
     [SQ_OBJ_REVISION] = "SELECT revision FROM object WHERE uid = ?1",
     [SQ_NAME_INSERT] = "INSERT OR IGNORE INTO object_name(uid, name) VALUES (?1, ?2)",
     [SQ_NAME_DELETE] = "DELETE FROM object_name WHERE uid = ?1",
-    [SQ_NAME_GET] = "SELECT name FROM object_name WHERE uid = ?1 ORDER BY name",
     [SQ_AUDIT_HEAD] = "SELECT last_id, last_hash FROM audit_head WHERE one = 1",
     [SQ_AUDIT_HEAD_SET] = "UPDATE audit_head SET last_id = ?1, last_hash = ?2 WHERE one = 1",
     [SQ_AUDIT_INSERT] = "INSERT INTO audit(id, time_us, principal, client_addr, operation,"

@@ -42,7 +42,6 @@ typedef enum sq_stmt_id {
     SQ_OBJ_REVISION,
     SQ_NAME_INSERT,
     SQ_NAME_DELETE,
-    SQ_NAME_GET,
     SQ_AUDIT_HEAD,
     SQ_AUDIT_HEAD_SET,
     SQ_AUDIT_INSERT,
