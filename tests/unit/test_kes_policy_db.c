@@ -19,6 +19,7 @@
 #include "ops/kes_policy.h"
 #include "ops/kes_policy_db.h"
 #include "store/store.h"
+#include "test_db.h"
 
 #include <ftw.h>
 #include <libpq-fe.h>
@@ -40,44 +41,18 @@ typedef struct node {
 } node;
 
 typedef struct fixture {
-    int pg;
-    char dir[64];
-    char url[1024];
-    PGconn *admin;
-    char schema[64];
+    kh_test_db db;
     node n[3];
 } fixture;
 
 static const char *pg_url;
-
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
-static void quiet_notice(void *arg, const char *message)
-{
-    (void)arg;
-    (void)message;
-}
-
-static int admin_exec(fixture *f, const char *sql)
-{
-    PGresult *res = PQexec(f->admin, sql);
-    ExecStatusType st = PQresultStatus(res);
-    PQclear(res);
-    return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? 0 : -1;
-}
 
 /* Node i on the fixture's database: migrated store, empty policy set with
  * admin ADMIN, keeper checking every refresh_secs. Not bootstrapped. */
 static void node_open(fixture *f, int i, unsigned refresh_secs)
 {
     node *n = &f->n[i];
-    assert_int_equal(kh_store_open(f->url, &n->s), KH_OK);
+    assert_int_equal(kh_store_open(f->db.url, &n->s), KH_OK);
     assert_int_equal(kh_store_migrate(n->s, NULL), KH_OK);
     n->svc.store = n->s;
     n->svc.server_name = "test";
@@ -95,36 +70,21 @@ static void node_close(node *n)
     memset(n, 0, sizeof(*n));
 }
 
-static int setup_sqlite(void **state)
+static int setup(void **state, const char *pg)
 {
     fixture *f = kh_xcalloc(1, sizeof(*f));
     *state = f;
-    snprintf(f->dir, sizeof(f->dir), "/tmp/kh_kespol_XXXXXX");
-    if (!mkdtemp(f->dir))
-        return -1;
-    snprintf(f->url, sizeof(f->url), "sqlite://%s/keyhold.db", f->dir);
-    return 0;
+    return kh_test_db_open(&f->db, pg, "kespol");
+}
+
+static int setup_sqlite(void **state)
+{
+    return setup(state, NULL);
 }
 
 static int setup_pg(void **state)
 {
-    static int counter;
-    fixture *f = kh_xcalloc(1, sizeof(*f));
-    *state = f;
-    f->pg = 1;
-    f->admin = PQconnectdb(pg_url);
-    if (PQstatus(f->admin) != CONNECTION_OK)
-        return -1;
-    PQsetNoticeProcessor(f->admin, quiet_notice, NULL);
-    snprintf(f->schema, sizeof(f->schema), "kh_kespol_%ld_%d", (long)getpid(), ++counter);
-    char sql[256];
-    snprintf(sql, sizeof(sql), "DROP SCHEMA IF EXISTS %s CASCADE; CREATE SCHEMA %s", f->schema,
-             f->schema);
-    if (admin_exec(f, sql) != 0)
-        return -1;
-    snprintf(f->url, sizeof(f->url), "%s%coptions=-csearch_path%%3D%s", pg_url,
-             strchr(pg_url, '?') ? '&' : '?', f->schema);
-    return 0;
+    return setup(state, pg_url);
 }
 
 static int teardown(void **state)
@@ -132,14 +92,7 @@ static int teardown(void **state)
     fixture *f = *state;
     for (int i = 0; i < 3; i++)
         node_close(&f->n[i]);
-    if (!f->pg && f->dir[0])
-        nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-    if (f->admin) {
-        char sql[128];
-        snprintf(sql, sizeof(sql), "DROP SCHEMA IF EXISTS %s CASCADE", f->schema);
-        (void)admin_exec(f, sql);
-        PQfinish(f->admin);
-    }
+    kh_test_db_close(&f->db);
     free(f);
     return 0;
 }

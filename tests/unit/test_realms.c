@@ -19,6 +19,8 @@
 #include "ops/users.h"
 #include "proto/kmip_consts.h"
 
+#include "test_db.h"
+
 #include <libpq-fe.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -27,26 +29,8 @@ static const char *pg_url; /* KH_TEST_PG_URL, NULL when unset */
 
 typedef struct rfix {
     kh_fixture f;
-    char url[1024];
-    char schema[64];
-    PGconn *admin; /* PostgreSQL: creates and drops this test's schema */
+    kh_test_db db;
 } rfix;
-
-static int pg_exec(PGconn *c, const char *sql)
-{
-    PGresult *res = PQexec(c, sql);
-    int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-    if (!ok)
-        fprintf(stderr, "test: %s: %s", sql, PQerrorMessage(c));
-    PQclear(res);
-    return ok ? 0 : -1;
-}
-
-static void quiet_notice(void *arg, const char *message)
-{
-    (void)arg;
-    (void)message;
-}
 
 /* A service on url (fixture.h's steps, with room for a long URL). */
 static int open_on(rfix *r)
@@ -59,7 +43,7 @@ static int open_on(rfix *r)
     if (!mkdtemp(r->f.dir) || kh_crypto_init(0) != KH_OK)
         return -1;
     snprintf(mk, sizeof(mk), "%s/master.key", r->f.dir);
-    if (kh_store_open(r->url, &r->f.store) != KH_OK ||
+    if (kh_store_open(r->db.url, &r->f.store) != KH_OK ||
         kh_store_migrate(r->f.store, NULL) != KH_OK ||
         kh_store_realm_ensure(r->f.store, "default", &realm) != KH_OK ||
         kh_master_key_load(mk, &master, &created) != KH_OK ||
@@ -72,33 +56,21 @@ static int open_on(rfix *r)
     return 0;
 }
 
-static int setup_sqlite(void **state)
+static int setup(void **state, const char *pg)
 {
     rfix *r = calloc(1, sizeof(*r));
     *state = r;
-    snprintf(r->url, sizeof(r->url), "sqlite:///tmp/kh-realms-%ld-%p.db", (long)getpid(),
-             (void *)r);
-    return open_on(r);
+    return r && kh_test_db_open(&r->db, pg, "realms") == 0 ? open_on(r) : -1;
+}
+
+static int setup_sqlite(void **state)
+{
+    return setup(state, NULL);
 }
 
 static int setup_pg(void **state)
 {
-    static int counter;
-    rfix *r = calloc(1, sizeof(*r));
-    *state = r;
-    r->admin = PQconnectdb(pg_url);
-    if (PQstatus(r->admin) != CONNECTION_OK)
-        return -1;
-    PQsetNoticeProcessor(r->admin, quiet_notice, NULL);
-    snprintf(r->schema, sizeof(r->schema), "kh_realms_%ld_%d", (long)getpid(), ++counter);
-    char sql[256];
-    snprintf(sql, sizeof(sql), "DROP SCHEMA IF EXISTS %s CASCADE; CREATE SCHEMA %s", r->schema,
-             r->schema);
-    if (pg_exec(r->admin, sql) != 0)
-        return -1;
-    snprintf(r->url, sizeof(r->url), "%s%coptions=-csearch_path%%3D%s", pg_url,
-             strchr(pg_url, '?') ? '&' : '?', r->schema);
-    return open_on(r);
+    return setup(state, pg_url);
 }
 
 static int teardown(void **state)
@@ -109,18 +81,7 @@ static int teardown(void **state)
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", r->f.dir);
     if (system(cmd) != 0)
         fprintf(stderr, "could not remove %s\n", r->f.dir);
-    if (strncmp(r->url, "sqlite://", 9) == 0) {
-        unlink(r->url + 9);
-        snprintf(cmd, sizeof(cmd), "rm -f '%s-wal' '%s-shm'", r->url + 9, r->url + 9);
-        if (system(cmd) != 0)
-            fprintf(stderr, "could not remove %s\n", r->url);
-    }
-    if (r->admin) {
-        char sql[128];
-        snprintf(sql, sizeof(sql), "DROP SCHEMA IF EXISTS %s CASCADE", r->schema);
-        (void)pg_exec(r->admin, sql);
-        PQfinish(r->admin);
-    }
+    kh_test_db_close(&r->db);
     free(r);
     return 0;
 }
@@ -522,15 +483,15 @@ static void test_concurrent_changes(void **state)
 /* Run sql on the fixture's database behind the store's back. */
 static void raw(rfix *r, const char *sql)
 {
-    if (r->admin) {
+    if (r->db.admin) {
         char set[128];
-        snprintf(set, sizeof(set), "SET search_path TO %s", r->schema);
-        assert_int_equal(pg_exec(r->admin, set), 0);
-        assert_int_equal(pg_exec(r->admin, sql), 0);
+        snprintf(set, sizeof(set), "SET search_path TO %s", r->db.schema);
+        assert_int_equal(kh_test_db_exec(&r->db, set), 0);
+        assert_int_equal(kh_test_db_exec(&r->db, sql), 0);
         return;
     }
     sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open(r->url + strlen("sqlite://"), &db), SQLITE_OK);
+    assert_int_equal(sqlite3_open(r->db.url + strlen("sqlite://"), &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
 }

@@ -20,6 +20,7 @@
 #include "proto/authn.h"
 #include "proto/proxy.h"
 #include "store/store.h"
+#include "test_db.h"
 
 #include <ftw.h>
 #include <libpq-fe.h>
@@ -31,42 +32,19 @@
 #include <unistd.h>
 
 typedef struct fixture {
-    int pg;
-    char dir[64];
-    char url[1024];
-    PGconn *admin;
-    char schema[64];
+    kh_test_db db;
     kh_store *s;
     kh_service svc;
 } fixture;
 
 static const char *pg_url;
 
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+static int setup(void **state, const char *pg)
 {
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
-static void quiet_notice(void *arg, const char *message)
-{
-    (void)arg;
-    (void)message;
-}
-
-static int admin_exec(fixture *f, const char *sql)
-{
-    PGresult *res = PQexec(f->admin, sql);
-    ExecStatusType st = PQresultStatus(res);
-    PQclear(res);
-    return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? 0 : -1;
-}
-
-static int open_store(fixture *f)
-{
-    if (kh_store_open(f->url, &f->s) != KH_OK || kh_store_migrate(f->s, NULL) != KH_OK)
+    fixture *f = kh_xcalloc(1, sizeof(*f));
+    *state = f;
+    if (kh_test_db_open(&f->db, pg, "users") != 0 || kh_store_open(f->db.url, &f->s) != KH_OK ||
+        kh_store_migrate(f->s, NULL) != KH_OK)
         return -1;
     f->svc.store = f->s;
     f->svc.server_name = "test";
@@ -75,48 +53,19 @@ static int open_store(fixture *f)
 
 static int setup_sqlite(void **state)
 {
-    fixture *f = kh_xcalloc(1, sizeof(*f));
-    *state = f;
-    snprintf(f->dir, sizeof(f->dir), "/tmp/kh_users_XXXXXX");
-    if (!mkdtemp(f->dir))
-        return -1;
-    snprintf(f->url, sizeof(f->url), "sqlite://%s/keyhold.db", f->dir);
-    return open_store(f);
+    return setup(state, NULL);
 }
 
 static int setup_pg(void **state)
 {
-    static int counter;
-    fixture *f = kh_xcalloc(1, sizeof(*f));
-    *state = f;
-    f->pg = 1;
-    f->admin = PQconnectdb(pg_url);
-    if (PQstatus(f->admin) != CONNECTION_OK)
-        return -1;
-    PQsetNoticeProcessor(f->admin, quiet_notice, NULL);
-    snprintf(f->schema, sizeof(f->schema), "kh_users_%ld_%d", (long)getpid(), ++counter);
-    char sql[256];
-    snprintf(sql, sizeof(sql), "DROP SCHEMA IF EXISTS %s CASCADE; CREATE SCHEMA %s", f->schema,
-             f->schema);
-    if (admin_exec(f, sql) != 0)
-        return -1;
-    snprintf(f->url, sizeof(f->url), "%s%coptions=-csearch_path%%3D%s", pg_url,
-             strchr(pg_url, '?') ? '&' : '?', f->schema);
-    return open_store(f);
+    return setup(state, pg_url);
 }
 
 static int teardown(void **state)
 {
     fixture *f = *state;
     kh_store_close(&f->s);
-    if (!f->pg && f->dir[0])
-        nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-    if (f->admin) {
-        char sql[128];
-        snprintf(sql, sizeof(sql), "DROP SCHEMA IF EXISTS %s CASCADE", f->schema);
-        (void)admin_exec(f, sql);
-        PQfinish(f->admin);
-    }
+    kh_test_db_close(&f->db);
     free(f);
     return 0;
 }
