@@ -538,33 +538,6 @@ static void grants(adm *a, const char *owner)
 
 /* ---- dispatch ----------------------------------------------------------- */
 
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
-
-/* Percent-decode s in place; false on a malformed escape or a NUL. */
-static bool pct_decode(char *s)
-{
-    char *w = s;
-    for (const char *p = s; *p; p++) {
-        if (*p != '%') {
-            *w++ = *p;
-            continue;
-        }
-        int hi = hexval(p[1]), lo = hi < 0 ? -1 : hexval(p[2]);
-        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-            return false;
-        *w++ = (char)(hi * 16 + lo);
-        p += 2;
-    }
-    *w = '\0';
-    return true;
-}
-
 /* An owner principal: printable ASCII without spaces, as every principal
  * keyhold makes is (a user id, a certificate's hex, an identity). */
 static bool principal_ok(const char *s)
@@ -609,7 +582,7 @@ static void dispatch(adm *a)
         return;
     }
     if (strncmp(path, "grants/", 7) == 0) {
-        if (!pct_decode(path + 7) || !principal_ok(path + 7)) {
+        if (!kh_admin_pct_decode(path + 7) || !principal_ok(path + 7)) {
             fail(a, KH_ERR_INVALID_FIELD, "malformed owner in the path");
             return;
         }

@@ -46,3 +46,29 @@ json_t *kh_admin_time(int64_t t)
     strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%SZ", &tm);
     return json_string(s);
 }
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+bool kh_admin_pct_decode(char *s)
+{
+    char *w = s;
+    for (const char *p = s; *p; p++) {
+        if (*p != '%') {
+            *w++ = *p;
+            continue;
+        }
+        int hi = hexval(p[1]), lo = hi < 0 ? -1 : hexval(p[2]);
+        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+            return false;
+        *w++ = (char)(hi * 16 + lo);
+        p += 2;
+    }
+    *w = '\0';
+    return true;
+}

@@ -221,33 +221,6 @@ static void member_change(rq *q, const char *realm, const char *member)
                     role ? json_string(role) : json_null(), "permissions", names));
 }
 
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
-
-/* Percent-decode s in place; false on a malformed escape or a NUL. */
-static bool pct_decode(char *s)
-{
-    char *w = s;
-    for (const char *p = s; *p; p++) {
-        if (*p != '%') {
-            *w++ = *p;
-            continue;
-        }
-        int hi = hexval(p[1]), lo = hi < 0 ? -1 : hexval(p[2]);
-        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-            return false;
-        *w++ = (char)(hi * 16 + lo);
-        p += 2;
-    }
-    *w = '\0';
-    return true;
-}
-
 bool kh_admin_realms_for_members(const kh_http_request *req)
 {
     static const char prefix[] = "/v1/admin/realms/";
@@ -301,7 +274,7 @@ void kh_admin_realms(kh_ctx *ctx, bool admin, const kh_http_request *req, json_t
         return;
     }
     member += 8;
-    if (!pct_decode(member)) {
+    if (!kh_admin_pct_decode(member)) {
         fail(&q, KH_ERR_INVALID_FIELD, "malformed member in the path");
         return;
     }
