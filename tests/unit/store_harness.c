@@ -2,6 +2,7 @@
  * store_harness.c - the store unit tests' fixture (store_harness.h).
  */
 #include "store_harness.h"
+#include "test_db.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -202,28 +203,18 @@ void insert_simple(fixture *f, const char *uid, const char *owner, int32_t type,
     assert_int_equal(kh_store_object_insert(f->s, &r), KH_OK);
 }
 
-void test_pg_skipped(void **state)
-{
-    (void)state;
-    printf("PostgreSQL half skipped: KH_TEST_PG_URL is not set"
-           " (scripts/pg-test-server start DIR prints one)\n");
-    skip();
-}
-
 void store_harness_init(void)
 {
     /* Failures below are expected and logged; KH_TEST_LOG=1 shows them. */
     if (!getenv("KH_TEST_LOG"))
         kh_log_set_level((kh_log_level)(KH_LOG_ERROR + 1));
-    pg_url = getenv("KH_TEST_PG_URL");
-    if (pg_url && !*pg_url)
-        pg_url = NULL;
+    pg_url = kh_test_db_pg_url();
 }
 
 int store_harness_run(const struct CMUnitTest *sqlite_tests, size_t n_sqlite,
                       const struct CMUnitTest *pg_tests, size_t n_pg)
 {
-    const struct CMUnitTest pg_skipped[] = {cmocka_unit_test(test_pg_skipped)};
+    const struct CMUnitTest pg_skipped[] = {cmocka_unit_test(kh_test_db_pg_skipped)};
     int failed = _cmocka_run_group_tests("store on sqlite", sqlite_tests, n_sqlite, NULL, NULL);
     if (pg_url)
         failed += _cmocka_run_group_tests("store on postgresql", pg_tests, n_pg, NULL, NULL);

@@ -9,9 +9,17 @@
 #ifndef KH_TESTS_TEST_DB_H
 #define KH_TESTS_TEST_DB_H
 
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
 #include <ftw.h>
 #include <libpq-fe.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -22,6 +30,24 @@ typedef struct kh_test_db {
     PGconn *admin;  /* PostgreSQL: creates and drops the schema */
     char schema[64];
 } kh_test_db;
+
+/* KH_TEST_PG_URL (scripts/pg-test-server start DIR prints one), or NULL
+ * when it is unset or empty. */
+static inline const char *kh_test_db_pg_url(void)
+{
+    const char *url = getenv("KH_TEST_PG_URL");
+    return url && *url ? url : NULL;
+}
+
+/* The PostgreSQL half of a suite run without KH_TEST_PG_URL: one skipped
+ * test that says why. */
+static inline void kh_test_db_pg_skipped(void **state)
+{
+    (void)state;
+    printf("PostgreSQL half skipped: KH_TEST_PG_URL is not set"
+           " (scripts/pg-test-server start DIR prints one)\n");
+    skip();
+}
 
 static inline int kh_test_db_rm(const char *p, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -46,20 +72,20 @@ static inline int kh_test_db_exec(kh_test_db *d, const char *sql)
     return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? 0 : -1;
 }
 
-/* An empty database: on PostgreSQL when pg_url is not NULL, else SQLite.
+/* An empty database: on PostgreSQL when pg (a URL) is not NULL, else SQLite.
  * tag names the directory or schema. 0 on success. */
-static inline int kh_test_db_open(kh_test_db *d, const char *pg_url, const char *tag)
+static inline int kh_test_db_open(kh_test_db *d, const char *pg, const char *tag)
 {
     static int counter;
     memset(d, 0, sizeof(*d));
-    if (!pg_url) {
+    if (!pg) {
         snprintf(d->dir, sizeof(d->dir), "/tmp/kh_%s_XXXXXX", tag);
         if (!mkdtemp(d->dir))
             return -1;
         snprintf(d->url, sizeof(d->url), "sqlite://%s/keyhold.db", d->dir);
         return 0;
     }
-    d->admin = PQconnectdb(pg_url);
+    d->admin = PQconnectdb(pg);
     if (PQstatus(d->admin) != CONNECTION_OK)
         return -1;
     PQsetNoticeProcessor(d->admin, kh_test_db_quiet, NULL);
@@ -69,8 +95,8 @@ static inline int kh_test_db_open(kh_test_db *d, const char *pg_url, const char 
              d->schema);
     if (kh_test_db_exec(d, sql) != 0)
         return -1;
-    snprintf(d->url, sizeof(d->url), "%s%coptions=-csearch_path%%3D%s", pg_url,
-             strchr(pg_url, '?') ? '&' : '?', d->schema);
+    snprintf(d->url, sizeof(d->url), "%s%coptions=-csearch_path%%3D%s", pg,
+             strchr(pg, '?') ? '&' : '?', d->schema);
     return 0;
 }
 

@@ -359,13 +359,6 @@ static void test_bootstrap_precedence(void **state)
     assert_int_equal(version(a->s), v);
 }
 
-static void test_pg_skipped(void **state)
-{
-    (void)state;
-    printf("PostgreSQL half skipped: KH_TEST_PG_URL is not set\n");
-    skip();
-}
-
 #define BACKEND_TESTS(setup)                                                                       \
     cmocka_unit_test_setup_teardown(test_store_policies, setup, teardown),                         \
         cmocka_unit_test_setup_teardown(test_store_assignments, setup, teardown),                  \
@@ -379,12 +372,10 @@ int main(void)
         kh_log_set_level((kh_log_level)(KH_LOG_ERROR + 1));
     if (kh_crypto_init(0) != KH_OK)
         return 1;
-    pg_url = getenv("KH_TEST_PG_URL");
-    if (pg_url && !*pg_url)
-        pg_url = NULL;
+    pg_url = kh_test_db_pg_url();
     const struct CMUnitTest sqlite_tests[] = {BACKEND_TESTS(setup_sqlite)};
     const struct CMUnitTest pg_tests[] = {BACKEND_TESTS(setup_pg)};
-    const struct CMUnitTest pg_skipped[] = {cmocka_unit_test(test_pg_skipped)};
+    const struct CMUnitTest pg_skipped[] = {cmocka_unit_test(kh_test_db_pg_skipped)};
     int failed = cmocka_run_group_tests_name("kes policies on sqlite", sqlite_tests, NULL, NULL);
     if (pg_url)
         failed += cmocka_run_group_tests_name("kes policies on postgresql", pg_tests, NULL, NULL);

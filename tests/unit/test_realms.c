@@ -552,9 +552,7 @@ int main(void)
 {
     if (!getenv("KH_TEST_LOG"))
         kh_log_set_level((kh_log_level)(KH_LOG_ERROR + 1));
-    pg_url = getenv("KH_TEST_PG_URL");
-    if (pg_url && !*pg_url)
-        pg_url = NULL;
+    pg_url = kh_test_db_pg_url();
     const struct CMUnitTest sqlite_tests[] = {
         cmocka_unit_test(test_role_table),
         REALM_TESTS(setup_sqlite),

@@ -534,13 +534,6 @@ static void test_validation(void **state)
     assert_false(kh_apikey_shaped("a.b.c") || kh_apikey_shaped(NULL));
 }
 
-static void test_pg_skipped(void **state)
-{
-    (void)state;
-    printf("PostgreSQL half skipped: KH_TEST_PG_URL is not set\n");
-    skip();
-}
-
 #define BACKEND_TESTS(setup)                                                                       \
     cmocka_unit_test_setup_teardown(test_organizations, setup, teardown),                          \
         cmocka_unit_test_setup_teardown(test_users_and_history, setup, teardown),                  \
@@ -557,16 +550,14 @@ int main(void)
         kh_log_set_level((kh_log_level)(KH_LOG_ERROR + 1));
     if (kh_crypto_init(0) != KH_OK)
         return 1;
-    pg_url = getenv("KH_TEST_PG_URL");
-    if (pg_url && !*pg_url)
-        pg_url = NULL;
+    pg_url = kh_test_db_pg_url();
     const struct CMUnitTest sqlite_tests[] = {
         BACKEND_TESTS(setup_sqlite),
         cmocka_unit_test(test_proxy_list),
         cmocka_unit_test(test_validation),
     };
     const struct CMUnitTest pg_tests[] = {BACKEND_TESTS(setup_pg)};
-    const struct CMUnitTest pg_skipped[] = {cmocka_unit_test(test_pg_skipped)};
+    const struct CMUnitTest pg_skipped[] = {cmocka_unit_test(kh_test_db_pg_skipped)};
     int failed = cmocka_run_group_tests_name("users on sqlite", sqlite_tests, NULL, NULL);
     if (pg_url)
         failed += cmocka_run_group_tests_name("users on postgresql", pg_tests, NULL, NULL);
