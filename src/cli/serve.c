@@ -83,6 +83,9 @@ static const kh_option serve_opts[] = {
     {"durability", "power",
      "power: a write is fsync'd before its reply; process: it survives a crash or kill -9 of "
      "keyhold, not a power cut (SQLite; docs/configuration.md)"},
+    {"identity-cache-ttl", "1",
+     "seconds this node caches what an identity maps to (0 = no cache); changes made through "
+     "this node apply at once, those made through another node within this time"},
     {"audit-sync-reads", "true",
      "true: a read's audit row is on disk before the reply; false: written before it, "
      "fsync'd with the next commit (docs/audit.md)"},
@@ -192,6 +195,15 @@ static kh_err set_durability(const kh_config *cfg, kh_store *store)
     kh_warn("--durability=process: an acknowledged write survives a crash of keyhold but may be "
             "lost if the machine loses power or its kernel crashes");
     return kh_store_set_durability(store, KH_DURABLE_PROCESS);
+}
+
+static kh_err set_identity_cache(const kh_config *cfg, kh_store *store)
+{
+    long ttl = 0;
+    kh_err err = kh_config_int(cfg, "identity-cache-ttl", 0, 60, &ttl);
+    if (err == KH_OK)
+        err = kh_store_set_identity_cache(store, (int64_t)ttl * 1000);
+    return err;
 }
 
 static void write_ready(const char *path, int port, int https_port, int kes_port)
@@ -435,6 +447,8 @@ int kh_cmd_serve(int argc, char **argv)
         err = open_store(kh_config_get(&cfg, "db"), &store);
     if (err == KH_OK)
         err = set_durability(&cfg, store);
+    if (err == KH_OK)
+        err = set_identity_cache(&cfg, store);
     if (err == KH_OK)
         err = kh_store_realm_ensure(store, "default", &realm);
     if (err == KH_OK)

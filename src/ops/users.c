@@ -35,15 +35,21 @@ static bool has_prefix(const char *s, const char *p)
     return strncmp(s, p, strlen(p)) == 0;
 }
 
+_Static_assert(sizeof(((kh_who *)0)->user_id) == sizeof(((kh_identity_owner *)0)->user_id) &&
+                   sizeof(((kh_who *)0)->profile) == sizeof(((kh_identity_owner *)0)->profile),
+               "kh_who and kh_identity_owner disagree");
+
 kh_err kh_who_resolve(kh_store *s, const char *identity, kh_who *out)
 {
     if (!identity || !*identity || strlen(identity) >= KH_WHO_MAX)
         return KH_ERR_AUTH;
-    kh_user_row u = {0};
-    kh_err err = kh_store_identity_user(s, identity, &u);
+    kh_identity_owner o;
+    kh_err err = kh_store_identity_owner(s, identity, &o);
+    if (err != KH_OK)
+        return err;
     memset(out, 0, sizeof(*out));
     copy(out->identity, sizeof(out->identity), identity);
-    if (err == KH_ERR_NOT_FOUND) {
+    if (!o.found) {
         if (has_prefix(identity, "apikey:"))
             return KH_ERR_AUTH; /* a key always has a user; revoked keys lose theirs */
         /* Unregistered: a certificate keeps its hex principal, as before
@@ -52,16 +58,11 @@ kh_err kh_who_resolve(kh_store *s, const char *identity, kh_who *out)
              has_prefix(identity, "tls:") ? identity + 4 : identity);
         return KH_OK;
     }
-    if (err != KH_OK)
-        return err;
-    if (u.revoked_at != 0) {
-        kh_user_row_clear(&u);
+    if (o.revoked)
         return KH_ERR_AUTH;
-    }
-    copy(out->principal, sizeof(out->principal), u.id);
-    copy(out->user_id, sizeof(out->user_id), u.id);
-    copy(out->profile, sizeof(out->profile), u.profile);
-    kh_user_row_clear(&u);
+    copy(out->principal, sizeof(out->principal), o.user_id);
+    copy(out->user_id, sizeof(out->user_id), o.user_id);
+    copy(out->profile, sizeof(out->profile), o.profile);
     return KH_OK;
 }
 

@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "store/audit_chain.h"
+#include "store/idcache.h"
 #include "store/postgres.h"
 #include "store/sqlite.h"
 
@@ -45,6 +46,7 @@ void kh_store_close(kh_store **s)
 {
     if (!s || !*s)
         return;
+    kh_idcache_free(&(*s)->idcache);
     (*s)->ops->close(*s);
     *s = NULL;
 }

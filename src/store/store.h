@@ -157,6 +157,7 @@ struct kh_store_ops {
 
 struct kh_store {
     const struct kh_store_ops *ops;
+    struct kh_idcache *idcache; /* NULL = identity lookups not cached (store/idcache.h) */
 };
 
 /* Open the store named by url. Does not migrate. */
@@ -317,6 +318,22 @@ kh_err kh_store_identity_list(kh_store *s, const char *user_id, kh_identity_row 
 /* The current state of the user identity maps to; KH_ERR_NOT_FOUND when
  * unmapped. One query: this runs for every authenticated request. */
 kh_err kh_store_identity_user(kh_store *s, const char *identity, kh_user_row *out) KH_MUST_CHECK;
+/* What an identity maps to, as authentication needs it. */
+typedef struct kh_identity_owner {
+    bool found;       /* false: the identity maps to no user */
+    bool revoked;     /* the user is revoked */
+    char user_id[37]; /* a UUID */
+    char profile[12];
+} kh_identity_owner;
+/* kh_store_identity_user narrowed to kh_identity_owner (found = false and
+ * KH_OK when unmapped), from the identity cache when one is set. */
+kh_err kh_store_identity_owner(kh_store *s, const char *identity,
+                               kh_identity_owner *out) KH_MUST_CHECK;
+/* Cache kh_store_identity_owner's answers for ttl_ms milliseconds (0 = no
+ * cache, the default); call before the store is shared. A change written
+ * through this handle is seen by the very next lookup; one written through
+ * another handle (another node, a CLI) within ttl_ms. */
+kh_err kh_store_set_identity_cache(kh_store *s, int64_t ttl_ms) KH_MUST_CHECK;
 /* Insert k and map identity "apikey:<k->id>" to k->user_id, atomically;
  * KH_ERR_NOT_FOUND when the user does not exist. */
 kh_err kh_store_apikey_create(kh_store *s, const kh_apikey_row *k) KH_MUST_CHECK;

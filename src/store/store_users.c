@@ -10,6 +10,7 @@
  * organization is KH_ERR_NOT_FOUND rather than a foreign-key failure.
  */
 #include "common/mem.h"
+#include "store/idcache.h"
 #include "store/sql.h"
 #include "store/store.h"
 
@@ -101,6 +102,16 @@ static int nonempty(const char *s)
     return s && *s;
 }
 
+/* Every write here may change what an identity maps to: once it is over
+ * (committed or not; a needless invalidation is harmless), the identity
+ * cache drops what it held, before the writer's caller hears of it. */
+static kh_err run_write(kh_store *s, kh_sql_fn fn, void *arg)
+{
+    kh_err err = kh_sql_run(s, 1, fn, arg);
+    kh_idcache_bump(s->idcache);
+    return err;
+}
+
 /* Does the one-parameter query id return a row? */
 static kh_err exists(kh_sql *q, int id, const char *key, int *found)
 {
@@ -132,7 +143,7 @@ static kh_err org_create_on(kh_sql *q, void *arg)
 kh_err kh_store_org_create(kh_store *s, const char *id, int64_t now)
 {
     struct org_ctx x = {id, now, NULL, NULL};
-    return nonempty(id) ? kh_sql_run(s, 1, org_create_on, &x) : KH_ERR_INVALID_ARG;
+    return nonempty(id) ? run_write(s, org_create_on, &x) : KH_ERR_INVALID_ARG;
 }
 
 static kh_err org_list_on(kh_sql *q, void *arg)
@@ -217,7 +228,7 @@ kh_err kh_store_user_create(kh_store *s, const kh_user_row *u)
 {
     if (!user_ok(u) || !nonempty(u->organization))
         return KH_ERR_INVALID_ARG;
-    return kh_sql_run(s, 1, user_create_on, (void *)u);
+    return run_write(s, user_create_on, (void *)u);
 }
 
 static kh_err user_append_on(kh_sql *q, void *arg)
@@ -241,7 +252,7 @@ static kh_err user_append_on(kh_sql *q, void *arg)
 
 kh_err kh_store_user_append(kh_store *s, const kh_user_row *u)
 {
-    return user_ok(u) ? kh_sql_run(s, 1, user_append_on, (void *)u) : KH_ERR_INVALID_ARG;
+    return user_ok(u) ? run_write(s, user_append_on, (void *)u) : KH_ERR_INVALID_ARG;
 }
 
 struct users_ctx {
@@ -356,7 +367,7 @@ kh_err kh_store_identity_add(kh_store *s, const char *identity, const char *user
     struct id_ctx x = {identity, user_id, now, NULL, NULL};
     if (!nonempty(identity) || !nonempty(user_id))
         return KH_ERR_INVALID_ARG;
-    return kh_sql_run(s, 1, identity_add_on, &x);
+    return run_write(s, identity_add_on, &x);
 }
 
 static kh_err identity_remove_on(kh_sql *q, void *arg)
@@ -373,7 +384,7 @@ kh_err kh_store_identity_remove(kh_store *s, const char *identity, const char *u
     struct id_ctx x = {identity, user_id, now, NULL, NULL};
     if (!nonempty(identity) || !nonempty(user_id))
         return KH_ERR_INVALID_ARG;
-    return kh_sql_run(s, 1, identity_remove_on, &x);
+    return run_write(s, identity_remove_on, &x);
 }
 
 static kh_err identity_list_on(kh_sql *q, void *arg)
@@ -408,6 +419,54 @@ kh_err kh_store_identity_list(kh_store *s, const char *user_id, kh_identity_row 
 kh_err kh_store_identity_user(kh_store *s, const char *identity, kh_user_row *out)
 {
     return one_user(s, Q_ID_USER, identity, out);
+}
+
+static kh_err owner_of(const kh_user_row *u, kh_identity_owner *o)
+{
+    if (strlen(u->id) >= sizeof(o->user_id) || strlen(u->profile) >= sizeof(o->profile))
+        return KH_ERR_STORE; /* ids are UUIDs, profiles short names */
+    o->found = true;
+    o->revoked = u->revoked_at != 0;
+    memcpy(o->user_id, u->id, strlen(u->id) + 1);
+    memcpy(o->profile, u->profile, strlen(u->profile) + 1);
+    return KH_OK;
+}
+
+kh_err kh_store_identity_owner(kh_store *s, const char *identity, kh_identity_owner *out)
+{
+    if (!s || !nonempty(identity) || !out)
+        return KH_ERR_INVALID_ARG;
+    if (kh_idcache_get(s->idcache, identity, out))
+        return KH_OK;
+    /* before the query: a change committed from now on invalidates it */
+    kh_idcache_mark m = kh_idcache_mark_now(s->idcache);
+    kh_identity_owner o;
+    kh_user_row u = {0};
+    memset(&o, 0, sizeof(o));
+    kh_err err = kh_store_identity_user(s, identity, &u);
+    if (err == KH_OK)
+        err = owner_of(&u, &o);
+    else if (err == KH_ERR_NOT_FOUND)
+        err = KH_OK; /* unmapped: an answer too, and cached as one */
+    kh_user_row_clear(&u);
+    if (err != KH_OK)
+        return err;
+    kh_idcache_put(s->idcache, identity, m, &o);
+    *out = o;
+    return KH_OK;
+}
+
+kh_err kh_store_set_identity_cache(kh_store *s, int64_t ttl_ms)
+{
+    kh_idcache *c = NULL;
+    if (!s || ttl_ms < 0)
+        return KH_ERR_INVALID_ARG;
+    kh_err err = ttl_ms > 0 ? kh_idcache_new(ttl_ms, &c) : KH_OK;
+    if (err == KH_OK) {
+        kh_idcache_free(&s->idcache);
+        s->idcache = c;
+    }
+    return err;
 }
 
 void kh_identity_rows_free(kh_identity_row *rows, size_t n)
@@ -450,7 +509,7 @@ kh_err kh_store_apikey_create(kh_store *s, const kh_apikey_row *k)
 {
     if (!k || !nonempty(k->id) || !nonempty(k->user_id) || !k->label || !nonempty(k->secret_sha256))
         return KH_ERR_INVALID_ARG;
-    return kh_sql_run(s, 1, apikey_create_on, (void *)k);
+    return run_write(s, apikey_create_on, (void *)k);
 }
 
 struct key_ctx {
@@ -535,7 +594,7 @@ static kh_err apikey_revoke_on(kh_sql *q, void *arg)
 kh_err kh_store_apikey_revoke(kh_store *s, const char *id, const char *user_id, int64_t now)
 {
     struct revoke_ctx x = {id, user_id, now};
-    return nonempty(id) ? kh_sql_run(s, 1, apikey_revoke_on, &x) : KH_ERR_INVALID_ARG;
+    return nonempty(id) ? run_write(s, apikey_revoke_on, &x) : KH_ERR_INVALID_ARG;
 }
 
 void kh_apikey_row_clear(kh_apikey_row *k)

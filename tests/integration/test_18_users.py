@@ -15,6 +15,7 @@ import json
 import os
 import sqlite3
 import subprocess
+import time
 
 import pytest
 from kmip.core import enums
@@ -453,8 +454,13 @@ def test_users_shared_by_two_nodes_on_postgresql(tmp_path, certs, client):
     subprocess.run(["psql", PG, "-q", "-c", "CREATE SCHEMA " + schema], check=True,
                    capture_output=True)
     url = PG + ("&" if "?" in PG else "?") + "options=-csearch_path%3D" + schema
+    # node a reads identities from the database on every request (a
+    # revocation on b is refused on a at once); node b caches them for the
+    # default --identity-cache-ttl (a revocation on a is refused on b
+    # within that time)
     a = kh_support.KeyholdServer(tmp_path / "a", certs, db_url=url,
-                                 extra_args=["--administration-token", TOKEN])
+                                 extra_args=["--administration-token", TOKEN,
+                                             "--identity-cache-ttl", "0"])
     b = kh_support.KeyholdServer(tmp_path / "b", certs, db_url=url,
                                  extra_args=["--administration-token", TOKEN])
     try:
@@ -480,6 +486,21 @@ def test_users_shared_by_two_nodes_on_postgresql(tmp_path, certs, client):
         with pytest.raises(FAILURES) as e:
             client(a, "alice").get(uid)
         assert e.value.reason == RR.AUTHENTICATION_NOT_SUCCESSFUL
+        # revoked on a, refused on b within b's cache TTL (1 s; 10 s bound)
+        v = new_user(a, "pg-user-2")
+        assert admin(a, "POST", "users/%s/identities" % v, {"identity": tls(certs, "bob")})[0] \
+            == 201
+        client(b, "bob").create(ALG.AES, 128)
+        assert admin(a, "POST", "users/%s/revoke" % v)[0] == 200
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client(b, "bob").create(ALG.AES, 128)
+            except FAILURES as err:
+                assert err.reason == RR.AUTHENTICATION_NOT_SUCCESSFUL
+                break
+            assert time.monotonic() < deadline, "node b still serves a user revoked on node a"
+            time.sleep(0.1)
     finally:
         for s in (b, a):
             try:
