@@ -39,15 +39,17 @@ struct slot {
 };
 
 struct set {
-    pthread_mutex_t lock;
     struct slot slot[WAYS];
 };
 
+/* The locks apart from the sets: initializing them touches only their own
+ * pages, so the sets' pages stay untouched (and out of RSS) until used. */
 struct kh_idcache {
     _Atomic uint64_t gen;
     int64_t ttl_ns;
     uint64_t seed;
-    struct set *sets; /* SETS of them */
+    pthread_mutex_t *locks; /* locks[i] guards sets[i]; SETS of each */
+    struct set *sets;
 };
 
 static int64_t mono_ns(void)
@@ -85,9 +87,10 @@ kh_err kh_idcache_new(int64_t ttl_ms, kh_idcache **out)
     atomic_init(&c->gen, 1);
     c->ttl_ns = ttl_ms * 1000000;
     c->seed = seed;
+    c->locks = kh_xcalloc(SETS, sizeof(*c->locks));
     c->sets = kh_xcalloc(SETS, sizeof(*c->sets));
     for (size_t i = 0; i < SETS; i++)
-        pthread_mutex_init(&c->sets[i].lock, NULL);
+        pthread_mutex_init(&c->locks[i], NULL);
     *out = c;
     return KH_OK;
 }
@@ -98,7 +101,8 @@ void kh_idcache_free(kh_idcache **pc)
     if (!c)
         return;
     for (size_t i = 0; i < SETS; i++)
-        pthread_mutex_destroy(&c->sets[i].lock);
+        pthread_mutex_destroy(&c->locks[i]);
+    free(c->locks);
     free(c->sets);
     free(c);
     *pc = NULL;
@@ -128,19 +132,20 @@ bool kh_idcache_get(kh_idcache *c, const char *identity, kh_identity_owner *out)
     if (!c || !identity || strlen(identity) >= KEY_MAX)
         return false;
     uint64_t h = hash_of(c->seed, identity);
-    struct set *set = &c->sets[h & (SETS - 1)];
+    size_t i = h & (SETS - 1);
+    const struct set *set = &c->sets[i];
     uint64_t gen = atomic_load(&c->gen);
     int64_t now = mono_ns();
     bool hit = false;
-    pthread_mutex_lock(&set->lock);
-    for (int i = 0; i < WAYS && !hit; i++) {
-        const struct slot *e = &set->slot[i];
+    pthread_mutex_lock(&c->locks[i]);
+    for (int w = 0; w < WAYS && !hit; w++) {
+        const struct slot *e = &set->slot[w];
         if (e->hash == h && usable(e, gen, now) && strcmp(e->identity, identity) == 0) {
             *out = e->owner;
             hit = true;
         }
     }
-    pthread_mutex_unlock(&set->lock);
+    pthread_mutex_unlock(&c->locks[i]);
     return hit;
 }
 
@@ -174,13 +179,13 @@ void kh_idcache_put(kh_idcache *c, const char *identity, kh_idcache_mark m,
     if (m.gen != gen)
         return; /* a write landed meanwhile: what we read may be stale */
     uint64_t h = hash_of(c->seed, identity);
-    struct set *set = &c->sets[h & (SETS - 1)];
-    pthread_mutex_lock(&set->lock);
-    struct slot *e = victim(set, h, identity, gen, mono_ns());
+    size_t i = h & (SETS - 1);
+    pthread_mutex_lock(&c->locks[i]);
+    struct slot *e = victim(&c->sets[i], h, identity, gen, mono_ns());
     e->hash = h;
     e->gen = m.gen;
     e->expires_ns = m.at_ns + c->ttl_ns;
     e->owner = *o;
     memcpy(e->identity, identity, strlen(identity) + 1);
-    pthread_mutex_unlock(&set->lock);
+    pthread_mutex_unlock(&c->locks[i]);
 }
