@@ -385,6 +385,19 @@ static void test_audited_writes(void **state)
     assert_int_equal(total, 3);
 }
 
+/* The whole log, which must be an intact chain of exactly n rows. */
+static kh_audit_row *read_intact(fixture *f, size_t n)
+{
+    int64_t total = -1;
+    kh_audit_row *rows = NULL;
+    size_t got = 0;
+    assert_int_equal(verify_broken(f, &total), 0);
+    assert_int_equal(total, (int64_t)n);
+    assert_int_equal(kh_store_audit_read(f->s, 0, n + 1, &rows, &got), KH_OK);
+    assert_int_equal(got, n);
+    return rows;
+}
+
 /* Many threads: writes carrying rows (half of them failing on a taken
  * uid, then appending their failure row), plain appends and plain writes,
  * all in shared batches. One row per operation, ids 1..N, each row where
@@ -439,13 +452,8 @@ static void test_audited_writes_concurrent(void **state)
         pthread_join(t[i], NULL);
         assert_int_equal(w[i].failures, 0);
     }
-    int64_t total = -1;
-    assert_int_equal(verify_broken(f, &total), 0);
-    assert_int_equal(total, N);
-    kh_audit_row *rows = NULL;
-    size_t n = 0;
-    assert_int_equal(kh_store_audit_read(f->s, 0, N + 1, &rows, &n), KH_OK);
-    assert_int_equal(n, N);
+    size_t n = N;
+    kh_audit_row *rows = read_intact(f, n);
     for (size_t k = 0; k < n; k++) {
         int who = (int)(rows[k].time_us / 1000), i = (int)(rows[k].time_us % 1000);
         assert_true(who < CARRY_THREADS && i < CARRY_PER_THREAD);
@@ -550,13 +558,8 @@ static void test_audit_async(void **state)
     assert_int_equal(st.failed, 0);
     for (int i = 0; i < N; i++)
         assert_int_equal(rows[i].calls, 1);
-    int64_t total = -1;
-    assert_int_equal(verify_broken(f, &total), 0);
-    assert_int_equal(total, N);
-    kh_audit_row *got = NULL;
-    size_t n = 0;
-    assert_int_equal(kh_store_audit_read(f->s, 0, N + 1, &got, &n), KH_OK);
-    assert_int_equal(n, N);
+    size_t n = N;
+    kh_audit_row *got = read_intact(f, n);
     for (size_t k = 0; k < n; k++) { /* each row once, where its id says */
         int who = (int)(got[k].time_us / 1000), i = (int)(got[k].time_us % 1000);
         assert_true(who < ASYNC_THREADS && i < ASYNC_PER_THREAD);
@@ -567,8 +570,7 @@ static void test_audit_async(void **state)
     kh_audit_rows_free(got, n);
     free(rows);
     reopen(f); /* closing stops the committer; everything stays */
-    assert_int_equal(verify_broken(f, &total), 0);
-    assert_int_equal(total, N);
+    kh_audit_rows_free(read_intact(f, N), N);
 }
 
 /* KES names: one holder per (owner, name); taken over only from the
