@@ -246,12 +246,16 @@ def main():
         ratios = []
         for key, (c, k, p) in cells.items():
             if supported(k) and supported(p) and p["rps"] > 0 and not k["unsupported"]:
-                ratios.append((k["rps"] / p["rps"], scenario_label(key)))
+                # what a server doing no work reaches against pykmip in the same cell:
+                # keyhold cannot be further ahead than that
+                bound = c["rps"] / p["rps"] if supported(c) else float("nan")
+                ratios.append((k["rps"] / p["rps"], scenario_label(key), bound))
         if ratios:
             lo = min(ratios)
-            gm = statistics.geometric_mean([x for x, _ in ratios])
+            gm = statistics.geometric_mean([x for x, _, _ in ratios])
             target(">= 150x pykmip-server", lo[0] >= 150,
-                   "lowest {:,.0f}x ({}), geometric mean {:,.0f}x".format(lo[0], lo[1], gm))
+                   "lowest {:,.0f}x ({}, where the no-work ceiling is {:,.0f}x), "
+                   "geometric mean {:,.0f}x".format(lo[0], lo[1], lo[2], gm))
     print()
     print("Run took {} s.".format(m.get("elapsed_s", "?")))
 

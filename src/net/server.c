@@ -18,6 +18,7 @@
  */
 #include "net/server.h"
 
+#include "common/defer.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "net/conn.h"
@@ -35,6 +36,7 @@
 #include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -59,7 +61,9 @@ struct kh_server {
     int stop_pipe[2];
     struct event *stop_ev, *sigint_ev, *sigterm_ev, *done_ev;
     pthread_mutex_t done_mu;
+    pthread_cond_t settled_cv; /* in_flight reached 0 (for kh_server_free) */
     kh_task *done, *done_tail; /* completed tasks, oldest first, guarded by done_mu */
+    unsigned in_flight;        /* submitted, not yet on the done list; done_mu */
     kh_workers *pool;
     listener *listeners;
     kh_https *https;
@@ -126,17 +130,28 @@ static void push_done(kh_task *t)
     else
         s->done = t;
     s->done_tail = t;
+    if (--s->in_flight == 0)
+        pthread_cond_signal(&s->settled_cv);
     pthread_mutex_unlock(&s->done_mu);
     if (wake)
         event_active(s->done_ev, EV_READ, 0);
 }
 
+static void task_fire(kh_defer *d)
+{
+    push_done((kh_task *)((char *)d - offsetof(kh_task, defer)));
+}
+
+/* The task is done when run() has returned and whatever it left pending
+ * (common/defer.h: its audit rows' commit) has finished: only then does
+ * its reply go out, and the worker is free meanwhile. */
 static void task_run(kh_work *w)
 {
     kh_task *t = (kh_task *)w;
+    kh_defer_begin(&t->defer, task_fire);
     t->run(t);
     t->ran = 1;
-    push_done(t);
+    kh_defer_end(&t->defer);
 }
 
 static void task_drop(kh_work *w)
@@ -148,7 +163,27 @@ kh_err kh_server_submit(kh_server *s, kh_task *t)
 {
     t->srv = s;
     t->ran = 0;
-    return kh_workers_submit(s->pool, &t->work);
+    pthread_mutex_lock(&s->done_mu);
+    s->in_flight++;
+    pthread_mutex_unlock(&s->done_mu);
+    kh_err err = kh_workers_submit(s->pool, &t->work);
+    if (err != KH_OK) {
+        pthread_mutex_lock(&s->done_mu);
+        if (--s->in_flight == 0)
+            pthread_cond_signal(&s->settled_cv);
+        pthread_mutex_unlock(&s->done_mu);
+    }
+    return err;
+}
+
+/* Wait until every submitted task is on the done list: tasks whose run()
+ * returned may still wait for a commit on another thread. */
+static void wait_settled(kh_server *s)
+{
+    pthread_mutex_lock(&s->done_mu);
+    while (s->in_flight > 0)
+        pthread_cond_wait(&s->settled_cv, &s->done_mu);
+    pthread_mutex_unlock(&s->done_mu);
 }
 
 static void drain_done(kh_server *s)
@@ -242,6 +277,7 @@ kh_err kh_server_new(const kh_server_config *cfg, kh_server **out)
     s->cfg = *cfg;
     s->stop_pipe[0] = s->stop_pipe[1] = -1;
     pthread_mutex_init(&s->done_mu, NULL);
+    pthread_cond_init(&s->settled_cv, NULL);
     kh_err err = KH_ERR_INTERNAL;
     if (!(s->base = event_base_new()) || (err = make_events(s)) != KH_OK ||
         (err = kh_workers_new(cfg->workers, cfg->queue_max, task_run, task_drop, &s->pool)) !=
@@ -398,6 +434,7 @@ void kh_server_free(kh_server **sp)
      * on the completion list, whose connections are closed husks by now.
      * Workers read their listener's handler, so listeners go after this. */
     kh_workers_free(&s->pool);
+    wait_settled(s);
     drain_done(s);
     /* HTTPS connections go only now: a request a worker was answering
      * belongs to its evhttp connection until the task completes. */
@@ -425,6 +462,7 @@ void kh_server_free(kh_server **sp)
         kh_https_free(&s->https);
         s->https = next;
     }
+    pthread_cond_destroy(&s->settled_cv);
     pthread_mutex_destroy(&s->done_mu);
     free(s);
     *sp = NULL;

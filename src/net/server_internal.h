@@ -5,12 +5,14 @@
  *
  * A kh_task runs its run() on a worker thread, then its complete() on the
  * I/O thread through the server's completion list (the one mechanism by
- * which work gets back to the loop). complete() is also called, with
+ * which work gets back to the loop), once run() has returned and nothing
+ * it deferred (common/defer.h) is pending. complete() is also called, with
  * ran == 0, for a task that was queued when the server shut down.
  */
 #ifndef KH_NET_SERVER_INTERNAL_H
 #define KH_NET_SERVER_INTERNAL_H
 
+#include "common/defer.h"
 #include "common/metrics.h"
 #include "net/server.h"
 #include "net/workers.h"
@@ -25,6 +27,7 @@ struct kh_task {
     void (*run)(kh_task *t);      /* on a worker thread */
     void (*complete)(kh_task *t); /* on the I/O thread; owns t from then on */
     int ran;
+    kh_defer defer; /* run() may leave work pending (common/defer.h) */
 };
 
 typedef struct kh_https kh_https;

@@ -1,15 +1,20 @@
 /*
  * audit.c - recording operations in the audit log and verifying its chain.
  *
- * Recording is synchronous: the row is durable (committed, in SQLite's
- * group commit together with other writers) before the reply goes out, so a
- * client never sees the result of an operation the log does not hold.
+ * Recording finishes before the reply goes out: the row is durable
+ * (committed, in SQLite's group commit together with other writers) before
+ * the client sees the result. Inside a request run by a worker the worker
+ * does not wait for that: the row is handed to the store and the request's
+ * reply is held until it is committed (common/defer.h), so the worker
+ * answers other requests meanwhile.
  * Verification recomputes every hash from the first row on and compares
  * the ids (which the store assigns without gaps) and the chain head.
  */
 #include "ops/audit.h"
 
+#include "common/defer.h"
 #include "common/log.h"
+#include "common/mem.h"
 #include "crypto/secbuf.h"
 #include "store/audit_chain.h"
 
@@ -84,30 +89,74 @@ static const char *audit_principal(const kh_ctx *ctx, char *buf, size_t n)
     return buf;
 }
 
+/* A row and the text it points to, so that it can outlive the caller. */
+typedef struct audit_entry {
+    kh_audit_row row;
+    char field[5][KH_AUDIT_FIELD_MAX + 1];
+    kh_store *store;
+    kh_defer *defer; /* the request whose reply waits for this row */
+    int attempts;
+} audit_entry;
+
+static bool retryable(kh_err err)
+{
+    return err == KH_ERR_BUSY || err == KH_ERR_STORE;
+}
+
+static void report_failure(const kh_audit_row *row, kh_err err)
+{
+    kh_error("audit: could not record %s by %s (result %s): %s", row->operation, row->principal,
+             row->result, kh_strerror(err));
+}
+
+static void entry_done(void *arg, kh_err err)
+{
+    audit_entry *e = arg;
+    if (err != KH_OK && retryable(err) && ++e->attempts < APPEND_ATTEMPTS) {
+        kh_store_audit_append_async(e->store, &e->row, entry_done, e);
+        return;
+    }
+    if (err != KH_OK)
+        report_failure(&e->row, err);
+    kh_defer *d = e->defer;
+    free(e);
+    kh_defer_release(d);
+}
+
 kh_err kh_audit_record(const kh_ctx *ctx, const char *operation, const char *object_uid,
                        kh_err result)
 {
     if (!ctx->svc || !ctx->svc->audit || !ctx->svc->store)
         return KH_OK;
-    char field[5][KH_AUDIT_FIELD_MAX + 1];
-    kh_audit_row row = {0};
+    /* Inside a request run by a worker, the reply waits for the row's
+     * commit, not the worker (common/defer.h): on the heap. */
+    kh_defer *d = kh_defer_current();
+    audit_entry local, *e = d ? kh_xcalloc(1, sizeof(*e)) : &local;
     char who[KH_AUDIT_FIELD_MAX + 1];
-    row.time_us = now_us();
-    row.principal = clean(audit_principal(ctx, who, sizeof(who)), field[0]);
-    row.client_addr = clean(ctx->client_addr, field[1]);
-    row.operation = clean(operation, field[2]);
-    row.object_uid = clean(object_uid, field[3]);
-    row.result = clean(kh_err_name(result), field[4]);
-    row.sync_later = ctx->svc->audit_reads_sync_later && read_only(operation);
+    memset(&e->row, 0, sizeof(e->row));
+    e->row.time_us = now_us();
+    e->row.principal = clean(audit_principal(ctx, who, sizeof(who)), e->field[0]);
+    e->row.client_addr = clean(ctx->client_addr, e->field[1]);
+    e->row.operation = clean(operation, e->field[2]);
+    e->row.object_uid = clean(object_uid, e->field[3]);
+    e->row.result = clean(kh_err_name(result), e->field[4]);
+    e->row.sync_later = ctx->svc->audit_reads_sync_later && read_only(operation);
+    if (d) {
+        e->store = ctx->svc->store;
+        e->defer = d;
+        e->attempts = 0;
+        kh_defer_hold(d);
+        kh_store_audit_append_async(e->store, &e->row, entry_done, e);
+        return KH_OK; /* failures are logged when they happen */
+    }
     kh_err err = KH_ERR_STORE;
     for (int i = 0; i < APPEND_ATTEMPTS && err != KH_OK; i++) {
-        err = kh_store_audit_append(ctx->svc->store, &row);
-        if (err != KH_OK && err != KH_ERR_BUSY && err != KH_ERR_STORE)
+        err = kh_store_audit_append(ctx->svc->store, &e->row);
+        if (err != KH_OK && !retryable(err))
             break;
     }
     if (err != KH_OK)
-        kh_error("audit: could not record %s by %s (result %s): %s", row.operation, row.principal,
-                 row.result, kh_strerror(err));
+        report_failure(&e->row, err);
     return err;
 }
 

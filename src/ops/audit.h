@@ -23,7 +23,9 @@
  * operations are committed but may be fsync'd just after: docs/audit.md). Never fails the caller's
  * operation: a failed append is retried, then logged as an error. Does nothing unless
  * ctx->svc->audit. Returns the append's outcome (for tests). Control bytes and non-ASCII in the
- * fields are stored as '?', and fields are cut at KH_AUDIT_FIELD_MAX. */
+ * fields are stored as '?', and fields are cut at KH_AUDIT_FIELD_MAX.
+ * Inside a worker's request (common/defer.h: a current kh_defer) it does not wait: the row is
+ * queued, the request's reply is held until it is committed, and KH_OK is returned. */
 kh_err kh_audit_record(const kh_ctx *ctx, const char *operation, const char *object_uid,
                        kh_err result);
 

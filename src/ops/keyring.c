@@ -3,10 +3,13 @@
  *
  * The store holds each realm key sealed under the master key; this file
  * unwraps a key once and keeps it in a kh_secbuf for the life of the
- * keyring, so a Get costs one AES-GCM open, not two. The newest version is
- * asked of the store at every seal rather than cached, so a rotation done
- * by another node takes effect here at once. This file does not rotate keys
- * and does not decide who may use them.
+ * keyring, so a Get costs one AES-GCM open, not two. Which version is the
+ * newest is remembered for LATEST_TTL_US: asking the store at every seal
+ * was a read transaction per Create. Sealing under a version that another
+ * node has just superseded is harmless (every version stays in the store
+ * and opens what it sealed); a rotation done through this keyring must
+ * forget the remembered version at once (none exists yet). This file does
+ * not rotate keys and does not decide who may use them.
  */
 #include "ops/keyring.h"
 
@@ -18,6 +21,12 @@
 
 #include <pthread.h>
 #include <string.h>
+#include <time.h>
+
+/* How long the newest version of a realm key is believed without asking
+ * the store again: the delay before a rotation by another node is used
+ * here. */
+#define LATEST_TTL_US 1000000
 
 typedef struct realm_key {
     int64_t realm_id;
@@ -25,12 +34,20 @@ typedef struct realm_key {
     kh_secbuf *key; /* never freed before the keyring, so borrowers may keep it */
 } realm_key;
 
+typedef struct latest_version {
+    int64_t realm_id;
+    int32_t version;
+    int64_t seen_us; /* CLOCK_MONOTONIC when the store said so */
+} latest_version;
+
 struct kh_keyring {
     kh_store *store;
     kh_secbuf *master;
-    pthread_rwlock_t lock; /* guards keys and n_keys/cap */
+    pthread_rwlock_t lock; /* guards keys, n_keys/cap, latest and n_latest/cap_latest */
     realm_key *keys;
     size_t n_keys, cap;
+    latest_version *latest;
+    size_t n_latest, cap_latest;
 };
 
 kh_err kh_keyring_new_take(kh_store *store, kh_secbuf *master, kh_keyring **out)
@@ -54,6 +71,7 @@ void kh_keyring_free(kh_keyring **k)
     for (size_t i = 0; i < (*k)->n_keys; i++)
         kh_secbuf_free(&(*k)->keys[i].key);
     free((*k)->keys);
+    free((*k)->latest);
     kh_secbuf_free(&(*k)->master);
     pthread_rwlock_destroy(&(*k)->lock);
     free(*k);
@@ -111,6 +129,56 @@ static kh_secbuf *cache_add_take(kh_keyring *k, int64_t realm_id, int32_t versio
     }
     pthread_rwlock_unlock(&k->lock);
     return have;
+}
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* The newest version of realm_id's key as last seen in the store, if that
+ * was less than LATEST_TTL_US ago and its key is cached; 0 otherwise. */
+static int32_t latest_recent(kh_keyring *k, int64_t realm_id, kh_secbuf **key)
+{
+    int32_t version = 0;
+    int64_t now = mono_us();
+    pthread_rwlock_rdlock(&k->lock);
+    for (size_t i = 0; i < k->n_latest; i++) {
+        const latest_version *l = &k->latest[i];
+        if (l->realm_id != realm_id || now - l->seen_us >= LATEST_TTL_US)
+            continue;
+        *key = cache_find_locked(k, realm_id, l->version);
+        version = *key ? l->version : 0;
+        break;
+    }
+    pthread_rwlock_unlock(&k->lock);
+    return version;
+}
+
+static void latest_note(kh_keyring *k, int64_t realm_id, int32_t version, int64_t seen_us)
+{
+    pthread_rwlock_wrlock(&k->lock);
+    latest_version *l = NULL;
+    for (size_t i = 0; i < k->n_latest && !l; i++)
+        if (k->latest[i].realm_id == realm_id)
+            l = &k->latest[i];
+    if (!l) {
+        if (k->n_latest == k->cap_latest) {
+            k->cap_latest = k->cap_latest ? 2 * k->cap_latest : 8;
+            k->latest = kh_xrealloc(k->latest, k->cap_latest * sizeof(*k->latest));
+        }
+        l = &k->latest[k->n_latest++];
+        l->realm_id = realm_id;
+        l->version = 0;
+    }
+    /* an older answer that arrives late never moves the version back */
+    if (version >= l->version) {
+        l->version = version;
+        l->seen_us = seen_us;
+    }
+    pthread_rwlock_unlock(&k->lock);
 }
 
 /* ---- wrapping --------------------------------------------------------- */
@@ -199,16 +267,21 @@ static kh_err create_first(kh_keyring *k, int64_t realm_id)
 static kh_err key_latest(kh_keyring *k, int64_t realm_id, int create, kh_secbuf **key,
                          int32_t *version)
 {
+    if ((*version = latest_recent(k, realm_id, key)) != 0)
+        return KH_OK;
     for (int attempt = 0; attempt < 2; attempt++) {
         uint8_t *wrapped = NULL;
         size_t wrapped_len = 0;
         int32_t v = 0;
+        int64_t asked_us = mono_us(); /* before asking: never newer than the answer */
         kh_err err = kh_store_realm_key_latest(k->store, realm_id, &v, &wrapped, &wrapped_len);
         if (err == KH_OK)
             err = key_from_wrapped(k, realm_id, v, wrapped, wrapped_len, key);
         kh_wipe_free(wrapped, wrapped_len);
-        if (err == KH_OK)
+        if (err == KH_OK) {
             *version = v;
+            latest_note(k, realm_id, v, asked_us);
+        }
         if (err != KH_ERR_NOT_FOUND || !create)
             return err;
         err = create_first(k, realm_id);

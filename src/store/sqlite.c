@@ -344,6 +344,7 @@ void sq_release(kh_store *s, sq_conn *c)
 static void sqlite_close(kh_store *s)
 {
     sq_store *q = (sq_store *)s;
+    sq_group_stop(&q->group);
     sq_conn *c = q->idle;
     while (c) {
         sq_conn *next = c->next;
@@ -617,6 +618,7 @@ static const struct kh_store_ops sqlite_ops = {
     .object_update = sq_object_update,
     .object_locate = sq_object_locate,
     .audit_append = sq_audit_append,
+    .audit_append_async = sq_group_audit_async,
     .audit_read = sq_audit_read,
     .audit_head = sq_audit_head,
     .grant_add = sq_grant_add,

@@ -28,6 +28,17 @@
  * a crash of keyhold, not of the machine) unless the last fsync is older
  * than SYNC_LATER_MAX_US. The next durable commit's fsync of the WAL covers
  * them, because the WAL is one file written in order.
+ *
+ * Audit rows may also be queued without a waiter (sq_group_audit_async):
+ * a worker hands its request's row over and goes on to the next request;
+ * the leader that commits the row reports the result through a callback
+ * (and the reply waits for that, common/defer.h). Someone must then lead
+ * even when no caller waits: a leader commits one batch and, if more jobs
+ * are queued, hands over to the oldest waiting caller, or, when only jobs
+ * nobody waits for are left, to the committer thread, which leads until
+ * the queue is empty. So under load one thread commits batch after batch
+ * while the workers answer requests, and a lone request still commits on
+ * its own thread without a hand-off.
  */
 #include "common/log.h"
 #include "store/audit_chain.h"
@@ -36,6 +47,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "common/mem.h"
 
 #define SYNC_LATER_MAX_US 100000
 
@@ -49,18 +62,36 @@ struct sq_job {
     int lead;          /* handed the leadership: run the queue */
     pthread_cond_t cv; /* this job's waiter, signalled alone */
     sq_job *next;
+    /* Asynchronous: nobody waits on cv; the leader calls on_done and frees
+     * the job. */
+    kh_store_done_fn on_done;
+    void *on_done_arg;
 };
 
 void sq_group_init(sq_group *g)
 {
     pthread_mutex_init(&g->mu, NULL);
+    pthread_cond_init(&g->committer_cv, NULL);
     g->head = NULL;
     g->tail = &g->head;
     g->leader = 0;
+    g->committer_started = g->committer_lead = g->stopping = 0;
+}
+
+void sq_group_stop(sq_group *g)
+{
+    pthread_mutex_lock(&g->mu);
+    g->stopping = 1;
+    pthread_cond_signal(&g->committer_cv);
+    int started = g->committer_started;
+    pthread_mutex_unlock(&g->mu);
+    if (started)
+        pthread_join(g->committer, NULL);
 }
 
 void sq_group_destroy(sq_group *g)
 {
+    pthread_cond_destroy(&g->committer_cv);
     pthread_mutex_destroy(&g->mu);
 }
 
@@ -193,6 +224,103 @@ static void run_batch(kh_store *s, sq_job *batch)
         sq_release(s, c); /* rolls back whatever is still open */
 }
 
+/* Report and free the asynchronous jobs of a committed batch (without the
+ * lock: a callback may queue again). */
+static void report_async(sq_job *list)
+{
+    while (list) {
+        sq_job *j = list;
+        list = j->next;
+        j->on_done(j->on_done_arg, j->err);
+        kh_buf_free(&j->prepared);
+        free(j);
+    }
+}
+
+/* After a batch, with the lock held: who leads the jobs queued meanwhile.
+ * Returns 1 when the caller (the committer) keeps the leadership. */
+static int hand_over(sq_group *g, int committer)
+{
+    if (!g->head) {
+        g->leader = 0;
+        return 0;
+    }
+    if (committer)
+        return 1;
+    for (sq_job *j = g->head; j; j = j->next) {
+        if (!j->on_done) { /* the oldest waiting caller takes the whole queue */
+            j->lead = 1;
+            pthread_cond_signal(&j->cv);
+            return 0;
+        }
+    }
+    g->committer_lead = 1;
+    pthread_cond_signal(&g->committer_cv);
+    return 0;
+}
+
+/* Lead with g->mu held (and held again on return): commit the queue as one
+ * batch, wake its waiting callers (but self), pass the leadership on;
+ * the committer goes on while jobs keep coming. */
+static void lead(kh_store *s, sq_group *g, const sq_job *self, int committer)
+{
+    int again = 1;
+    while (again) {
+        sq_job *batch = g->head;
+        g->head = NULL;
+        g->tail = &g->head;
+        pthread_mutex_unlock(&g->mu);
+        run_batch(s, batch);
+        pthread_mutex_lock(&g->mu);
+        sq_job *async = NULL, **async_tail = &async;
+        for (sq_job *j = batch; j;) {
+            sq_job *next = j->next; /* j may be gone once done is seen */
+            if (j->on_done) {
+                j->next = NULL;
+                *async_tail = j;
+                async_tail = &j->next;
+            } else {
+                j->done = 1;
+                if (j != self)
+                    pthread_cond_signal(&j->cv);
+            }
+            j = next;
+        }
+        again = hand_over(g, committer);
+        pthread_mutex_unlock(&g->mu);
+        report_async(async);
+        pthread_mutex_lock(&g->mu);
+    }
+}
+
+static void *committer_main(void *arg)
+{
+    kh_store *s = arg;
+    sq_group *g = sq_group_of(s);
+    pthread_mutex_lock(&g->mu);
+    for (;;) {
+        while (!g->committer_lead && !g->stopping)
+            pthread_cond_wait(&g->committer_cv, &g->mu);
+        if (!g->committer_lead)
+            break; /* stopping, and nothing left to lead */
+        g->committer_lead = 0;
+        lead(s, g, NULL, 1);
+    }
+    pthread_mutex_unlock(&g->mu);
+    return NULL;
+}
+
+/* Append job to the queue (g->mu held); 1 when the caller must lead. */
+static int enqueue(sq_group *g, sq_job *job)
+{
+    *g->tail = job;
+    g->tail = &job->next;
+    if (g->leader)
+        return 0;
+    g->leader = 1;
+    return 1;
+}
+
 /* Queue job and return once a leader (perhaps this thread) committed it.
  * Each waiter sleeps on its own condition variable: a finished batch wakes
  * exactly its own jobs and hands the leadership to the oldest queued job,
@@ -202,41 +330,39 @@ static kh_err submit(kh_store *s, sq_job *job)
     sq_group *g = sq_group_of(s);
     pthread_cond_init(&job->cv, NULL);
     pthread_mutex_lock(&g->mu);
-    *g->tail = job;
-    g->tail = &job->next;
-    if (!g->leader) {
-        g->leader = 1;
-        job->lead = 1;
-    }
+    job->lead = enqueue(g, job);
     while (!job->done) {
         if (!job->lead) {
             pthread_cond_wait(&job->cv, &g->mu);
             continue;
         }
         job->lead = 0;
-        sq_job *batch = g->head;
-        g->head = NULL;
-        g->tail = &g->head;
-        pthread_mutex_unlock(&g->mu);
-        run_batch(s, batch);
-        pthread_mutex_lock(&g->mu);
-        for (sq_job *j = batch; j;) {
-            sq_job *next = j->next; /* j may be gone once done is seen */
-            j->done = 1;
-            if (j != job)
-                pthread_cond_signal(&j->cv);
-            j = next;
-        }
-        if (g->head) { /* arrived meanwhile: the oldest leads the next batch */
-            g->head->lead = 1;
-            pthread_cond_signal(&g->head->cv);
-        } else {
-            g->leader = 0;
-        }
+        lead(s, g, job, 0);
     }
     pthread_mutex_unlock(&g->mu);
     pthread_cond_destroy(&job->cv);
     return job->err;
+}
+
+void sq_group_audit_async(kh_store *s, kh_audit_row *row, kh_store_done_fn done, void *arg)
+{
+    sq_group *g = sq_group_of(s);
+    sq_job *job = kh_xcalloc(1, sizeof(*job));
+    job->audit = row;
+    job->on_done = done;
+    job->on_done_arg = arg;
+    kh_audit_chain_prepare(row, &job->prepared);
+    pthread_mutex_lock(&g->mu);
+    if (!g->committer_started) {
+        if (pthread_create(&g->committer, NULL, committer_main, s) != 0) {
+            kh_error("store: sqlite: cannot start the committer thread");
+            abort(); /* as for want of memory (common/mem.h) */
+        }
+        g->committer_started = 1;
+    }
+    if (enqueue(g, job))
+        lead(s, g, NULL, 0); /* nobody committing: this thread does, once */
+    pthread_mutex_unlock(&g->mu);
 }
 
 kh_err sq_group_write(kh_store *s, sq_write_fn fn, void *arg)

@@ -87,9 +87,16 @@ typedef struct sq_group {
     int leader;           /* a thread is committing a batch */
     int64_t last_sync_us; /* CLOCK_MONOTONIC of the last fsync'd commit */
     int sync_normal;      /* KH_DURABLE_PROCESS: every connection synchronous=NORMAL */
+    /* The committer thread (started with the first asynchronous job) leads
+     * when jobs nobody waits for are left queued (sqlite_commit.c). */
+    pthread_t committer;
+    pthread_cond_t committer_cv;
+    int committer_started, committer_lead, stopping;
 } sq_group;
 
 void sq_group_init(sq_group *g);
+/* Stop the committer thread once the queue is empty; before closing. */
+void sq_group_stop(sq_group *g);
 void sq_group_destroy(sq_group *g);
 sq_group *sq_group_of(kh_store *s);
 kh_err sq_group_write(kh_store *s, sq_write_fn fn, void *arg);
@@ -98,6 +105,9 @@ kh_err sq_group_write(kh_store *s, sq_write_fn fn, void *arg);
  * row of its batch after the batch's other writes, reading and moving the
  * chain head once. Sets row->id and row->hash on success. */
 kh_err sq_group_audit(kh_store *s, kh_audit_row *row);
+/* The same without waiting: done(arg, result) once committed or failed,
+ * on the thread that committed it (store.h, kh_store_audit_append_async). */
+void sq_group_audit_async(kh_store *s, kh_audit_row *row, kh_store_done_fn done, void *arg);
 /* fn's write and, if it succeeds, row (may be NULL) chained in the same
  * transaction: both commit or neither (store.h, *_audited). */
 kh_err sq_group_write_audited(kh_store *s, sq_write_fn fn, void *arg, kh_audit_row *row);

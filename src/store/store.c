@@ -193,6 +193,16 @@ kh_err kh_store_audit_append(kh_store *s, kh_audit_row *row)
     return s->ops->audit_append(s, row);
 }
 
+void kh_store_audit_append_async(kh_store *s, kh_audit_row *row, kh_store_done_fn done, void *arg)
+{
+    if (audit_row_ok(row) != KH_OK)
+        done(arg, KH_ERR_INVALID_ARG);
+    else if (!s->ops->audit_append_async)
+        done(arg, s->ops->audit_append(s, row));
+    else
+        s->ops->audit_append_async(s, row, done, arg);
+}
+
 static kh_err audit_row_ok(const kh_audit_row *row)
 {
     return row && audit_field_ok(row->principal) && audit_field_ok(row->client_addr) &&

@@ -90,6 +90,9 @@ typedef struct kh_audit_row {
 /* Free rows[0..n) and the array. */
 void kh_audit_rows_free(kh_audit_row *rows, size_t n);
 
+/* Reports an asynchronous write's result (kh_store_audit_append_async). */
+typedef void (*kh_store_done_fn)(void *arg, kh_err result);
+
 /* One grant: owner's object (or "*": all of owner's objects) to grantee
  * (or "*": everyone), permissions as a bit mask (ops/authz.h). */
 typedef struct kh_grant_row {
@@ -134,6 +137,8 @@ struct kh_store_ops {
     kh_err (*object_locate)(kh_store *s, const kh_locate_query *q, char ***uids, size_t *n);
     /* Audit */
     kh_err (*audit_append)(kh_store *s, kh_audit_row *row);
+    /* optional (NULL: kh_store_audit_append_async appends synchronously) */
+    void (*audit_append_async)(kh_store *s, kh_audit_row *row, kh_store_done_fn done, void *arg);
     kh_err (*audit_read)(kh_store *s, int64_t after_id, size_t max, kh_audit_row **rows, size_t *n);
     kh_err (*audit_head)(kh_store *s, int64_t *last_id, uint8_t hash[KH_AUDIT_HASH_LEN]);
     /* Grants */
@@ -211,6 +216,12 @@ kh_err kh_store_object_locate(kh_store *s, const kh_locate_query *q, char ***uid
  * row and moves the head, in one transaction. Durable when it returns KH_OK.
  * row->id and row->hash are ignored on input. */
 kh_err kh_store_audit_append(kh_store *s, kh_audit_row *row) KH_MUST_CHECK;
+/* The same, without waiting: done(arg, result) is called once the row is
+ * committed (or failed), possibly before this returns and possibly on
+ * another thread; row must stay valid until then. The SQLite store hands
+ * the row to its group commit and returns at once; a store without an
+ * asynchronous path appends and calls done before returning. */
+void kh_store_audit_append_async(kh_store *s, kh_audit_row *row, kh_store_done_fn done, void *arg);
 /* Up to max rows with id > after_id, in id order (*rows malloc'd, may be
  * NULL when *n == 0; free with kh_audit_rows_free). */
 kh_err kh_store_audit_read(kh_store *s, int64_t after_id, size_t max, kh_audit_row **rows,

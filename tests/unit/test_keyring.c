@@ -247,6 +247,62 @@ static void test_bad_master_length(void **state)
     assert_null(k2);
 }
 
+/* Version 2 of the realm key, as another node's rotation would store it. */
+static void store_version_2(fixture *f)
+{
+    static const char label[] = "keyhold realm key";
+    uint8_t aad[sizeof(label) + 12], key[KH_AEAD_KEY_LEN];
+    memcpy(aad, label, sizeof(label));
+    for (int i = 0; i < 8; i++)
+        aad[sizeof(label) + i] = (uint8_t)((uint64_t)f->realm >> (56 - 8 * i));
+    memcpy(aad + sizeof(label) + 8, "\0\0\0\2", 4);
+    assert_int_equal(kh_random_bytes(key, sizeof(key)), KH_OK);
+    kh_secbuf *master = kh_secbuf_dup(f->master, sizeof(f->master));
+    uint8_t *wrapped = NULL;
+    size_t wrapped_len = 0;
+    assert_int_equal(
+        kh_aead_seal(master, aad, sizeof(aad), key, sizeof(key), &wrapped, &wrapped_len), KH_OK);
+    assert_int_equal(kh_store_realm_key_insert(f->s, f->realm, 2, wrapped, wrapped_len), KH_OK);
+    kh_wipe(key, sizeof(key));
+    kh_secbuf_free(&master);
+    free(wrapped);
+}
+
+/* The newest version is remembered for a moment, not for ever: a version
+ * stored by someone else is used for sealing soon after, and what either
+ * version sealed still opens. */
+static void test_new_version_taken_up(void **state)
+{
+    fixture *f = *state;
+    uint8_t *ct1 = NULL, *ct2 = NULL;
+    size_t ct1_len = 0, ct2_len = 0;
+    seal_secret(f->k, f->realm, "obj-1", &ct1, &ct1_len);
+    store_version_2(f);
+    int32_t v = 0;
+    for (int tries = 0; tries < 100 && v != 2; tries++) { /* 1 s expected, 10 s at most */
+        free(ct2);
+        ct2 = NULL;
+        assert_int_equal(kh_keyring_seal(f->k, f->realm, "obj-2", SYMMETRIC_KEY,
+                                         (const uint8_t *)secret, sizeof(secret), &ct2, &ct2_len,
+                                         &v),
+                         KH_OK);
+        assert_true(v == 1 || v == 2);
+        if (v != 2)
+            usleep(100 * 1000);
+    }
+    assert_int_equal(v, 2);
+    expect_open(f->k, f->realm, "obj-1", SYMMETRIC_KEY, ct1, ct1_len, KH_OK);
+    kh_secbuf *pt = NULL;
+    assert_int_equal(kh_keyring_open(f->k, f->realm, 2, "obj-2", SYMMETRIC_KEY, ct2, ct2_len, &pt),
+                     KH_OK);
+    assert_memory_equal(pt->data, secret, sizeof(secret));
+    kh_secbuf_free(&pt);
+    assert_int_equal(kh_keyring_open(f->k, f->realm, 1, "obj-2", SYMMETRIC_KEY, ct2, ct2_len, &pt),
+                     KH_ERR_CRYPTO);
+    free(ct1);
+    free(ct2);
+}
+
 /* Many threads seal in a fresh realm at once: exactly one key version 1
  * must win, and everything sealed must open. */
 #define N_THREADS 8
@@ -306,6 +362,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_no_plaintext_on_disk, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_master_length, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_first_seal, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_new_version_taken_up, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

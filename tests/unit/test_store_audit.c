@@ -385,6 +385,19 @@ static void test_audited_writes(void **state)
     assert_int_equal(total, 3);
 }
 
+/* The whole log, which must be an intact chain of exactly n rows. */
+static kh_audit_row *read_intact(fixture *f, size_t n)
+{
+    int64_t total = -1;
+    kh_audit_row *rows = NULL;
+    size_t got = 0;
+    assert_int_equal(verify_broken(f, &total), 0);
+    assert_int_equal(total, (int64_t)n);
+    assert_int_equal(kh_store_audit_read(f->s, 0, n + 1, &rows, &got), KH_OK);
+    assert_int_equal(got, n);
+    return rows;
+}
+
 /* Many threads: writes carrying rows (half of them failing on a taken
  * uid, then appending their failure row), plain appends and plain writes,
  * all in shared batches. One row per operation, ids 1..N, each row where
@@ -439,13 +452,8 @@ static void test_audited_writes_concurrent(void **state)
         pthread_join(t[i], NULL);
         assert_int_equal(w[i].failures, 0);
     }
-    int64_t total = -1;
-    assert_int_equal(verify_broken(f, &total), 0);
-    assert_int_equal(total, N);
-    kh_audit_row *rows = NULL;
-    size_t n = 0;
-    assert_int_equal(kh_store_audit_read(f->s, 0, N + 1, &rows, &n), KH_OK);
-    assert_int_equal(n, N);
+    size_t n = N;
+    kh_audit_row *rows = read_intact(f, n);
     for (size_t k = 0; k < n; k++) {
         int who = (int)(rows[k].time_us / 1000), i = (int)(rows[k].time_us % 1000);
         assert_true(who < CARRY_THREADS && i < CARRY_PER_THREAD);
@@ -457,6 +465,112 @@ static void test_audited_writes_concurrent(void **state)
         kh_obj_row_free(&o);
     }
     kh_audit_rows_free(rows, n);
+}
+
+/* Rows handed over without waiting (kh_store_audit_append_async), from
+ * many threads, among waiting writers and appends: every callback comes
+ * exactly once with KH_OK, after which its row holds its id, and the chain
+ * holds every row once. On SQLite the committer thread leads part of it. */
+#define ASYNC_THREADS 6
+#define ASYNC_PER_THREAD 40
+
+typedef struct async_state {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done, failed;
+} async_state;
+
+typedef struct async_row {
+    kh_audit_row row;
+    char uid[32];
+    async_state *st;
+    int calls;
+} async_row;
+
+typedef struct async_worker {
+    fixture *f;
+    int id;
+    async_state *st;
+    async_row *rows; /* ASYNC_PER_THREAD */
+    int failures;
+} async_worker;
+
+static void async_done(void *arg, kh_err err)
+{
+    async_row *a = arg;
+    pthread_mutex_lock(&a->st->mu);
+    a->calls++;
+    a->st->done++;
+    a->st->failed += err != KH_OK || a->row.id <= 0;
+    pthread_cond_signal(&a->st->cv);
+    pthread_mutex_unlock(&a->st->mu);
+}
+
+static void *async_worker_fn(void *arg)
+{
+    async_worker *w = arg;
+    for (int i = 0; i < ASYNC_PER_THREAD; i++) {
+        async_row *a = &w->rows[i];
+        snprintf(a->uid, sizeof(a->uid), "a%d-%d", w->id, i);
+        a->row = op_row(i % 3 ? "Get" : "Encrypt", a->uid, "KH_OK");
+        a->row.time_us = 1000 * w->id + i;
+        a->row.sync_later = i % 2 == 0;
+        a->st = w->st;
+        if (w->id % 3 != 2) {
+            kh_store_audit_append_async(w->f->s, &a->row, async_done, a);
+            continue;
+        }
+        /* every third thread waits: writes carrying rows and plain appends */
+        kh_obj_row o = make_row(w->f, a->uid, "alice", 2, i);
+        const kh_obj_row *rows[] = {&o};
+        kh_err err = i % 2 ? kh_store_object_insert_audited(w->f->s, rows, 1, &a->row)
+                           : kh_store_audit_append(w->f->s, &a->row);
+        w->failures += err != KH_OK;
+        async_done(a, err); /* counted like the others */
+    }
+    return NULL;
+}
+
+static void test_audit_async(void **state)
+{
+    fixture *f = *state;
+    enum { N = ASYNC_THREADS * ASYNC_PER_THREAD };
+    async_state st = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+    pthread_t t[ASYNC_THREADS];
+    async_worker w[ASYNC_THREADS];
+    async_row *rows = kh_xcalloc(N, sizeof(*rows));
+    for (int i = 0; i < ASYNC_THREADS; i++) {
+        w[i] = (async_worker){f, i, &st, rows + i * ASYNC_PER_THREAD, 0};
+        assert_int_equal(pthread_create(&t[i], NULL, async_worker_fn, &w[i]), 0);
+    }
+    for (int i = 0; i < ASYNC_THREADS; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(w[i].failures, 0);
+    }
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 60; /* a lost callback fails here instead of hanging */
+    pthread_mutex_lock(&st.mu);
+    while (st.done < N && pthread_cond_timedwait(&st.cv, &st.mu, &until) == 0)
+        ;
+    pthread_mutex_unlock(&st.mu);
+    assert_int_equal(st.done, N);
+    assert_int_equal(st.failed, 0);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(rows[i].calls, 1);
+    size_t n = N;
+    kh_audit_row *got = read_intact(f, n);
+    for (size_t k = 0; k < n; k++) { /* each row once, where its id says */
+        int who = (int)(got[k].time_us / 1000), i = (int)(got[k].time_us % 1000);
+        assert_true(who < ASYNC_THREADS && i < ASYNC_PER_THREAD);
+        const async_row *a = &rows[who * ASYNC_PER_THREAD + i];
+        assert_int_equal(a->row.id, got[k].id);
+        assert_string_equal(got[k].object_uid, a->uid);
+    }
+    kh_audit_rows_free(got, n);
+    free(rows);
+    reopen(f); /* closing stops the committer; everything stays */
+    kh_audit_rows_free(read_intact(f, N), N);
 }
 
 /* KES names: one holder per (owner, name); taken over only from the
@@ -513,6 +627,7 @@ static void test_kes_names(void **state)
         cmocka_unit_test_setup_teardown(test_audit_sync_later, setup, teardown),                   \
         cmocka_unit_test_setup_teardown(test_audited_writes, setup, teardown),                     \
         cmocka_unit_test_setup_teardown(test_audited_writes_concurrent, setup, teardown),          \
+        cmocka_unit_test_setup_teardown(test_audit_async, setup, teardown),                        \
         cmocka_unit_test_setup_teardown(test_kes_names, setup, teardown)
 
 int main(void)
