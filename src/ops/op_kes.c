@@ -18,6 +18,7 @@
 #include "ops/authz.h"
 #include "ops/crypto_key.h"
 #include "ops/crypto_ops.h"
+#include "ops/kes_keycache.h"
 #include "ops/object.h"
 #include "proto/kmip_consts.h"
 
@@ -105,6 +106,7 @@ void kh_kes_key_clear(kh_kes_key *k)
     free(k->uid);
     free(k->owner);
     free(k->created_by);
+    kh_object_free(&k->loaded);
     memset(k, 0, sizeof(*k));
 }
 
@@ -175,6 +177,33 @@ static bool usable(const kh_ctx *ctx, const kh_object *o)
     return strcmp(ctx->principal, KH_KES_OWNER) != 0 || strcmp(o->row->owner, KH_KES_OWNER) == 0;
 }
 
+static bool has_name(const kh_object *o, const char *name)
+{
+    for (size_t i = 0; i < o->row->n_names; i++)
+        if (strcmp(o->row->names[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* The cached answer for name, if its row (read now) still bears it out:
+ * live, the caller's own, still so named (kes_keycache.h). */
+static bool find_cached(kh_ctx *ctx, const char *name, kh_kes_key *out)
+{
+    char uid[KH_KES_KEYCACHE_UID_MAX + 1];
+    kh_object *o = NULL;
+    if (!kh_kes_keycache_get(ctx->svc->store, ctx->principal, name, uid, sizeof(uid)))
+        return false;
+    if (load_live(ctx, uid, &o) == KH_OK && strcmp(o->row->owner, ctx->principal) == 0 &&
+        has_name(o, name)) {
+        fill_key(o, out);
+        out->loaded = o;
+        return true;
+    }
+    kh_object_free(&o);
+    kh_kes_keycache_drop(ctx->svc->store, ctx->principal, name);
+    return false;
+}
+
 /* The caller's own live keys of a name: one (kh_kes_key_create_by); should
  * there be more (made over KMIP, or before the store had KES names), the
  * oldest. Granted keys: the newest. */
@@ -183,6 +212,9 @@ kh_err kh_kes_key_find(kh_ctx *ctx, const char *name, kh_kes_key *out)
     kh_locate_result res;
     kh_object *own = NULL, *granted = NULL;
     memset(out, 0, sizeof(*out));
+    if (find_cached(ctx, name, out))
+        return KH_OK;
+    uint64_t gen = kh_object_generation(); /* before the lookup (kes_keycache.h) */
     kh_err err = locate_keys(ctx, name, &res);
     if (err != KH_OK)
         return err;
@@ -202,12 +234,16 @@ kh_err kh_kes_key_find(kh_ctx *ctx, const char *name, kh_kes_key *out)
         }
     }
     kh_locate_result_clear(&res);
+    if (own) { /* grants never decide a cached answer */
+        kh_kes_keycache_put(ctx->svc->store, ctx->principal, name, own->row->uid, gen);
+        kh_object_free(&granted);
+    }
     kh_object *best = own ? own : granted;
-    if (best)
-        fill_key(best, out);
-    kh_object_free(&own);
-    kh_object_free(&granted);
-    return best ? KH_OK : KH_ERR_NOT_FOUND;
+    if (!best)
+        return KH_ERR_NOT_FOUND;
+    fill_key(best, out);
+    out->loaded = best;
+    return KH_OK;
 }
 
 /* ---- create, import, delete, list ------------------------------------- */
@@ -474,7 +510,8 @@ kh_err kh_kes_encrypt(kh_ctx *ctx, const kh_kes_key *k, const uint8_t *pt, size_
     kh_crypto_result res;
     kh_kes_ct_header(hdr, KH_KES_KEY_VERSION);
     kh_ttlv *params = pinned_params(k);
-    kh_crypto_req req = {.uid = k->uid, .params = params, .data = pt, .data_len = pt_len};
+    kh_crypto_req req = {
+        .uid = k->uid, .key = k->loaded, .params = params, .data = pt, .data_len = pt_len};
     uint8_t *aad = make_aad(hdr, context, context_len, &req.aad_len);
     req.aad = aad;
     ctx->perm = KH_PERM_ENCRYPT;
@@ -510,6 +547,7 @@ kh_err kh_kes_decrypt(kh_ctx *ctx, const kh_kes_key *k, const uint8_t *ct, size_
         return KH_ERR_CRYPTO; /* no such version of this key */
     kh_ttlv *params = pinned_params(k);
     kh_crypto_req req = {.uid = k->uid,
+                         .key = k->loaded,
                          .params = params,
                          .data = c.data,
                          .data_len = c.data_len,
@@ -558,8 +596,10 @@ kh_err kh_kes_hmac(kh_ctx *ctx, const kh_kes_key *k, const uint8_t *msg, size_t 
     size_t n = 0;
     kh_secbuf *sub = NULL;
     ctx->perm = KH_PERM_MAC;
-    kh_err err = kh_use_key_load(ctx, k->uid, KH_USE_PROTECT,
-                                 KH_CRYPTOGRAPHIC_USAGE_MASK_MAC_GENERATE, &key);
+    kh_err err = k->loaded ? kh_use_key_from(ctx, k->loaded, KH_USE_PROTECT,
+                                             KH_CRYPTOGRAPHIC_USAGE_MASK_MAC_GENERATE, &key)
+                           : kh_use_key_load(ctx, k->uid, KH_USE_PROTECT,
+                                             KH_CRYPTOGRAPHIC_USAGE_MASK_MAC_GENERATE, &key);
     if (err != KH_OK)
         return err;
     if (!key.secret) {
