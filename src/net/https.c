@@ -68,6 +68,11 @@ typedef struct hconn {
     int busy; /* a request is with us (or, streaming, for good) */
     unsigned refs;
     kh_http_sub *sub; /* the stream this connection receives, if any */
+    /* The client certificate's principal, worked out at the first request
+     * (renegotiation is off: tls.c, so the peer cannot change after). */
+    int principal_known;
+    kh_err principal_err;
+    char principal[KH_PRINCIPAL_MAX];
 } hconn;
 
 typedef struct hreq {
@@ -444,7 +449,12 @@ static void request_cb(struct evhttp_request *req, void *arg)
     take_body(evhttp_request_get_input_buffer(req), &r->in.body);
     peer_of(evcon, &r->in.peer);
     kh_server_gauges(l->srv, &r->in.gauges);
-    if (kh_tls_peer_principal(ssl, r->in.peer.principal) != KH_OK) {
+    if (!hc->principal_known) {
+        hc->principal_err = kh_tls_peer_principal(ssl, hc->principal);
+        hc->principal_known = 1;
+    }
+    memcpy(r->in.peer.principal, hc->principal, sizeof(r->in.peer.principal));
+    if (hc->principal_err != KH_OK) {
         kh_warn("https %s: unusable client certificate", r->in.peer.addr);
         l->h.error(l->h.arg, KH_ERR_AUTH, &r->out);
         finish(r);
