@@ -4,7 +4,7 @@
  *
  * The cache holds uids only, never material, and is a hint: every hit is
  * checked against the key's row, read from the store for the request
- * (ops/kes_ops.c, find_cached): the key must still be live, owned by the
+ * (ops/op_kes.c, find_cached): the key must still be live, owned by the
  * caller and named so. A key deleted or renamed, here or on another node
  * sharing the database, therefore stops answering at once.
  *
