@@ -475,10 +475,10 @@ kh_err kh_kes_key_list(kh_ctx *ctx, const char *pattern, char ***names, size_t *
 /* ---- data operations -------------------------------------------------- */
 
 /* Parameters pinned to the format, whatever the key's stored ones say. */
-static kh_ttlv *pinned_params(const kh_kes_key *k)
+static kh_ttlv *make_params(bool aes)
 {
     kh_ttlv *p = kh_ttlv_new_struct(KH_TAG_CRYPTOGRAPHIC_PARAMETERS);
-    if (k->alg == KH_CRYPTOGRAPHIC_ALGORITHM_AES) {
+    if (aes) {
         kh_ttlv_add_take(p, kh_ttlv_new_enum(KH_TAG_BLOCK_CIPHER_MODE, KH_BLOCK_CIPHER_MODE_GCM));
     } else {
         kh_ttlv_add_take(p, kh_ttlv_new_enum(KH_TAG_CRYPTOGRAPHIC_ALGORITHM,
@@ -489,6 +489,22 @@ static kh_ttlv *pinned_params(const kh_kes_key *k)
     kh_ttlv_add_take(p, kh_ttlv_new_int(KH_TAG_TAG_LENGTH, KH_KES_TAG_LEN));
     kh_ttlv_add_take(p, kh_ttlv_new_bool(KH_TAG_RANDOM_IV, true));
     return p;
+}
+
+/* Built once and only ever read (by every worker), never freed. */
+static kh_ttlv *params_aes, *params_chacha;
+static pthread_once_t params_once = PTHREAD_ONCE_INIT;
+
+static void make_pinned(void)
+{
+    params_aes = make_params(true);
+    params_chacha = make_params(false);
+}
+
+static const kh_ttlv *pinned_params(const kh_kes_key *k)
+{
+    pthread_once(&params_once, make_pinned);
+    return k->alg == KH_CRYPTOGRAPHIC_ALGORITHM_AES ? params_aes : params_chacha;
 }
 
 /* header || context; malloc'd (not secret). */
@@ -509,7 +525,7 @@ kh_err kh_kes_encrypt(kh_ctx *ctx, const kh_kes_key *k, const uint8_t *pt, size_
     uint8_t hdr[KH_KES_HDR_LEN];
     kh_crypto_result res;
     kh_kes_ct_header(hdr, KH_KES_KEY_VERSION);
-    kh_ttlv *params = pinned_params(k);
+    const kh_ttlv *params = pinned_params(k);
     kh_crypto_req req = {
         .uid = k->uid, .key = k->loaded, .params = params, .data = pt, .data_len = pt_len};
     uint8_t *aad = make_aad(hdr, context, context_len, &req.aad_len);
@@ -531,7 +547,6 @@ kh_err kh_kes_encrypt(kh_ctx *ctx, const kh_kes_key *k, const uint8_t *pt, size_
     }
     kh_crypto_result_clear(&res);
     free(aad);
-    kh_ttlv_free(&params);
     return err;
 }
 
@@ -545,7 +560,7 @@ kh_err kh_kes_decrypt(kh_ctx *ctx, const kh_kes_key *k, const uint8_t *ct, size_
         return err;
     if (c.key_version != KH_KES_KEY_VERSION)
         return KH_ERR_CRYPTO; /* no such version of this key */
-    kh_ttlv *params = pinned_params(k);
+    const kh_ttlv *params = pinned_params(k);
     kh_crypto_req req = {.uid = k->uid,
                          .key = k->loaded,
                          .params = params,
@@ -567,7 +582,6 @@ kh_err kh_kes_decrypt(kh_ctx *ctx, const kh_kes_key *k, const uint8_t *ct, size_
     }
     kh_crypto_result_clear(&res);
     free(aad);
-    kh_ttlv_free(&params);
     return err;
 }
 
