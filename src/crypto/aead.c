@@ -12,6 +12,7 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "crypto/internal.h"
 #include "crypto/rand.h"
 
 #include <limits.h>
@@ -48,7 +49,7 @@ static kh_err gcm_init(EVP_CIPHER_CTX *ctx, int enc, const kh_secbuf *key, const
                        const uint8_t *aad, size_t aad_len)
 {
     int n = 0;
-    if (EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL, enc) != 1 ||
+    if (EVP_CipherInit_ex(ctx, kh_crypto_cipher(EVP_aes_256_gcm()), NULL, NULL, NULL, enc) != 1 ||
         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, NONCE_LEN, NULL) != 1 ||
         EVP_CipherInit_ex(ctx, NULL, NULL, key->data, nonce, enc) != 1)
         return KH_ERR_CRYPTO;

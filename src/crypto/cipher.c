@@ -48,7 +48,7 @@ static const EVP_CIPHER *evp_cipher(kh_cipher c, size_t keylen)
 {
     for (size_t i = 0; i < sizeof(ciphers) / sizeof(ciphers[0]); i++)
         if (ciphers[i].cipher == c && ciphers[i].keylen == keylen)
-            return ciphers[i].evp();
+            return kh_crypto_cipher(ciphers[i].evp());
     return NULL;
 }
 

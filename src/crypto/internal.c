@@ -7,6 +7,8 @@
 #include "common/log.h"
 
 #include <openssl/err.h>
+#include <openssl/objects.h>
+#include <pthread.h>
 
 const EVP_MD *kh_crypto_md(kh_hash h)
 {
@@ -32,6 +34,37 @@ const EVP_MD *kh_crypto_md(kh_hash h)
     default:
         return NULL;
     }
+}
+
+/* The ciphers src/crypto/ uses. Fetched objects are kept for the life of
+ * the process (one reference each, never freed: workers may use them
+ * until exit). */
+static const EVP_CIPHER *(*const known[])(void) = {
+    EVP_aes_128_gcm, EVP_aes_192_gcm, EVP_aes_256_gcm, EVP_aes_128_cbc, EVP_aes_192_cbc,
+    EVP_aes_256_cbc, EVP_aes_128_ctr, EVP_aes_192_ctr, EVP_aes_256_ctr, EVP_chacha20_poly1305,
+};
+#define NKNOWN (sizeof(known) / sizeof(known[0]))
+static const EVP_CIPHER *legacy_of[NKNOWN];
+static EVP_CIPHER *fetched_of[NKNOWN];
+static pthread_once_t fetch_once = PTHREAD_ONCE_INIT;
+
+static void fetch_all(void)
+{
+    for (size_t i = 0; i < NKNOWN; i++) {
+        legacy_of[i] = known[i]();
+        const char *name = legacy_of[i] ? OBJ_nid2sn(EVP_CIPHER_get_nid(legacy_of[i])) : NULL;
+        fetched_of[i] = name ? EVP_CIPHER_fetch(NULL, name, NULL) : NULL;
+    }
+    ERR_clear_error(); /* a cipher the providers lack fails later, where it is used */
+}
+
+const EVP_CIPHER *kh_crypto_cipher(const EVP_CIPHER *legacy)
+{
+    pthread_once(&fetch_once, fetch_all);
+    for (size_t i = 0; i < NKNOWN; i++)
+        if (legacy_of[i] == legacy && fetched_of[i])
+            return fetched_of[i];
+    return legacy;
 }
 
 kh_err kh_crypto_fail(const char *what)

@@ -23,6 +23,12 @@ struct kh_pkey {
 /* The EVP_MD for h, or NULL for KH_HASH_NONE / an unknown value. */
 const EVP_MD *kh_crypto_md(kh_hash h);
 
+/* The provider's implementation of legacy (EVP_aes_256_gcm(), ...),
+ * fetched once for the process; legacy itself if that fetch failed.
+ * EVP_CipherInit_ex given a built-in EVP_CIPHER fetches it again on every
+ * call in OpenSSL 3 (a method-store lookup under a lock, per request). */
+const EVP_CIPHER *kh_crypto_cipher(const EVP_CIPHER *legacy);
+
 /* Log OpenSSL's error queue under what (never to a client), empty it and
  * return KH_ERR_CRYPTO. */
 kh_err kh_crypto_fail(const char *what);

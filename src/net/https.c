@@ -68,6 +68,11 @@ typedef struct hconn {
     int busy; /* a request is with us (or, streaming, for good) */
     unsigned refs;
     kh_http_sub *sub; /* the stream this connection receives, if any */
+    /* The client certificate's principal, worked out at the first request
+     * (renegotiation is off: tls.c, so the peer cannot change after). */
+    int principal_known;
+    kh_err principal_err;
+    char principal[KH_PRINCIPAL_MAX];
 } hconn;
 
 typedef struct hreq {
@@ -308,6 +313,28 @@ static void start_stream(hreq *r)
     r->req = NULL;
 }
 
+/* evhttp leaves a reply in the connection's output as two pieces, the
+ * headers it printed and our body, and bufferevent_openssl makes one
+ * SSL_write, so one TLS record and, with TCP_NODELAY, one segment, of each
+ * piece. Made one piece here (before the loop writes anything), a reply
+ * costs one record, one write(2) and one segment. The copy is wiped once
+ * written, as the body is; the body's own buffer is wiped as it leaves. */
+#define COALESCE_MAX 16384 /* one TLS record's worth */
+
+static void coalesce(struct evbuffer *out)
+{
+    size_t n = evbuffer_get_length(out);
+    if (n == 0 || n > COALESCE_MAX || evbuffer_peek(out, -1, NULL, NULL, 0) < 2)
+        return;
+    uint8_t *p = kh_xmalloc(n);
+    if (evbuffer_copyout(out, p, n) != (ev_ssize_t)n ||
+        evbuffer_add_reference(out, p, n, wipe_reference, (void *)(uintptr_t)n) != 0) {
+        kh_wipe_free(p, n);
+        return;
+    }
+    evbuffer_drain(out, n);
+}
+
 static void send_reply(hreq *r)
 {
     struct evkeyvalq *oh = evhttp_request_get_output_headers(r->req);
@@ -336,9 +363,18 @@ static void send_reply(hreq *r)
         o->body = (kh_buf){0};
     else if (o->body.len && evbuffer_add(b, o->body.data, o->body.len) != 0)
         kh_oom();
+    /* The connection's output, when it holds nothing yet: evhttp then
+     * puts exactly this reply there (its write waits for the loop). */
+    struct evhttp_connection *evcon = evhttp_request_get_connection(r->req);
+    struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+    struct evbuffer *out = bev ? bufferevent_get_output(bev) : NULL;
+    if (out && evbuffer_get_length(out) != 0)
+        out = NULL;
     evhttp_send_reply(r->req, status, NULL, b);
     evbuffer_free(b);
     r->req = NULL;
+    if (out)
+        coalesce(out);
 }
 
 /* I/O thread: answer, count, and let the connection read its next request
@@ -413,7 +449,12 @@ static void request_cb(struct evhttp_request *req, void *arg)
     take_body(evhttp_request_get_input_buffer(req), &r->in.body);
     peer_of(evcon, &r->in.peer);
     kh_server_gauges(l->srv, &r->in.gauges);
-    if (kh_tls_peer_principal(ssl, r->in.peer.principal) != KH_OK) {
+    if (!hc->principal_known) {
+        hc->principal_err = kh_tls_peer_principal(ssl, hc->principal);
+        hc->principal_known = 1;
+    }
+    memcpy(r->in.peer.principal, hc->principal, sizeof(r->in.peer.principal));
+    if (hc->principal_err != KH_OK) {
         kh_warn("https %s: unusable client certificate", r->in.peer.addr);
         l->h.error(l->h.arg, KH_ERR_AUTH, &r->out);
         finish(r);

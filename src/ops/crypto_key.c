@@ -9,6 +9,7 @@
  */
 #include "ops/crypto_key.h"
 
+#include "ops/authz.h"
 #include "ops/transparent.h"
 #include "proto/kmip_consts.h"
 
@@ -125,16 +126,13 @@ static kh_err load_material(kh_ctx *ctx, kh_use_key *k)
     return err;
 }
 
-kh_err kh_use_key_load(kh_ctx *ctx, const char *uid, kh_key_use use, uint32_t usage_bit,
-                       kh_use_key *out)
+/* The checks after access, in the order of crypto_key.c's header. */
+static kh_err ready(kh_ctx *ctx, kh_key_use use, uint32_t usage_bit, kh_use_key *out)
 {
-    memset(out, 0, sizeof(*out));
-    kh_err err = kh_object_load(ctx, uid, &out->obj);
-    if (err != KH_OK)
-        return err;
     const kh_obj_row *r = out->obj->row;
     out->type = (uint32_t)r->object_type;
     out->alg = (uint32_t)r->algorithm;
+    kh_err err;
     if (kh_state_is_destroyed(r->state))
         err = KH_ERR_NO_KEY_VALUE;
     else if (!state_allows(r->state, use))
@@ -148,9 +146,35 @@ kh_err kh_use_key_load(kh_ctx *ctx, const char *uid, kh_key_use use, uint32_t us
     return err;
 }
 
+kh_err kh_use_key_load(kh_ctx *ctx, const char *uid, kh_key_use use, uint32_t usage_bit,
+                       kh_use_key *out)
+{
+    memset(out, 0, sizeof(*out));
+    kh_err err = kh_object_load(ctx, uid, &out->obj);
+    if (err != KH_OK)
+        return err;
+    return ready(ctx, use, usage_bit, out);
+}
+
+kh_err kh_use_key_from(kh_ctx *ctx, const kh_object *o, kh_key_use use, uint32_t usage_bit,
+                       kh_use_key *out)
+{
+    memset(out, 0, sizeof(*out));
+    kh_err err = kh_authz_check(ctx, o->row, ctx->perm);
+    if (err != KH_OK)
+        return err;
+    out->obj = (kh_object *)o; /* never modified: the borrowed flag keeps it the caller's */
+    out->borrowed = true;
+    return ready(ctx, use, usage_bit, out);
+}
+
 void kh_use_key_clear(kh_use_key *k)
 {
-    kh_object_free(&k->obj);
+    if (k->borrowed)
+        k->obj = NULL;
+    else
+        kh_object_free(&k->obj);
+    k->borrowed = false;
     kh_secbuf_free(&k->secret);
     kh_pkey_free(&k->pkey);
 }

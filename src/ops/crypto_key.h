@@ -25,6 +25,7 @@ typedef struct kh_use_key {
     uint32_t alg;      /* KMIP CryptographicAlgorithm of the object */
     kh_secbuf *secret; /* symmetric key bytes, or NULL */
     kh_pkey *pkey;     /* asymmetric key, or NULL */
+    bool borrowed;     /* obj is the caller's (kh_use_key_from) */
 } kh_use_key;
 
 /* How the operation treats the key's state. */
@@ -35,6 +36,11 @@ typedef enum kh_key_use {
 
 /* Load uid for an operation that needs usage_bit in the usage mask. */
 kh_err kh_use_key_load(kh_ctx *ctx, const char *uid, kh_key_use use, uint32_t usage_bit,
+                       kh_use_key *out) KH_MUST_CHECK;
+/* The same on o, already loaded by the caller for this request (borrowed:
+ * kh_use_key_clear leaves it), checked for ctx->perm as kh_object_load
+ * would have. */
+kh_err kh_use_key_from(kh_ctx *ctx, const kh_object *o, kh_key_use use, uint32_t usage_bit,
                        kh_use_key *out) KH_MUST_CHECK;
 void kh_use_key_clear(kh_use_key *k);
 

@@ -40,6 +40,10 @@ kh_err kh_op_create_key_pair(kh_ctx *ctx, const kh_ttlv *common, const kh_ttlv *
 /* One data operation's input; everything is borrowed. */
 typedef struct kh_crypto_req {
     const char *uid;
+    /* uid's object as the caller already loaded it for this request (its
+     * row read from the store then), or NULL: loaded here. Access, state
+     * and usage are checked on it the same way. */
+    const struct kh_object *key;
     const kh_ttlv *params; /* CryptographicParameters, or NULL */
     const uint8_t *data;   /* Data (or the digest when digested) */
     size_t data_len;

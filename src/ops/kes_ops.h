@@ -84,11 +84,17 @@ typedef struct kh_kes_key {
     int32_t state; /* KMIP State */
     int64_t created_at;
     char *created_by; /* the identity that made it (see kh_kes_key_create_by) */
+    /* Set by kh_kes_key_find: the key's object as read then, which the
+     * data operations below use instead of reading it again. A key found
+     * is therefore a snapshot for one request; NULL = read by uid. */
+    struct kh_object *loaded;
 } kh_kes_key;
 void kh_kes_key_clear(kh_kes_key *k);
 
 /* The key called name that ctx->principal may see (its own first, then
- * the newest one granted to it); KH_ERR_NOT_FOUND when none or destroyed. */
+ * the newest one granted to it); KH_ERR_NOT_FOUND when none or destroyed.
+ * An own key found is remembered (ops/kes_keycache.h) and, next time, only
+ * its row is read and checked instead of a Locate. */
 kh_err kh_kes_key_find(kh_ctx *ctx, const char *name, kh_kes_key *out) KH_MUST_CHECK;
 
 /* Create (material == NULL: AES-256 from the DRBG) or import (material:

@@ -22,6 +22,13 @@
 
 #define UPDATE_RETRIES 32
 
+static _Atomic uint64_t generation;
+
+uint64_t kh_object_generation(void)
+{
+    return generation;
+}
+
 bool kh_state_is_destroyed(int32_t state)
 {
     return state == (int32_t)KH_STATE_DESTROYED || state == (int32_t)KH_STATE_DESTROYED_COMPROMISED;
@@ -158,6 +165,8 @@ static kh_err store_update(kh_ctx *ctx, const kh_obj_row *row)
     kh_audit_row *a = kh_audit_carry(ctx, NULL, 0, row);
     kh_err err = kh_store_object_update_audited(ctx->svc->store, row, a);
     kh_audit_carried(ctx, a, err);
+    /* after the write: a lookup that read the old row is then stale */
+    generation++;
     return err;
 }
 

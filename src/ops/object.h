@@ -56,6 +56,11 @@ typedef kh_err (*kh_object_mutator)(kh_ctx *ctx, kh_object *o, void *arg);
 kh_err kh_object_update(kh_ctx *ctx, const char *uid, kh_object_mutator fn,
                         void *arg) KH_MUST_CHECK;
 
+/* A counter bumped after every object update this process writes (state,
+ * attributes, names, destruction): lookups cached by name remember it
+ * (ops/kes_keycache.h). Inserts do not bump it. */
+uint64_t kh_object_generation(void);
+
 /* True when state is Destroyed or Destroyed Compromised. */
 bool kh_state_is_destroyed(int32_t state);
 

@@ -220,8 +220,10 @@ kh_err kh_op_encrypt(kh_ctx *ctx, const kh_crypto_req *req, kh_crypto_result *ou
     kh_use_key k;
     kh_cparams cp;
     memset(out, 0, sizeof(*out));
-    kh_err err =
-        kh_use_key_load(ctx, req->uid, KH_USE_PROTECT, KH_CRYPTOGRAPHIC_USAGE_MASK_ENCRYPT, &k);
+    kh_err err = req->key ? kh_use_key_from(ctx, req->key, KH_USE_PROTECT,
+                                            KH_CRYPTOGRAPHIC_USAGE_MASK_ENCRYPT, &k)
+                          : kh_use_key_load(ctx, req->uid, KH_USE_PROTECT,
+                                            KH_CRYPTOGRAPHIC_USAGE_MASK_ENCRYPT, &k);
     if (err != KH_OK)
         return err;
     if ((err = kh_cparams_resolve(req->params, k.obj, &cp)) == KH_OK)
@@ -237,8 +239,10 @@ kh_err kh_op_decrypt(kh_ctx *ctx, const kh_crypto_req *req, kh_crypto_result *ou
     kh_use_key k;
     kh_cparams cp;
     memset(out, 0, sizeof(*out));
-    kh_err err =
-        kh_use_key_load(ctx, req->uid, KH_USE_PROCESS, KH_CRYPTOGRAPHIC_USAGE_MASK_DECRYPT, &k);
+    kh_err err = req->key ? kh_use_key_from(ctx, req->key, KH_USE_PROCESS,
+                                            KH_CRYPTOGRAPHIC_USAGE_MASK_DECRYPT, &k)
+                          : kh_use_key_load(ctx, req->uid, KH_USE_PROCESS,
+                                            KH_CRYPTOGRAPHIC_USAGE_MASK_DECRYPT, &k);
     if (err != KH_OK)
         return err;
     if ((err = kh_cparams_resolve(req->params, k.obj, &cp)) == KH_OK)

@@ -18,6 +18,7 @@
 #include "ops/authz.h"
 #include "ops/crypto_key.h"
 #include "ops/crypto_ops.h"
+#include "ops/kes_keycache.h"
 #include "ops/object.h"
 #include "proto/kmip_consts.h"
 
@@ -105,6 +106,7 @@ void kh_kes_key_clear(kh_kes_key *k)
     free(k->uid);
     free(k->owner);
     free(k->created_by);
+    kh_object_free(&k->loaded);
     memset(k, 0, sizeof(*k));
 }
 
@@ -175,6 +177,33 @@ static bool usable(const kh_ctx *ctx, const kh_object *o)
     return strcmp(ctx->principal, KH_KES_OWNER) != 0 || strcmp(o->row->owner, KH_KES_OWNER) == 0;
 }
 
+static bool has_name(const kh_object *o, const char *name)
+{
+    for (size_t i = 0; i < o->row->n_names; i++)
+        if (strcmp(o->row->names[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* The cached answer for name, if its row (read now) still bears it out:
+ * live, the caller's own, still so named (kes_keycache.h). */
+static bool find_cached(kh_ctx *ctx, const char *name, kh_kes_key *out)
+{
+    char uid[KH_KES_KEYCACHE_UID_MAX + 1];
+    kh_object *o = NULL;
+    if (!kh_kes_keycache_get(ctx->svc->store, ctx->principal, name, uid, sizeof(uid)))
+        return false;
+    if (load_live(ctx, uid, &o) == KH_OK && strcmp(o->row->owner, ctx->principal) == 0 &&
+        has_name(o, name)) {
+        fill_key(o, out);
+        out->loaded = o;
+        return true;
+    }
+    kh_object_free(&o);
+    kh_kes_keycache_drop(ctx->svc->store, ctx->principal, name);
+    return false;
+}
+
 /* The caller's own live keys of a name: one (kh_kes_key_create_by); should
  * there be more (made over KMIP, or before the store had KES names), the
  * oldest. Granted keys: the newest. */
@@ -183,6 +212,9 @@ kh_err kh_kes_key_find(kh_ctx *ctx, const char *name, kh_kes_key *out)
     kh_locate_result res;
     kh_object *own = NULL, *granted = NULL;
     memset(out, 0, sizeof(*out));
+    if (find_cached(ctx, name, out))
+        return KH_OK;
+    uint64_t gen = kh_object_generation(); /* before the lookup (kes_keycache.h) */
     kh_err err = locate_keys(ctx, name, &res);
     if (err != KH_OK)
         return err;
@@ -202,12 +234,16 @@ kh_err kh_kes_key_find(kh_ctx *ctx, const char *name, kh_kes_key *out)
         }
     }
     kh_locate_result_clear(&res);
+    if (own) { /* grants never decide a cached answer */
+        kh_kes_keycache_put(ctx->svc->store, ctx->principal, name, own->row->uid, gen);
+        kh_object_free(&granted);
+    }
     kh_object *best = own ? own : granted;
-    if (best)
-        fill_key(best, out);
-    kh_object_free(&own);
-    kh_object_free(&granted);
-    return best ? KH_OK : KH_ERR_NOT_FOUND;
+    if (!best)
+        return KH_ERR_NOT_FOUND;
+    fill_key(best, out);
+    out->loaded = best;
+    return KH_OK;
 }
 
 /* ---- create, import, delete, list ------------------------------------- */
@@ -439,10 +475,10 @@ kh_err kh_kes_key_list(kh_ctx *ctx, const char *pattern, char ***names, size_t *
 /* ---- data operations -------------------------------------------------- */
 
 /* Parameters pinned to the format, whatever the key's stored ones say. */
-static kh_ttlv *pinned_params(const kh_kes_key *k)
+static kh_ttlv *make_params(bool aes)
 {
     kh_ttlv *p = kh_ttlv_new_struct(KH_TAG_CRYPTOGRAPHIC_PARAMETERS);
-    if (k->alg == KH_CRYPTOGRAPHIC_ALGORITHM_AES) {
+    if (aes) {
         kh_ttlv_add_take(p, kh_ttlv_new_enum(KH_TAG_BLOCK_CIPHER_MODE, KH_BLOCK_CIPHER_MODE_GCM));
     } else {
         kh_ttlv_add_take(p, kh_ttlv_new_enum(KH_TAG_CRYPTOGRAPHIC_ALGORITHM,
@@ -453,6 +489,22 @@ static kh_ttlv *pinned_params(const kh_kes_key *k)
     kh_ttlv_add_take(p, kh_ttlv_new_int(KH_TAG_TAG_LENGTH, KH_KES_TAG_LEN));
     kh_ttlv_add_take(p, kh_ttlv_new_bool(KH_TAG_RANDOM_IV, true));
     return p;
+}
+
+/* Built once and only ever read (by every worker), never freed. */
+static kh_ttlv *params_aes, *params_chacha;
+static pthread_once_t params_once = PTHREAD_ONCE_INIT;
+
+static void make_pinned(void)
+{
+    params_aes = make_params(true);
+    params_chacha = make_params(false);
+}
+
+static const kh_ttlv *pinned_params(const kh_kes_key *k)
+{
+    pthread_once(&params_once, make_pinned);
+    return k->alg == KH_CRYPTOGRAPHIC_ALGORITHM_AES ? params_aes : params_chacha;
 }
 
 /* header || context; malloc'd (not secret). */
@@ -473,8 +525,9 @@ kh_err kh_kes_encrypt(kh_ctx *ctx, const kh_kes_key *k, const uint8_t *pt, size_
     uint8_t hdr[KH_KES_HDR_LEN];
     kh_crypto_result res;
     kh_kes_ct_header(hdr, KH_KES_KEY_VERSION);
-    kh_ttlv *params = pinned_params(k);
-    kh_crypto_req req = {.uid = k->uid, .params = params, .data = pt, .data_len = pt_len};
+    const kh_ttlv *params = pinned_params(k);
+    kh_crypto_req req = {
+        .uid = k->uid, .key = k->loaded, .params = params, .data = pt, .data_len = pt_len};
     uint8_t *aad = make_aad(hdr, context, context_len, &req.aad_len);
     req.aad = aad;
     ctx->perm = KH_PERM_ENCRYPT;
@@ -494,7 +547,6 @@ kh_err kh_kes_encrypt(kh_ctx *ctx, const kh_kes_key *k, const uint8_t *pt, size_
     }
     kh_crypto_result_clear(&res);
     free(aad);
-    kh_ttlv_free(&params);
     return err;
 }
 
@@ -508,8 +560,9 @@ kh_err kh_kes_decrypt(kh_ctx *ctx, const kh_kes_key *k, const uint8_t *ct, size_
         return err;
     if (c.key_version != KH_KES_KEY_VERSION)
         return KH_ERR_CRYPTO; /* no such version of this key */
-    kh_ttlv *params = pinned_params(k);
+    const kh_ttlv *params = pinned_params(k);
     kh_crypto_req req = {.uid = k->uid,
+                         .key = k->loaded,
                          .params = params,
                          .data = c.data,
                          .data_len = c.data_len,
@@ -529,7 +582,6 @@ kh_err kh_kes_decrypt(kh_ctx *ctx, const kh_kes_key *k, const uint8_t *ct, size_
     }
     kh_crypto_result_clear(&res);
     free(aad);
-    kh_ttlv_free(&params);
     return err;
 }
 
@@ -558,8 +610,10 @@ kh_err kh_kes_hmac(kh_ctx *ctx, const kh_kes_key *k, const uint8_t *msg, size_t 
     size_t n = 0;
     kh_secbuf *sub = NULL;
     ctx->perm = KH_PERM_MAC;
-    kh_err err = kh_use_key_load(ctx, k->uid, KH_USE_PROTECT,
-                                 KH_CRYPTOGRAPHIC_USAGE_MASK_MAC_GENERATE, &key);
+    kh_err err = k->loaded ? kh_use_key_from(ctx, k->loaded, KH_USE_PROTECT,
+                                             KH_CRYPTOGRAPHIC_USAGE_MASK_MAC_GENERATE, &key)
+                           : kh_use_key_load(ctx, k->uid, KH_USE_PROTECT,
+                                             KH_CRYPTOGRAPHIC_USAGE_MASK_MAC_GENERATE, &key);
     if (err != KH_OK)
         return err;
     if (!key.secret) {

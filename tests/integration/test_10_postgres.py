@@ -154,3 +154,33 @@ def test_kes_create_race_across_nodes(two_nodes, tmp_path):
     assert admin.request(a.kes_port, "GET", "/v1/key/list/raced") == (
         200, {"names": ["raced"], "continue_at": ""})
     assert base64.b64decode(gen["plaintext"]) and json.dumps(gen)
+
+
+def test_kes_key_deleted_on_one_node_is_gone_on_the_other(two_nodes, tmp_path):
+    """A node remembers which key a KES name resolved to (ops/kes_keycache.h);
+    a delete on another node must still be seen by its very next request,
+    and a key made again under the name must be the one used."""
+    from test_19_kes_listener import Client, apikey_certificate, new_api_key
+    a, b = two_nodes
+    admin = Client(kh_support.CERTS, *apikey_certificate(tmp_path, new_api_key(), "admin"))
+    for srv in (a, b):
+        srv.extra_args = ["--kes-admin-identity", admin.identity]
+        srv.restart()
+    assert admin.request(a.kes_port, "PUT", "/v1/key/create/cached") == (200, None)
+    for _ in range(3):  # a's answer for the name is remembered now
+        status, gen = admin.request(a.kes_port, "PUT", "/v1/key/generate/cached", {})
+        assert status == 200
+    assert admin.request(b.kes_port, "DELETE", "/v1/key/delete/cached") == (200, None)
+    not_found = (404, {"message": "key does not exist"})
+    assert admin.request(a.kes_port, "PUT", "/v1/key/generate/cached", {}) == not_found
+    assert admin.request(a.kes_port, "PUT", "/v1/key/decrypt/cached",
+                         {"ciphertext": gen["ciphertext"]}) == not_found
+    assert admin.request(b.kes_port, "PUT", "/v1/key/create/cached") == (200, None)
+    status, gen2 = admin.request(a.kes_port, "PUT", "/v1/key/generate/cached", {})
+    assert status == 200
+    assert admin.request(a.kes_port, "PUT", "/v1/key/decrypt/cached",
+                         {"ciphertext": gen2["ciphertext"]}) == (200, {"plaintext":
+                                                                       gen2["plaintext"]})
+    assert admin.request(a.kes_port, "PUT", "/v1/key/decrypt/cached",
+                         {"ciphertext": gen["ciphertext"]}) == (
+        400, {"message": "decryption failed: ciphertext is not authentic"})

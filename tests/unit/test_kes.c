@@ -299,6 +299,104 @@ static void test_ops_import_and_list(void **state)
     kh_fixture_free(&f);
 }
 
+/* ---- the name cache (ops/kes_keycache.h) ------------------------------ */
+
+/* Another node sharing the database: a second store on the same file,
+ * whose writes this process's caches cannot hear of. */
+static void other_node_update(kh_fixture *f, const char *uid, int32_t state, const char *name)
+{
+    kh_store *other = NULL;
+    kh_obj_row *row = NULL;
+    assert_int_equal(kh_store_open(f->db, &other), KH_OK);
+    assert_int_equal(kh_store_object_get(other, uid, &row), KH_OK);
+    row->state = state;
+    if (name) {
+        for (size_t i = 0; i < row->n_names; i++)
+            free(row->names[i]);
+        row->names[0] = kh_xstrdup(name);
+        row->n_names = 1;
+    }
+    assert_int_equal(kh_store_object_update(other, row), KH_OK);
+    kh_obj_row_free(&row);
+    kh_store_close(&other);
+}
+
+static void found_is(kh_ctx *ctx, const char *name, const char *uid)
+{
+    kh_kes_key k;
+    assert_int_equal(kh_kes_key_find(ctx, name, &k), KH_OK);
+    assert_string_equal(k.uid, uid);
+    assert_non_null(k.loaded);
+    kh_kes_key_clear(&k);
+}
+
+static void test_ops_name_cache(void **state)
+{
+    (void)state;
+    kh_fixture *f = kh_fixture_new();
+    kh_ctx ctx = ctx_for(f, "alice");
+    kh_kes_key k, k2;
+    uint8_t *ct = NULL;
+    size_t ct_len = 0;
+    kh_secbuf *dek = NULL;
+
+    /* found twice (the second time from the cache), usable both times */
+    assert_int_equal(kh_kes_key_create(&ctx, "app", KH_CRYPTOGRAPHIC_ALGORITHM_AES, NULL, &k),
+                     KH_OK);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(kh_kes_key_find(&ctx, "app", &k2), KH_OK);
+        assert_string_equal(k2.uid, k.uid);
+        assert_string_equal(k2.owner, "alice");
+        assert_int_equal(k2.bits, 256);
+        assert_int_equal(kh_kes_generate(&ctx, &k2, NULL, 0, &dek, &ct, &ct_len), KH_OK);
+        kh_secbuf_free(&dek);
+        free(ct);
+        kh_kes_key_clear(&k2);
+    }
+    /* deleted here: gone at once; made again under the same name: the new one */
+    assert_int_equal(kh_kes_key_delete(&ctx, &k), KH_OK);
+    assert_int_equal(kh_kes_key_find(&ctx, "app", &k2), KH_ERR_NOT_FOUND);
+    kh_kes_key_clear(&k);
+    assert_int_equal(kh_kes_key_create(&ctx, "app", KH_CRYPTOGRAPHIC_ALGORITHM_AES, NULL, &k),
+                     KH_OK);
+    found_is(&ctx, "app", k.uid);
+    found_is(&ctx, "app", k.uid);
+
+    /* destroyed by another node: gone at once here too */
+    other_node_update(f, k.uid, (int32_t)KH_STATE_DESTROYED, NULL);
+    assert_int_equal(kh_kes_key_find(&ctx, "app", &k2), KH_ERR_NOT_FOUND);
+    kh_kes_key_clear(&k);
+
+    /* renamed by another node: the old name is gone at once */
+    assert_int_equal(kh_kes_key_create(&ctx, "old", KH_CRYPTOGRAPHIC_ALGORITHM_AES, NULL, &k),
+                     KH_OK);
+    found_is(&ctx, "old", k.uid);
+    other_node_update(f, k.uid, (int32_t)KH_STATE_ACTIVE, "new");
+    assert_int_equal(kh_kes_key_find(&ctx, "old", &k2), KH_ERR_NOT_FOUND);
+    found_is(&ctx, "new", k.uid);
+
+    /* an older own key given the cached name here (over KMIP): the oldest
+     * own key answers, as without the cache */
+    assert_int_equal(kh_kes_key_create(&ctx, "later", KH_CRYPTOGRAPHIC_ALGORITHM_AES, NULL, &k2),
+                     KH_OK);
+    found_is(&ctx, "later", k2.uid);
+    kh_ttlv *n = kh_ttlv_new_struct(KH_TAG_NAME);
+    kh_ttlv_add_take(n, kh_ttlv_new_text(KH_TAG_NAME_VALUE, "later"));
+    kh_ttlv_add_take(n, kh_ttlv_new_enum(KH_TAG_NAME_TYPE, KH_NAME_TYPE_UNINTERPRETED_TEXT_STRING));
+    int32_t idx = -1;
+    assert_int_equal(kh_op_add_attribute(&ctx, k.uid, n, &idx), KH_OK);
+    kh_ttlv_free(&n);
+    found_is(&ctx, "later", k.uid);
+
+    /* another principal never gets alice's cached answer */
+    kh_ctx bob = ctx_for(f, "bob");
+    kh_kes_key k3;
+    assert_int_equal(kh_kes_key_find(&bob, "later", &k3), KH_ERR_NOT_FOUND);
+    kh_kes_key_clear(&k);
+    kh_kes_key_clear(&k2);
+    kh_fixture_free(&f);
+}
+
 /* ---- routing on the I/O thread ---------------------------------------- */
 
 static bool kes_listener; /* route with kh_kes_listener_route instead */
@@ -401,6 +499,7 @@ int main(void)
         cmocka_unit_test(test_base64),         cmocka_unit_test(test_ct_parse),
         cmocka_unit_test(test_ops_round_trip), cmocka_unit_test(test_ops_import_and_list),
         cmocka_unit_test(test_routing),        cmocka_unit_test(test_listener_routing),
+        cmocka_unit_test(test_ops_name_cache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
