@@ -72,7 +72,26 @@ typedef struct sq_conn {
     sqlite3_stmt *locate[SQ_LOCATE_VARIANTS];
     sqlite3_stmt *shared[KH_SQL_CACHE_MAX]; /* store/sql.h statements */
     struct sq_conn *next;                   /* idle list */
+    int sync_normal; /* the writer: its PRAGMA synchronous (1 NORMAL, 0 FULL, -1 unknown) */
 } sq_conn;
+
+/* A connection with the backend's pragmas (WAL, synchronous=FULL, no
+ * automatic checkpoint), and its closing (accepts NULL). */
+kh_err sq_conn_open(const char *path, sq_conn **out);
+void sq_conn_close(sq_conn *c);
+
+/* The background WAL checkpointer (sqlite_ckpt.c): one per store. */
+typedef struct sq_ckpt sq_ckpt;
+sq_ckpt *sq_ckpt_new(void);
+/* Open its connection on path (already in WAL mode) and start its thread. */
+kh_err sq_ckpt_start(sq_ckpt *k, const char *path);
+/* Wake k from db's commits as the WAL grows (sqlite3_wal_hook). */
+void sq_ckpt_watch(sq_ckpt *k, sqlite3 *db);
+/* For the group-commit leader, after a commit on db: checkpoint the WAL's
+ * remainder when k asked for it, so the next write restarts the WAL. */
+void sq_ckpt_after_commit(sq_ckpt *k, sqlite3 *db);
+/* Stop and join the thread, close its connection, free k; accepts NULL. */
+void sq_ckpt_free(sq_ckpt **k);
 
 /* Group commit: writes from many threads share one transaction and one
  * fsync. Each write runs in its own savepoint, so one write's failure does
@@ -90,6 +109,13 @@ typedef struct sq_group {
 } sq_group;
 
 void sq_group_init(sq_group *g);
+/* The group-commit leader's own connection (opened on first use; only the
+ * leader, one thread at a time, may call this), and the checkpointer it
+ * serves. Kept out of the pool so its page cache stays warm across
+ * commits: a connection that sees the WAL changed by another drops its
+ * whole cache. */
+kh_err sq_writer(kh_store *s, sq_conn **out);
+sq_ckpt *sq_ckpt_of(kh_store *s);
 void sq_group_destroy(sq_group *g);
 sq_group *sq_group_of(kh_store *s);
 kh_err sq_group_write(kh_store *s, sq_write_fn fn, void *arg);
