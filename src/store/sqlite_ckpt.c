@@ -67,24 +67,25 @@ struct sq_ckpt {
     atomic_int pending; /* a wake-up is due (the hook locks mu once a round) */
     atomic_int frames;  /* the WAL's length at the last commit the hook saw */
     atomic_int copied;  /* frames the last checkpoint left copied */
+    atomic_int wake_at; /* the WAL length that calls for the next round */
     atomic_int quiet;   /* ask the leader for a checkpoint after its commit */
 };
 
 /* SQLite calls this after each commit on a watched connection, with the
- * WAL's length in frames. Cheap: two atomics unless the checkpointer is
- * due. */
+ * WAL's length in frames. Cheap: a few atomics unless the checkpointer is
+ * due. (Two connections' hooks may report out of order and make a
+ * restart seem to happen; that only wakes the checkpointer early.) */
 static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 {
     (void)db;
     (void)name;
     sq_ckpt *k = arg;
-    atomic_store(&k->frames, frames);
-    int copied = atomic_load(&k->copied);
-    if (frames < copied) { /* the WAL restarted: nothing in it is copied yet */
+    if (frames < atomic_exchange(&k->frames, frames)) {
+        /* the WAL restarted: nothing in it is copied yet */
         atomic_store(&k->copied, 0);
-        copied = 0;
+        atomic_store(&k->wake_at, CKPT_FRAMES);
     }
-    if (frames - copied >= CKPT_FRAMES && !atomic_exchange(&k->pending, 1)) {
+    if (frames >= atomic_load(&k->wake_at) && !atomic_exchange(&k->pending, 1)) {
         pthread_mutex_lock(&k->mu);
         pthread_cond_signal(&k->cv);
         pthread_mutex_unlock(&k->mu);
@@ -109,7 +110,10 @@ static int checkpoint(sqlite3 *db, int mode, int *log, int *copied)
     return rc;
 }
 
-/* One round: PASSIVE, then what the WAL's length calls for. */
+/* One round: PASSIVE, then what the WAL's length calls for. The next
+ * round comes CKPT_FRAMES frames later, even when this one was stopped
+ * short by a reader of old frames: rounds that cannot progress would
+ * otherwise follow every commit. */
 static void round_once(sq_ckpt *k)
 {
     int log = 0, copied = 0;
@@ -117,6 +121,11 @@ static void round_once(sq_ckpt *k)
     int rc = checkpoint(db, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
     if (rc == SQLITE_OK && copied >= 0)
         atomic_store(&k->copied, copied);
+    if (rc == SQLITE_OK && log >= 0) {
+        atomic_store(&k->wake_at, log + CKPT_FRAMES);
+        if (atomic_load(&k->frames) < log) /* restarted meanwhile: the hook missed this */
+            atomic_store(&k->wake_at, CKPT_FRAMES);
+    }
     if (log >= CKPT_FORCE_FRAMES) {
         kh_warn("store: sqlite: the WAL holds %d frames; truncating it (writers wait)", log);
         rc = checkpoint(db, SQLITE_CHECKPOINT_TRUNCATE, &log, &copied);
@@ -168,6 +177,11 @@ sq_ckpt *sq_ckpt_new(void)
     sq_ckpt *k = kh_xcalloc(1, sizeof(*k));
     pthread_mutex_init(&k->mu, NULL);
     pthread_cond_init(&k->cv, NULL);
+    atomic_init(&k->pending, 0);
+    atomic_init(&k->frames, 0);
+    atomic_init(&k->copied, 0);
+    atomic_init(&k->wake_at, CKPT_FRAMES);
+    atomic_init(&k->quiet, 0);
     return k;
 }
 
