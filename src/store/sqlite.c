@@ -9,6 +9,12 @@
  * --durability=process (kh_store_set_durability) synchronous=NORMAL, so a
  * committed row survives a crash or kill -9 of keyhold but not a power cut. Managed
  * objects and Locate live in sqlite_objects.c.
+ *
+ * Two connections live outside the pool: the group-commit leader's
+ * (sq_writer, sqlite_commit.c), whose page cache stays warm across
+ * commits, and the checkpointer's (sqlite_ckpt.c), which copies the WAL
+ * into the database file on a thread of its own instead of in whichever
+ * request's COMMIT crossed SQLite's automatic-checkpoint threshold.
  */
 #include "store/sqlite.h"
 
@@ -618,7 +624,8 @@ static kh_err sqlite_realm_key_insert(kh_store *s, int64_t realm_id, int32_t ver
 
 /* ---- opening ---------------------------------------------------------- */
 
-/* The pool's idle connections change now, new ones when they open. */
+/* The pool's idle connections change now, new ones when they open, the
+ * leader's (sq_writer) at its next batch. */
 static kh_err sqlite_set_durability(kh_store *s, kh_durability d)
 {
     sq_store *q = (sq_store *)s;
