@@ -22,9 +22,11 @@
  * checkpoint never sees that: writers append while it copies. So once the
  * WAL is long (CKPT_QUIET_FRAMES) the checkpointer asks the group commit's
  * leader, which excludes every other writer of this store, to checkpoint
- * the short remainder right after one of its commits; the next write then
- * restarts the WAL. That batch pays for a small copy and an fsync, once in
- * a few thousand frames instead of every thousand with the whole copy.
+ * the short remainder right after one of its commits (once that batch's
+ * other callers are answered); the next write then restarts the WAL. The
+ * leader's own caller, and writers queued meanwhile, wait for a copy of a
+ * few dozen frames and its fsyncs, once in a few thousand frames, instead
+ * of a whole batch waiting for the whole copy every thousand.
  * Should the WAL grow anyway to CKPT_FORCE_FRAMES (a reader holding an old
  * snapshot for long, or another process writing), the checkpointer falls
  * back to a TRUNCATE checkpoint: it waits, up to the busy timeout, for the
@@ -198,6 +200,11 @@ kh_err sq_ckpt_start(sq_ckpt *k, const char *path)
     }
     k->started = 1;
     return KH_OK;
+}
+
+int sq_ckpt_wanted(sq_ckpt *k)
+{
+    return atomic_load(&k->quiet);
 }
 
 void sq_ckpt_after_commit(sq_ckpt *k, sqlite3 *db)

@@ -166,7 +166,8 @@ static kh_err writer_sync(sq_conn *c, int normal)
     return KH_OK;
 }
 
-static void run_batch(kh_store *s, sq_job *batch)
+/* Returns whether the batch committed. */
+static int run_batch(kh_store *s, sq_job *batch)
 {
     sq_group *g = sq_group_of(s);
     /* with KH_DURABLE_PROCESS every batch skips the fsync */
@@ -190,11 +191,19 @@ static void run_batch(kh_store *s, sq_job *batch)
     for (sq_job *j = batch; err != KH_OK && j; j = j->next)
         if (j->err == KH_OK)
             j->err = err;
-    if (c) {
-        sq_rollback(c);   /* whatever is still open: no transaction outlives its batch */
-        if (err == KH_OK) /* no other writer of this store runs now */
-            sq_ckpt_after_commit(sq_ckpt_of(s), c->db);
-    }
+    if (c)
+        sq_rollback(c); /* whatever is still open: no transaction outlives its batch */
+    return err == KH_OK;
+}
+
+/* The checkpoint the checkpointer may ask for (sqlite_ckpt.c), while this
+ * thread still leads, so that no other writer of this store appends to the
+ * WAL meanwhile, but after the batch's other callers were released. */
+static void after_batch(kh_store *s)
+{
+    sq_conn *c = NULL;
+    if (sq_writer(s, &c) == KH_OK)
+        sq_ckpt_after_commit(sq_ckpt_of(s), c->db);
 }
 
 /* Queue job and return once a leader (perhaps this thread) committed it.
@@ -222,7 +231,7 @@ static kh_err submit(kh_store *s, sq_job *job)
         g->head = NULL;
         g->tail = &g->head;
         pthread_mutex_unlock(&g->mu);
-        run_batch(s, batch);
+        int committed = run_batch(s, batch);
         pthread_mutex_lock(&g->mu);
         for (sq_job *j = batch; j;) {
             sq_job *next = j->next; /* j may be gone once done is seen */
@@ -230,6 +239,11 @@ static kh_err submit(kh_store *s, sq_job *job)
             if (j != job)
                 pthread_cond_signal(&j->cv);
             j = next;
+        }
+        if (committed && sq_ckpt_wanted(sq_ckpt_of(s))) {
+            pthread_mutex_unlock(&g->mu);
+            after_batch(s);
+            pthread_mutex_lock(&g->mu);
         }
         if (g->head) { /* arrived meanwhile: the oldest leads the next batch */
             g->head->lead = 1;

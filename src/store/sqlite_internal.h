@@ -88,7 +88,9 @@ kh_err sq_ckpt_start(sq_ckpt *k, const char *path);
 /* Wake k from db's commits as the WAL grows (sqlite3_wal_hook). */
 void sq_ckpt_watch(sq_ckpt *k, sqlite3 *db);
 /* For the group-commit leader, after a commit on db: checkpoint the WAL's
- * remainder when k asked for it, so the next write restarts the WAL. */
+ * remainder when k asked for it (sq_ckpt_wanted, one atomic load), so the
+ * next write restarts the WAL. */
+int sq_ckpt_wanted(sq_ckpt *k);
 void sq_ckpt_after_commit(sq_ckpt *k, sqlite3 *db);
 /* Stop and join the thread, close its connection, free k; accepts NULL. */
 void sq_ckpt_free(sq_ckpt **k);
