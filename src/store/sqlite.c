@@ -10,11 +10,10 @@
  * committed row survives a crash or kill -9 of keyhold but not a power cut. Managed
  * objects and Locate live in sqlite_objects.c.
  *
- * Two connections live outside the pool: the group-commit leader's
- * (sq_writer, sqlite_commit.c), whose page cache stays warm across
- * commits, and the checkpointer's (sqlite_ckpt.c), which copies the WAL
- * into the database file on a thread of its own instead of in whichever
- * request's COMMIT crossed SQLite's automatic-checkpoint threshold.
+ * One connection lives outside the pool: the checkpointer's
+ * (sqlite_ckpt.c), which copies the WAL into the database file on a thread
+ * of its own instead of in whichever request's COMMIT crossed SQLite's
+ * automatic-checkpoint threshold.
  */
 #include "store/sqlite.h"
 
@@ -41,7 +40,6 @@ typedef struct sq_store {
     sq_conn *idle;
     int n_open;
     sq_group group;
-    sq_conn *writer; /* the group-commit leader's, outside the pool */
     sq_ckpt *ckpt;
 } sq_store;
 
@@ -349,20 +347,6 @@ kh_err sq_acquire(kh_store *s, sq_conn **out)
     return KH_OK;
 }
 
-kh_err sq_writer(kh_store *s, sq_conn **out)
-{
-    sq_store *q = (sq_store *)s;
-    if (!q->writer) {
-        kh_err err = sq_conn_open(q->path, &q->writer);
-        if (err != KH_OK)
-            return err;
-        q->writer->sync_normal = 0; /* sq_conn_open leaves it FULL */
-        sq_ckpt_watch(q->ckpt, q->writer->db);
-    }
-    *out = q->writer;
-    return KH_OK;
-}
-
 void sq_release(kh_store *s, sq_conn *c)
 {
     sq_store *q = (sq_store *)s;
@@ -388,7 +372,6 @@ static void sqlite_close(kh_store *s)
     }
     if (q->n_open != 0)
         kh_error("store: sqlite: closed with %d connections still borrowed", q->n_open);
-    sq_conn_close(q->writer);
     /* last: its connection, closed last, copies what is left of the WAL */
     sq_ckpt_free(&q->ckpt);
     pthread_cond_destroy(&q->cv);
@@ -624,8 +607,7 @@ static kh_err sqlite_realm_key_insert(kh_store *s, int64_t realm_id, int32_t ver
 
 /* ---- opening ---------------------------------------------------------- */
 
-/* The pool's idle connections change now, new ones when they open, the
- * leader's (sq_writer) at its next batch. */
+/* The pool's idle connections change now, new ones when they open. */
 static kh_err sqlite_set_durability(kh_store *s, kh_durability d)
 {
     sq_store *q = (sq_store *)s;

@@ -72,7 +72,6 @@ typedef struct sq_conn {
     sqlite3_stmt *locate[SQ_LOCATE_VARIANTS];
     sqlite3_stmt *shared[KH_SQL_CACHE_MAX]; /* store/sql.h statements */
     struct sq_conn *next;                   /* idle list */
-    int sync_normal; /* the writer: its PRAGMA synchronous (1 NORMAL, 0 FULL, -1 unknown) */
 } sq_conn;
 
 /* A connection with the backend's pragmas (WAL, synchronous=FULL, no
@@ -111,12 +110,7 @@ typedef struct sq_group {
 } sq_group;
 
 void sq_group_init(sq_group *g);
-/* The group-commit leader's own connection (opened on first use; only the
- * leader, one thread at a time, may call this), and the checkpointer it
- * serves. Kept out of the pool so its page cache stays warm across
- * commits: a connection that sees the WAL changed by another drops its
- * whole cache. */
-kh_err sq_writer(kh_store *s, sq_conn **out);
+/* The store's checkpointer (sqlite_ckpt.c). */
 sq_ckpt *sq_ckpt_of(kh_store *s);
 void sq_group_destroy(sq_group *g);
 sq_group *sq_group_of(kh_store *s);
