@@ -29,11 +29,14 @@
  * of a whole batch waiting for the whole copy every thousand.
  * Should the WAL grow anyway to CKPT_FORCE_FRAMES (a reader holding an old
  * snapshot for long, or another process writing), the checkpointer falls
- * back to a TRUNCATE checkpoint: it waits, up to the busy timeout, for the
- * readers of old frames, and writers wait for it meanwhile (their BEGIN
- * IMMEDIATE sleeps in the busy handler), a stall of a few milliseconds to
- * the busy timeout that bounds the WAL instead of letting it grow without
- * limit.
+ * back to a TRUNCATE checkpoint, which copies everything and empties the
+ * WAL: it waits up to CKPT_FORCE_WAIT_MS for the readers of old frames,
+ * and holds the write lock meanwhile, so writers stall too (their BEGIN
+ * IMMEDIATE sleeps in the busy handler) for the copy plus that wait. That
+ * bounds the WAL instead of letting it grow without limit. When the
+ * readers outlast the wait, the next attempt comes only after another
+ * CKPT_FORCE_FRAMES frames, so a reader that never ends costs writers one
+ * such stall per CKPT_FORCE_FRAMES frames, not one per round.
  */
 #include "common/log.h"
 #include "common/mem.h"
@@ -55,6 +58,9 @@
 #define CKPT_QUIET_FRAMES (4 * CKPT_FRAMES)
 /* A WAL this long is truncated even at the cost of a writers' stall. */
 #define CKPT_FORCE_FRAMES (10 * CKPT_QUIET_FRAMES)
+/* How long the forced checkpoint waits for readers (its connection's busy
+ * timeout; PASSIVE checkpoints never wait). */
+#define CKPT_FORCE_WAIT_MS 250
 /* An idle store copies its last frames after this long, so the database
  * file alone is complete while nobody writes. */
 #define CKPT_IDLE_MS 1000
@@ -66,6 +72,7 @@ struct sq_ckpt {
     int started;
     int stop;           /* under mu */
     sq_conn *conn;      /* the checkpointer's own connection */
+    int force_at;       /* WAL length for the next forced checkpoint (thread only) */
     atomic_int pending; /* a wake-up is due (the hook locks mu once a round) */
     atomic_int frames;  /* the WAL's length at the last commit the hook saw */
     atomic_int copied;  /* frames the last checkpoint left copied */
@@ -128,11 +135,16 @@ static void round_once(sq_ckpt *k)
         if (atomic_load(&k->frames) < log) /* restarted meanwhile: the hook missed this */
             atomic_store(&k->wake_at, CKPT_FRAMES);
     }
-    if (log >= CKPT_FORCE_FRAMES) {
+    if (log >= 0 && log < CKPT_FORCE_FRAMES)
+        k->force_at = CKPT_FORCE_FRAMES; /* restarted since a failed attempt */
+    if (log >= k->force_at) {
         kh_warn("store: sqlite: the WAL holds %d frames; truncating it (writers wait)", log);
+        int at = log;
         rc = checkpoint(db, SQLITE_CHECKPOINT_TRUNCATE, &log, &copied);
         if (rc == SQLITE_OK)
             atomic_store(&k->copied, 0);
+        else
+            k->force_at = at + CKPT_FORCE_FRAMES;
     } else if (log >= CKPT_QUIET_FRAMES) {
         atomic_store(&k->quiet, 1);
     }
@@ -192,6 +204,8 @@ kh_err sq_ckpt_start(sq_ckpt *k, const char *path)
     kh_err err = sq_conn_open(path, &k->conn);
     if (err != KH_OK)
         return err;
+    sqlite3_busy_timeout(k->conn->db, CKPT_FORCE_WAIT_MS);
+    k->force_at = CKPT_FORCE_FRAMES;
     if (pthread_create(&k->thread, NULL, ckpt_main, k) != 0) {
         kh_error("store: sqlite: cannot start the checkpoint thread");
         sq_conn_close(k->conn);
