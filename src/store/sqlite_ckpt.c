@@ -2,9 +2,9 @@
  * sqlite_ckpt.c - the SQLite backend's background WAL checkpointer.
  *
  * SQLite's automatic checkpoint (every 1000 WAL frames) runs inside the
- * COMMIT that crossed the threshold, so one request in every few hundred
- * paid for copying the WAL into the database file and an fsync of it
- * (about 9% of keyhold's CPU under a write load, and most of its p99).
+ * COMMIT that crossed the threshold, so one batch of requests in every
+ * few hundred waited for the copy of the WAL into the database file and
+ * its fsyncs (about 9% of keyhold's CPU under a write load, in its p99).
  * Here every connection runs with wal_autocheckpoint=0; a WAL hook on the
  * connections that commit wakes one thread per store, which checkpoints
  * PASSIVE (never waiting for, nor blocking, readers or writers) on a
