@@ -9,6 +9,11 @@
  * --durability=process (kh_store_set_durability) synchronous=NORMAL, so a
  * committed row survives a crash or kill -9 of keyhold but not a power cut. Managed
  * objects and Locate live in sqlite_objects.c.
+ *
+ * One connection lives outside the pool: the checkpointer's
+ * (sqlite_ckpt.c), which copies the WAL into the database file on a thread
+ * of its own instead of in whichever request's COMMIT crossed SQLite's
+ * automatic-checkpoint threshold.
  */
 #include "store/sqlite.h"
 
@@ -35,11 +40,17 @@ typedef struct sq_store {
     sq_conn *idle;
     int n_open;
     sq_group group;
+    sq_ckpt *ckpt;
 } sq_store;
 
 sq_group *sq_group_of(kh_store *s)
 {
     return &((sq_store *)s)->group;
+}
+
+sq_ckpt *sq_ckpt_of(kh_store *s)
+{
+    return ((sq_store *)s)->ckpt;
 }
 
 static const char *const stmt_sql[SQ_STMT_MAX_] = {
@@ -200,7 +211,7 @@ void sq_column_blob(sqlite3_stmt *st, int i, uint8_t **out, size_t *len)
 
 /* ---- connections ------------------------------------------------------ */
 
-static void conn_close(sq_conn *c)
+void sq_conn_close(sq_conn *c)
 {
     if (!c)
         return;
@@ -259,27 +270,33 @@ static kh_err conn_setup(sq_conn *c)
         return KH_ERR_STORE;
     }
     /* secure_delete: a destroyed key's ciphertext is overwritten in the
-     * file instead of lingering in a free page. */
+     * file instead of lingering in a free page. wal_autocheckpoint=0: the
+     * store's checkpointer thread copies the WAL, not whichever request
+     * commits (sqlite_ckpt.c). journal_size_limit: a WAL that once grew
+     * past twice its usual length (sqlite_ckpt.c restarts it at about
+     * 16 MB) is truncated back when it restarts; below that it is reused
+     * in place, since growing the file makes every WAL sync dearer. */
     int rc = sqlite3_exec(c->db,
                           "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
-                          " PRAGMA secure_delete=ON;",
+                          " PRAGMA secure_delete=ON; PRAGMA wal_autocheckpoint=0;"
+                          " PRAGMA journal_size_limit=33554432;",
                           NULL, NULL, NULL);
     return rc == SQLITE_OK ? KH_OK : sq_fail(c, rc, "pragmas");
 }
 
-static kh_err conn_open(const char *path, sq_conn **out)
+kh_err sq_conn_open(const char *path, sq_conn **out)
 {
     sq_conn *c = kh_xcalloc(1, sizeof(*c));
     int rc = sqlite3_open_v2(
         path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         kh_error("store: sqlite: cannot open the database: %s", sqlite3_errstr(rc));
-        conn_close(c);
+        sq_conn_close(c);
         return KH_ERR_STORE;
     }
     kh_err err = conn_setup(c);
     if (err != KH_OK) {
-        conn_close(c);
+        sq_conn_close(c);
         return err;
     }
     *out = c;
@@ -312,9 +329,11 @@ kh_err sq_acquire(kh_store *s, sq_conn **out)
     q->n_open++; /* reserve the slot, open without holding the lock */
     int normal = q->group.sync_normal;
     pthread_mutex_unlock(&q->mu);
-    kh_err err = conn_open(q->path, &c);
+    kh_err err = sq_conn_open(q->path, &c);
+    if (err == KH_OK)
+        sq_ckpt_watch(q->ckpt, c->db);
     if (err == KH_OK && normal && set_sync(c, 1) != SQLITE_OK) {
-        conn_close(c);
+        sq_conn_close(c);
         err = KH_ERR_STORE;
     }
     if (err != KH_OK) {
@@ -348,12 +367,14 @@ static void sqlite_close(kh_store *s)
     sq_conn *c = q->idle;
     while (c) {
         sq_conn *next = c->next;
-        conn_close(c);
+        sq_conn_close(c);
         q->n_open--;
         c = next;
     }
     if (q->n_open != 0)
         kh_error("store: sqlite: closed with %d connections still borrowed", q->n_open);
+    /* last: its connection, closed last, copies what is left of the WAL */
+    sq_ckpt_free(&q->ckpt);
     pthread_cond_destroy(&q->cv);
     pthread_mutex_destroy(&q->mu);
     sq_group_destroy(&q->group);
@@ -656,6 +677,7 @@ kh_err kh_sqlite_open(const char *path, kh_store **out)
     pthread_mutex_init(&q->mu, NULL);
     pthread_cond_init(&q->cv, NULL);
     sq_group_init(&q->group);
+    q->ckpt = sq_ckpt_new();
     /* Open one connection now so a bad path or a locked file fails at
      * start-up rather than on the first request; it also sets WAL mode. */
     sq_conn *c = NULL;
@@ -665,6 +687,11 @@ kh_err kh_sqlite_open(const char *path, kh_store **out)
         return err;
     }
     sq_release(&q->base, c);
+    err = sq_ckpt_start(q->ckpt, q->path);
+    if (err != KH_OK) {
+        sqlite_close(&q->base);
+        return err;
+    }
     *out = &q->base;
     return KH_OK;
 }

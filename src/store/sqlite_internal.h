@@ -74,6 +74,26 @@ typedef struct sq_conn {
     struct sq_conn *next;                   /* idle list */
 } sq_conn;
 
+/* A connection with the backend's pragmas (WAL, synchronous=FULL, no
+ * automatic checkpoint), and its closing (accepts NULL). */
+kh_err sq_conn_open(const char *path, sq_conn **out);
+void sq_conn_close(sq_conn *c);
+
+/* The background WAL checkpointer (sqlite_ckpt.c): one per store. */
+typedef struct sq_ckpt sq_ckpt;
+sq_ckpt *sq_ckpt_new(void);
+/* Open its connection on path (already in WAL mode) and start its thread. */
+kh_err sq_ckpt_start(sq_ckpt *k, const char *path);
+/* Wake k from db's commits as the WAL grows (sqlite3_wal_hook). */
+void sq_ckpt_watch(sq_ckpt *k, sqlite3 *db);
+/* For the group-commit leader, after a commit on db: checkpoint the WAL's
+ * remainder when k asked for it (sq_ckpt_wanted, one atomic load), so the
+ * next write restarts the WAL. */
+int sq_ckpt_wanted(sq_ckpt *k);
+void sq_ckpt_after_commit(sq_ckpt *k, sqlite3 *db);
+/* Stop and join the thread, close its connection, free k; accepts NULL. */
+void sq_ckpt_free(sq_ckpt **k);
+
 /* Group commit: writes from many threads share one transaction and one
  * fsync. Each write runs in its own savepoint, so one write's failure does
  * not undo the others'; every caller returns only once its write is
@@ -97,6 +117,8 @@ typedef struct sq_group {
 void sq_group_init(sq_group *g);
 /* Stop the committer thread once the queue is empty; before closing. */
 void sq_group_stop(sq_group *g);
+/* The store's checkpointer (sqlite_ckpt.c). */
+sq_ckpt *sq_ckpt_of(kh_store *s);
 void sq_group_destroy(sq_group *g);
 sq_group *sq_group_of(kh_store *s);
 kh_err sq_group_write(kh_store *s, sq_write_fn fn, void *arg);
