@@ -123,15 +123,9 @@ static void entry_done(void *arg, kh_err err)
     kh_defer_release(d);
 }
 
-kh_err kh_audit_record(const kh_ctx *ctx, const char *operation, const char *object_uid,
-                       kh_err result)
+static void fill_entry(const kh_ctx *ctx, audit_entry *e, const char *operation,
+                       const char *object_uid, kh_err result)
 {
-    if (!ctx->svc || !ctx->svc->audit || !ctx->svc->store)
-        return KH_OK;
-    /* Inside a request run by a worker, the reply waits for the row's
-     * commit, not the worker (common/defer.h): on the heap. */
-    kh_defer *d = kh_defer_current();
-    audit_entry local, *e = d ? kh_xcalloc(1, sizeof(*e)) : &local;
     char who[KH_AUDIT_FIELD_MAX + 1];
     memset(&e->row, 0, sizeof(e->row));
     e->row.time_us = now_us();
@@ -141,22 +135,35 @@ kh_err kh_audit_record(const kh_ctx *ctx, const char *operation, const char *obj
     e->row.object_uid = clean(object_uid, e->field[3]);
     e->row.result = clean(kh_err_name(result), e->field[4]);
     e->row.sync_later = ctx->svc->audit_reads_sync_later && read_only(operation);
+}
+
+kh_err kh_audit_record(const kh_ctx *ctx, const char *operation, const char *object_uid,
+                       kh_err result)
+{
+    if (!ctx->svc || !ctx->svc->audit || !ctx->svc->store)
+        return KH_OK;
+    /* Inside a request run by a worker, the reply waits for the row's
+     * commit, not the worker (common/defer.h): on the heap. */
+    kh_defer *d = kh_defer_current();
     if (d) {
+        audit_entry *e = kh_xcalloc(1, sizeof(*e));
+        fill_entry(ctx, e, operation, object_uid, result);
         e->store = ctx->svc->store;
         e->defer = d;
-        e->attempts = 0;
         kh_defer_hold(d);
         kh_store_audit_append_async(e->store, &e->row, entry_done, e);
         return KH_OK; /* failures are logged when they happen */
     }
+    audit_entry local;
+    fill_entry(ctx, &local, operation, object_uid, result);
     kh_err err = KH_ERR_STORE;
     for (int i = 0; i < APPEND_ATTEMPTS && err != KH_OK; i++) {
-        err = kh_store_audit_append(ctx->svc->store, &e->row);
+        err = kh_store_audit_append(ctx->svc->store, &local.row);
         if (err != KH_OK && !retryable(err))
             break;
     }
     if (err != KH_OK)
-        report_failure(&e->row, err);
+        report_failure(&local.row, err);
     return err;
 }
 
