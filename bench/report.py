@@ -73,10 +73,11 @@ def lat(r):
 
 
 def cpu_per_req(r):
-    """The server's CPU time per answered request (bench/run's cpu_ms)."""
+    """The server's CPU time per answered request (bench/run's cpu_ms, and
+    db_cpu_ms: the PostgreSQL cluster's, when keyhold runs on one)."""
     if r is None or "cpu_ms" not in r or not r.get("requests"):
         return "-"
-    return "{:.0f}".format(1000.0 * r["cpu_ms"] / r["requests"])
+    return "{:.0f}".format(1000.0 * (r["cpu_ms"] + r.get("db_cpu_ms", 0)) / r["requests"])
 
 
 def errs(*rs):
@@ -105,8 +106,12 @@ def main():
     keys = sorted({k for (k, _) in runs},
                   key=lambda k: (k[2] > 0, k[0] in kes, k[1], order.get(k[0], 9)))
 
-    print("## keyhold benchmark ({} run)".format(m.get("mode", "?")))
+    backend = {"sqlite": "SQLite", "postgres": "PostgreSQL"}.get(m.get("backend", "sqlite"))
+    print("## keyhold benchmark ({} run, {})".format(m.get("mode", "?"), backend))
     print()
+    if m.get("store"):
+        print("Store: {}".format(m["store"]))
+        print()
     print("Machine: {} CPUs, {}, {}, OpenSSL {}. {} s per cell, {} round(s) (median). "
           "Locate searches {:,} named keys in keyhold, {:,} in pykmip-server.".format(
               m.get("nproc"), m.get("cpu"), m.get("kernel"), m.get("openssl"),
