@@ -680,9 +680,9 @@ static int usage(void)
 {
     fprintf(stderr, "usage: kh_loadgen --scenario setup|get|encrypt|create|locate|mixed|preload|\n"
                     "  kes-setup|kes-generate|kes-decrypt\n"
-                    "  --port N[,N...] --ca F --cert F --key F [--label NAME] [--conns N] [--seconds T]\n"
-                    "  [--idle N] [--uid UID] [--names N] [--name-prefix P] [--count N]\n"
-                    "  [--timeout-ms N] [--rss-pid PID]\n");
+                    "  --port N[,N...] --ca F --cert F --key F [--label NAME] [--conns N]\n"
+                    "  [--seconds T] [--idle N] [--uid UID] [--names N] [--name-prefix P]\n"
+                    "  [--count N] [--timeout-ms N] [--rss-pid PID]\n");
     return 2;
 }
 
