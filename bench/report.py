@@ -80,6 +80,14 @@ def cpu_per_req(r):
     return "{:.0f}".format(1000.0 * (r["cpu_ms"] + r.get("db_cpu_ms", 0)) / r["requests"])
 
 
+def split_cpu(r):
+    """keyhold's and the PostgreSQL cluster's CPU time per answered request."""
+    if r is None or "db_cpu_ms" not in r or not r.get("requests"):
+        return "-"
+    k, d = (1000.0 * r[f] / r["requests"] for f in ("cpu_ms", "db_cpu_ms"))
+    return "{:.0f} + {:.0f}".format(k, d)
+
+
 def errs(*rs):
     return "/".join("-" if r is None else str(r["failed"] + r["conn_errors"]) for r in rs)
 
@@ -100,6 +108,9 @@ def main():
     m = kinds.get("machine", {})
     mem = kinds.get("memory")
     have_py = any(srv == "pykmip" for (_, srv) in runs)
+    # keyhold on PostgreSQL: where its CPU goes, keyhold's or the cluster's
+    have_db = any("db_cpu_ms" in r for (_, srv), rs in runs.items() if srv == "keyhold"
+                  for r in rs)
     order = {"get": 0, "encrypt": 1, "create": 2, "locate": 3, "mixed": 4,
              "kes-generate": 5, "kes-decrypt": 6}
     kes = ("kes-generate", "kes-decrypt")
@@ -128,6 +139,8 @@ def main():
     if have_py:
         head.append("pykmip p50 ms")
     head.append("errors c/k" + ("/p" if have_py else ""))
+    if have_db:
+        head.append("keyhold CPU us/req: keyhold + PostgreSQL")
     print("| " + " | ".join(head) + " |")
     print("|" + "|".join("---" for _ in head) + "|")
     cells = {}
@@ -146,6 +159,8 @@ def main():
         if have_py:
             row.append(ms(p["p50_us"]) if supported(p) else "-")
         row.append(errs(c, k, p) if have_py else errs(c, k))
+        if have_db:
+            row.append(split_cpu(k))
         print("| " + " | ".join(row) + " |")
     print()
     print("n/a: the server answered OperationNotSupported. *: part of the mix was answered "
