@@ -82,7 +82,7 @@ def cpu_per_req(r):
 
 def split_cpu(r):
     """keyhold's and the PostgreSQL cluster's CPU time per answered request."""
-    if r is None or "db_cpu_ms" not in r or not r.get("requests"):
+    if r is None or "db_cpu_ms" not in r or "cpu_ms" not in r or not r.get("requests"):
         return "-"
     k, d = (1000.0 * r[f] / r["requests"] for f in ("cpu_ms", "db_cpu_ms"))
     return "{:.0f} + {:.0f}".format(k, d)
