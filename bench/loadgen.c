@@ -13,6 +13,8 @@
  * Nothing here is fatal once the run has started: a failed request is
  * counted, a broken connection is counted and reopened, a request that
  * takes longer than --timeout-ms is a failure. It prints one JSON line.
+ * --port P1,P2 spreads the connections over several servers (keyhold nodes
+ * of one database), connection i to the (i mod n)-th; setups use the first.
  *
  * Scenarios:
  *   setup    create one AES-256 key (Encrypt|Decrypt), activate it, print
@@ -59,6 +61,7 @@
 #define SUB_BITS 6
 #define LOCATE_VARIANTS 256
 #define MAX_CONNS 4096
+#define MAX_PORTS 8 /* --port P1,P2,...: several nodes of one database */
 
 enum scenario {
     S_SETUP,
@@ -79,7 +82,8 @@ static const char *const scenario_names[] = {"setup",        "get",        "encr
 
 typedef struct opts {
     enum scenario scenario;
-    int port;
+    int port[MAX_PORTS]; /* connection i goes to port[i % nports] */
+    unsigned nports;
     const char *ca, *cert, *key, *uid, *label, *name_prefix;
     unsigned conns, idle;
     double seconds;
@@ -166,7 +170,8 @@ static double percentile(const uint64_t *h, uint64_t total, double q)
 
 /* ---- TLS connections ----------------------------------------------------- */
 
-static SSL *tls_connect(void)
+/* Connection i (a busy or idle one) goes to the i-th port, round robin. */
+static SSL *tls_connect(unsigned i)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
@@ -180,7 +185,7 @@ static SSL *tls_connect(void)
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     struct sockaddr_in sa = {0};
     sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)O.port);
+    sa.sin_port = htons((uint16_t)O.port[i % O.nports]);
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
         report_error("connect", strerror(errno));
@@ -391,7 +396,7 @@ static void *worker_main(void *arg)
 {
     worker *w = arg;
     kh_buf reply = {0}, scratch = {0};
-    SSL *ssl = tls_connect();
+    SSL *ssl = tls_connect(w->idx);
     if (!ssl)
         w->st.conn_errors++;
     pthread_barrier_wait(&ready_barrier);
@@ -399,7 +404,7 @@ static void *worker_main(void *arg)
     while (now_s() < deadline) {
         if (!ssl) {
             usleep(10000); /* a refused or failing server must not spin us */
-            if ((ssl = tls_connect()) == NULL) {
+            if ((ssl = tls_connect(w->idx)) == NULL) {
                 w->st.conn_errors++;
                 continue;
             }
@@ -443,7 +448,7 @@ static void *idle_opener(void *arg)
     idle_set *s = arg;
     unsigned i;
     while ((i = atomic_fetch_add(&s->next, 1)) < s->n && now_s() < s->until)
-        s->ssl[i] = tls_connect();
+        s->ssl[i] = tls_connect(i);
     return NULL;
 }
 
@@ -497,7 +502,7 @@ static char *one_call(const kh_buf *req, uint32_t *status)
     kh_buf reply = {0};
     char *uid = NULL;
     uint32_t reason = 0;
-    SSL *ssl = tls_connect();
+    SSL *ssl = tls_connect(0);
     *status = 1;
     if (ssl && exchange(ssl, req, &reply) == 0 &&
         kh_bench_result(reply.data, reply.len, status, &reason) == 0 && *status == 0)
@@ -536,7 +541,7 @@ static int kes_call(const char *route, const char *body, kh_buf *reply)
     kh_buf req = {0};
     int status = 0;
     build_http(&req, route, body);
-    SSL *ssl = tls_connect();
+    SSL *ssl = tls_connect(0);
     if (!ssl || http_exchange(ssl, &req, reply, &status) != 0)
         status = -1;
     tls_close(&ssl);
@@ -675,9 +680,9 @@ static int usage(void)
 {
     fprintf(stderr, "usage: kh_loadgen --scenario setup|get|encrypt|create|locate|mixed|preload|\n"
                     "  kes-setup|kes-generate|kes-decrypt\n"
-                    "  --port N --ca F --cert F --key F [--label NAME] [--conns N] [--seconds T]\n"
-                    "  [--idle N] [--uid UID] [--names N] [--name-prefix P] [--count N]\n"
-                    "  [--timeout-ms N] [--rss-pid PID]\n");
+                    "  --port N[,N...] --ca F --cert F --key F [--label NAME] [--conns N]\n"
+                    "  [--seconds T] [--idle N] [--uid UID] [--names N] [--name-prefix P]\n"
+                    "  [--count N] [--timeout-ms N] [--rss-pid PID]\n");
     return 2;
 }
 
@@ -690,6 +695,23 @@ static int num(const char *s, long lo, long hi, long *out)
         return -1;
     *out = v;
     return 0;
+}
+
+/* "P" or "P1,P2,...": the busy and idle connections are spread over them. */
+static int parse_ports(const char *val)
+{
+    char buf[64];
+    long v;
+    if (strlen(val) >= sizeof(buf))
+        return -1;
+    strcpy(buf, val);
+    O.nports = 0;
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (O.nports == MAX_PORTS || num(t, 1, 65535, &v) != 0)
+            return -1;
+        O.port[O.nports++] = (int)v;
+    }
+    return O.nports ? 0 : -1;
 }
 
 static int parse_args(int argc, char **argv)
@@ -714,8 +736,7 @@ static int parse_args(int argc, char **argv)
             bad = k == sizeof(scenario_names) / sizeof(*scenario_names);
             O.scenario = (enum scenario)k;
         } else if (strcmp(a, "--port") == 0) {
-            bad = num(val, 1, 65535, &v) != 0;
-            O.port = (int)v;
+            bad = parse_ports(val) != 0;
         } else if (strcmp(a, "--conns") == 0) {
             bad = num(val, 1, MAX_CONNS, &v) != 0;
             O.conns = (unsigned)v;
@@ -753,7 +774,7 @@ static int parse_args(int argc, char **argv)
         if (bad)
             return -1;
     }
-    return O.port && O.ca && O.cert && O.key ? 0 : -1;
+    return O.nports && O.ca && O.cert && O.key ? 0 : -1;
 }
 
 static int make_ctx(void)

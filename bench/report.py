@@ -73,10 +73,19 @@ def lat(r):
 
 
 def cpu_per_req(r):
-    """The server's CPU time per answered request (bench/run's cpu_ms)."""
+    """The server's CPU time per answered request (bench/run's cpu_ms, and
+    db_cpu_ms: the PostgreSQL cluster's, when keyhold runs on one)."""
     if r is None or "cpu_ms" not in r or not r.get("requests"):
         return "-"
-    return "{:.0f}".format(1000.0 * r["cpu_ms"] / r["requests"])
+    return "{:.0f}".format(1000.0 * (r["cpu_ms"] + r.get("db_cpu_ms", 0)) / r["requests"])
+
+
+def split_cpu(r):
+    """keyhold's and the PostgreSQL cluster's CPU time per answered request."""
+    if r is None or "db_cpu_ms" not in r or "cpu_ms" not in r or not r.get("requests"):
+        return "-"
+    k, d = (1000.0 * r[f] / r["requests"] for f in ("cpu_ms", "db_cpu_ms"))
+    return "{:.0f} + {:.0f}".format(k, d)
 
 
 def errs(*rs):
@@ -99,14 +108,21 @@ def main():
     m = kinds.get("machine", {})
     mem = kinds.get("memory")
     have_py = any(srv == "pykmip" for (_, srv) in runs)
+    # keyhold on PostgreSQL: where its CPU goes, keyhold's or the cluster's
+    have_db = any("db_cpu_ms" in r for (_, srv), rs in runs.items() if srv == "keyhold"
+                  for r in rs)
     order = {"get": 0, "encrypt": 1, "create": 2, "locate": 3, "mixed": 4,
              "kes-generate": 5, "kes-decrypt": 6}
     kes = ("kes-generate", "kes-decrypt")
     keys = sorted({k for (k, _) in runs},
                   key=lambda k: (k[2] > 0, k[0] in kes, k[1], order.get(k[0], 9)))
 
-    print("## keyhold benchmark ({} run)".format(m.get("mode", "?")))
+    backend = {"sqlite": "SQLite", "postgres": "PostgreSQL"}.get(m.get("backend", "sqlite"))
+    print("## keyhold benchmark ({} run, {})".format(m.get("mode", "?"), backend))
     print()
+    if m.get("store"):
+        print("Store: {}".format(m["store"]))
+        print()
     print("Machine: {} CPUs, {}, {}, OpenSSL {}. {} s per cell, {} round(s) (median). "
           "Locate searches {:,} named keys in keyhold, {:,} in pykmip-server.".format(
               m.get("nproc"), m.get("cpu"), m.get("kernel"), m.get("openssl"),
@@ -123,6 +139,8 @@ def main():
     if have_py:
         head.append("pykmip p50 ms")
     head.append("errors c/k" + ("/p" if have_py else ""))
+    if have_db:
+        head.append("keyhold CPU us/req: keyhold + PostgreSQL")
     print("| " + " | ".join(head) + " |")
     print("|" + "|".join("---" for _ in head) + "|")
     cells = {}
@@ -141,6 +159,8 @@ def main():
         if have_py:
             row.append(ms(p["p50_us"]) if supported(p) else "-")
         row.append(errs(c, k, p) if have_py else errs(c, k))
+        if have_db:
+            row.append(split_cpu(k))
         print("| " + " | ".join(row) + " |")
     print()
     print("n/a: the server answered OperationNotSupported. *: part of the mix was answered "
