@@ -379,6 +379,7 @@ kh_err pg_run(kh_store *s, pg_fn fn, void *ctx, int read_only)
 static void postgres_close(kh_store *s)
 {
     pg_store *q = (pg_store *)s;
+    pg_audit_group_stop(&q->audit);
     pg_conn *c = q->idle;
     while (c) {
         pg_conn *next = c->next;
@@ -648,6 +649,7 @@ static const struct kh_store_ops postgres_ops = {
     .object_update = pg_object_update,
     .object_locate = pg_object_locate,
     .audit_append = pg_audit_append,
+    .audit_append_async = pg_audit_append_async,
     .audit_read = pg_audit_read,
     .audit_head = pg_audit_head,
     .grant_add = pg_grant_add,

@@ -13,15 +13,20 @@
  * locked, its row chained only if it succeeded: the write and its row
  * commit together, and concurrent writes still share one commit instead
  * of queueing one by one on the head's lock through their commits. (A
- * write waiting for another node's row lock holds up its batch.) The
+ * write waiting for another node's row lock holds up its batch.) Rows
+ * nobody waits for (pg_audit_append_async: a request's reply waits, not
+ * its worker) are appended by a committer thread, batch after batch. The
  * canonical encoding is in audit_chain.c.
  */
 #include "common/mem.h"
 #include "store/audit_chain.h"
 #include "store/postgres_internal.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "common/log.h"
 
 /* ---- audit ------------------------------------------------------------ */
 
@@ -51,19 +56,35 @@ struct pg_audit_job {
     kh_err err;      /* the write's own result, then the job's */
     int done;
     pg_audit_job *next;
+    kh_store_done_fn on_done; /* asynchronous: reported, then freed */
+    void *on_done_arg;
 };
 
 void pg_audit_group_init(pg_audit_group *g)
 {
     pthread_mutex_init(&g->mu, NULL);
     pthread_cond_init(&g->cv, NULL);
+    pthread_cond_init(&g->committer_cv, NULL);
     g->head = NULL;
     g->tail = &g->head;
     g->leader = 0;
+    g->committer_started = g->committer_wanted = g->stopping = 0;
+}
+
+void pg_audit_group_stop(pg_audit_group *g)
+{
+    pthread_mutex_lock(&g->mu);
+    g->stopping = 1;
+    pthread_cond_signal(&g->committer_cv);
+    int started = g->committer_started;
+    pthread_mutex_unlock(&g->mu);
+    if (started)
+        pthread_join(g->committer, NULL);
 }
 
 void pg_audit_group_destroy(pg_audit_group *g)
 {
+    pthread_cond_destroy(&g->committer_cv);
     pthread_cond_destroy(&g->cv);
     pthread_mutex_destroy(&g->mu);
 }
@@ -161,6 +182,58 @@ static kh_err append_batch_on(pg_conn *c, void *ctx)
     return err == KH_OK ? pg_commit(c) : err;
 }
 
+/* Append the queue as one batch, g->mu held on entry and on return, the
+ * caller having set g->leader. Waiting callers are woken; the asynchronous
+ * jobs are reported (without the lock) and freed. */
+static void append_queue(kh_store *s, pg_audit_group *g)
+{
+    pg_audit_job *batch = g->head;
+    g->head = NULL;
+    g->tail = &g->head;
+    pthread_mutex_unlock(&g->mu);
+    kh_err err = pg_run(s, append_batch_on, batch, 0);
+    pthread_mutex_lock(&g->mu);
+    pg_audit_job *async = NULL, **async_tail = &async;
+    for (pg_audit_job *j = batch; j;) {
+        pg_audit_job *next = j->next; /* j may be gone once done is seen */
+        if (err != KH_OK)             /* nothing committed */
+            j->err = err;
+        if (j->on_done) {
+            j->next = NULL;
+            *async_tail = j;
+            async_tail = &j->next;
+        } else {
+            j->done = 1;
+        }
+        j = next;
+    }
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+    while (async) {
+        pg_audit_job *j = async;
+        async = j->next;
+        j->on_done(j->on_done_arg, j->err);
+        kh_buf_free(&j->prepared);
+        free(j);
+    }
+    pthread_mutex_lock(&g->mu);
+}
+
+/* A leader is done (g->mu held): waiting callers may lead next; jobs
+ * queued meanwhile that nobody waits for go to the committer, which also
+ * hears of it when it was waiting for this leader. */
+static void leader_done(pg_audit_group *g)
+{
+    g->leader = 0;
+    pthread_cond_broadcast(&g->cv);
+    int orphans = g->head != NULL;
+    for (pg_audit_job *j = g->head; j && orphans; j = j->next)
+        orphans = j->on_done != NULL; /* else its caller leads */
+    g->committer_wanted |= orphans;
+    if (g->committer_wanted)
+        pthread_cond_signal(&g->committer_cv);
+}
+
 kh_err pg_audit_submit(kh_store *s, pg_fn write, void *arg, kh_audit_row *row)
 {
     pg_audit_group *g = pg_audit_group_of(s);
@@ -175,25 +248,59 @@ kh_err pg_audit_submit(kh_store *s, pg_fn write, void *arg, kh_audit_row *row)
             continue;
         }
         g->leader = 1;
-        pg_audit_job *batch = g->head;
-        g->head = NULL;
-        g->tail = &g->head;
-        pthread_mutex_unlock(&g->mu);
-        kh_err err = pg_run(s, append_batch_on, batch, 0);
-        pthread_mutex_lock(&g->mu);
-        for (pg_audit_job *j = batch; j;) {
-            pg_audit_job *next = j->next; /* j may be gone once done is seen */
-            if (err != KH_OK)             /* nothing committed */
-                j->err = err;
-            j->done = 1;
-            j = next;
-        }
-        g->leader = 0;
-        pthread_cond_broadcast(&g->cv);
+        append_queue(s, g);
+        leader_done(g);
     }
     pthread_mutex_unlock(&g->mu);
     kh_buf_free(&job.prepared);
     return job.err;
+}
+
+static void *committer_main(void *arg)
+{
+    kh_store *s = arg;
+    pg_audit_group *g = pg_audit_group_of(s);
+    pthread_mutex_lock(&g->mu);
+    for (;;) {
+        /* a leader at work signals when it is done (leader_done) */
+        while (!(g->committer_wanted && !g->leader) && !(g->stopping && !g->committer_wanted))
+            pthread_cond_wait(&g->committer_cv, &g->mu);
+        if (!g->committer_wanted)
+            break; /* stopping, nothing left */
+        g->committer_wanted = 0;
+        g->leader = 1;
+        while (g->head)
+            append_queue(s, g);
+        g->leader = 0;
+        pthread_cond_broadcast(&g->cv); /* callers queued meanwhile may lead */
+    }
+    pthread_mutex_unlock(&g->mu);
+    return NULL;
+}
+
+void pg_audit_append_async(kh_store *s, kh_audit_row *row, kh_store_done_fn done, void *arg)
+{
+    pg_audit_group *g = pg_audit_group_of(s);
+    pg_audit_job *job = kh_xcalloc(1, sizeof(*job));
+    job->row = row;
+    job->on_done = done;
+    job->on_done_arg = arg;
+    kh_audit_chain_prepare(row, &job->prepared);
+    pthread_mutex_lock(&g->mu);
+    if (!g->committer_started) {
+        if (pthread_create(&g->committer, NULL, committer_main, s) != 0) {
+            kh_error("store: postgresql: cannot start the audit committer thread");
+            abort(); /* as for want of memory (common/mem.h) */
+        }
+        g->committer_started = 1;
+    }
+    *g->tail = job;
+    g->tail = &job->next;
+    if (!g->leader) { /* else the leader's batch ends by handing it on */
+        g->committer_wanted = 1;
+        pthread_cond_signal(&g->committer_cv);
+    }
+    pthread_mutex_unlock(&g->mu);
 }
 
 kh_err pg_audit_append(kh_store *s, kh_audit_row *row)

@@ -138,12 +138,21 @@ typedef struct pg_audit_group {
     pg_audit_job *head;
     pg_audit_job **tail;
     int leader; /* a thread is appending a batch */
+    /* The committer thread (started with the first asynchronous row)
+     * appends the rows nobody waits for (postgres_audit.c). */
+    pthread_t committer;
+    pthread_cond_t committer_cv;
+    int committer_started, committer_wanted, stopping;
 } pg_audit_group;
 void pg_audit_group_init(pg_audit_group *g);
+/* Stop the committer thread once nothing is queued; before closing. */
+void pg_audit_group_stop(pg_audit_group *g);
 void pg_audit_group_destroy(pg_audit_group *g);
 pg_audit_group *pg_audit_group_of(kh_store *s); /* postgres.c */
 
 kh_err pg_audit_append(kh_store *s, kh_audit_row *row);
+/* The same without waiting (store.h, kh_store_audit_append_async). */
+void pg_audit_append_async(kh_store *s, kh_audit_row *row, kh_store_done_fn done, void *arg);
 /* write (run inside a transaction, no BEGIN/COMMIT of its own) and, if it
  * succeeds, row chained, in the next audit batch of this process: one
  * transaction and one commit for the batch's writes and rows, as SQLite's
