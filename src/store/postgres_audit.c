@@ -26,8 +26,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "common/log.h"
-
 /* ---- audit ------------------------------------------------------------ */
 
 static kh_err head_of(pg_conn *c, pg_stmt_id id, int64_t *last_id, uint8_t hash[KH_AUDIT_HASH_LEN])
@@ -64,27 +62,20 @@ void pg_audit_group_init(pg_audit_group *g)
 {
     pthread_mutex_init(&g->mu, NULL);
     pthread_cond_init(&g->cv, NULL);
-    pthread_cond_init(&g->committer_cv, NULL);
+    kh_committer_init(&g->committer);
     g->head = NULL;
     g->tail = &g->head;
     g->leader = 0;
-    g->committer_started = g->committer_wanted = g->stopping = 0;
 }
 
 void pg_audit_group_stop(pg_audit_group *g)
 {
-    pthread_mutex_lock(&g->mu);
-    g->stopping = 1;
-    pthread_cond_signal(&g->committer_cv);
-    int started = g->committer_started;
-    pthread_mutex_unlock(&g->mu);
-    if (started)
-        pthread_join(g->committer, NULL);
+    kh_committer_stop(&g->committer, &g->mu);
 }
 
 void pg_audit_group_destroy(pg_audit_group *g)
 {
-    pthread_cond_destroy(&g->committer_cv);
+    kh_committer_destroy(&g->committer);
     pthread_cond_destroy(&g->cv);
     pthread_mutex_destroy(&g->mu);
 }
@@ -228,10 +219,9 @@ static void leader_done(pg_audit_group *g)
     pthread_cond_broadcast(&g->cv);
     int orphans = g->head != NULL;
     for (pg_audit_job *j = g->head; j && orphans; j = j->next)
-        orphans = j->on_done != NULL; /* else its caller leads */
-    g->committer_wanted |= orphans;
-    if (g->committer_wanted)
-        pthread_cond_signal(&g->committer_cv);
+        orphans = j->on_done != NULL;   /* else its caller leads */
+    if (orphans || g->committer.wanted) /* the latter: it waited for us */
+        kh_committer_want_locked(&g->committer);
 }
 
 kh_err pg_audit_submit(kh_store *s, pg_fn write, void *arg, kh_audit_row *row)
@@ -256,18 +246,18 @@ kh_err pg_audit_submit(kh_store *s, pg_fn write, void *arg, kh_audit_row *row)
     return job.err;
 }
 
+static int no_leader(void *arg)
+{
+    return !((pg_audit_group *)arg)->leader;
+}
+
 static void *committer_main(void *arg)
 {
     kh_store *s = arg;
     pg_audit_group *g = pg_audit_group_of(s);
     pthread_mutex_lock(&g->mu);
-    for (;;) {
-        /* a leader at work signals when it is done (leader_done) */
-        while (!(g->committer_wanted && !g->leader) && !(g->stopping && !g->committer_wanted))
-            pthread_cond_wait(&g->committer_cv, &g->mu);
-        if (!g->committer_wanted)
-            break; /* stopping, nothing left */
-        g->committer_wanted = 0;
+    /* a leader at work signals when it is done (leader_done) */
+    while (kh_committer_wait_locked(&g->committer, &g->mu, no_leader, g)) {
         g->leader = 1;
         while (g->head)
             append_queue(s, g);
@@ -287,19 +277,11 @@ void pg_audit_append_async(kh_store *s, kh_audit_row *row, kh_store_done_fn done
     job->on_done_arg = arg;
     kh_audit_chain_prepare(row, &job->prepared);
     pthread_mutex_lock(&g->mu);
-    if (!g->committer_started) {
-        if (pthread_create(&g->committer, NULL, committer_main, s) != 0) {
-            kh_error("store: postgresql: cannot start the audit committer thread");
-            abort(); /* as for want of memory (common/mem.h) */
-        }
-        g->committer_started = 1;
-    }
+    kh_committer_start_locked(&g->committer, committer_main, s);
     *g->tail = job;
     g->tail = &job->next;
-    if (!g->leader) { /* else the leader's batch ends by handing it on */
-        g->committer_wanted = 1;
-        pthread_cond_signal(&g->committer_cv);
-    }
+    if (!g->leader) /* else the leader's batch ends by handing it on */
+        kh_committer_want_locked(&g->committer);
     pthread_mutex_unlock(&g->mu);
 }
 

@@ -11,6 +11,7 @@
 #define KH_STORE_POSTGRES_INTERNAL_H
 
 #include "common/err.h"
+#include "store/committer.h"
 #include "store/sql.h"
 #include "store/store.h"
 
@@ -138,11 +139,8 @@ typedef struct pg_audit_group {
     pg_audit_job *head;
     pg_audit_job **tail;
     int leader; /* a thread is appending a batch */
-    /* The committer thread (started with the first asynchronous row)
-     * appends the rows nobody waits for (postgres_audit.c). */
-    pthread_t committer;
-    pthread_cond_t committer_cv;
-    int committer_started, committer_wanted, stopping;
+    /* Appends the rows nobody waits for (postgres_audit.c). */
+    kh_committer committer;
 } pg_audit_group;
 void pg_audit_group_init(pg_audit_group *g);
 /* Stop the committer thread once nothing is queued; before closing. */

@@ -71,27 +71,20 @@ struct sq_job {
 void sq_group_init(sq_group *g)
 {
     pthread_mutex_init(&g->mu, NULL);
-    pthread_cond_init(&g->committer_cv, NULL);
+    kh_committer_init(&g->committer);
     g->head = NULL;
     g->tail = &g->head;
     g->leader = 0;
-    g->committer_started = g->committer_lead = g->stopping = 0;
 }
 
 void sq_group_stop(sq_group *g)
 {
-    pthread_mutex_lock(&g->mu);
-    g->stopping = 1;
-    pthread_cond_signal(&g->committer_cv);
-    int started = g->committer_started;
-    pthread_mutex_unlock(&g->mu);
-    if (started)
-        pthread_join(g->committer, NULL);
+    kh_committer_stop(&g->committer, &g->mu);
 }
 
 void sq_group_destroy(sq_group *g)
 {
-    pthread_cond_destroy(&g->committer_cv);
+    kh_committer_destroy(&g->committer);
     pthread_mutex_destroy(&g->mu);
 }
 
@@ -274,8 +267,7 @@ static int hand_over(sq_group *g, int committer)
             return 0;
         }
     }
-    g->committer_lead = 1;
-    pthread_cond_signal(&g->committer_cv);
+    kh_committer_want_locked(&g->committer);
     return 0;
 }
 
@@ -320,14 +312,8 @@ static void *committer_main(void *arg)
     kh_store *s = arg;
     sq_group *g = sq_group_of(s);
     pthread_mutex_lock(&g->mu);
-    for (;;) {
-        while (!g->committer_lead && !g->stopping)
-            pthread_cond_wait(&g->committer_cv, &g->mu);
-        if (!g->committer_lead)
-            break; /* stopping, and nothing left to lead */
-        g->committer_lead = 0;
+    while (kh_committer_wait_locked(&g->committer, &g->mu, NULL, NULL))
         lead(s, g, NULL, 1);
-    }
     pthread_mutex_unlock(&g->mu);
     return NULL;
 }
@@ -375,20 +361,12 @@ void sq_group_audit_async(kh_store *s, kh_audit_row *row, kh_store_done_fn done,
     job->on_done_arg = arg;
     kh_audit_chain_prepare(row, &job->prepared);
     pthread_mutex_lock(&g->mu);
-    if (!g->committer_started) {
-        if (pthread_create(&g->committer, NULL, committer_main, s) != 0) {
-            kh_error("store: sqlite: cannot start the committer thread");
-            abort(); /* as for want of memory (common/mem.h) */
-        }
-        g->committer_started = 1;
-    }
+    kh_committer_start_locked(&g->committer, committer_main, s);
     /* Nobody committing: the committer thread does, not this worker, which
      * goes back to its requests (measured: no slower at one client, less
      * CPU per request from eight on). */
-    if (enqueue(g, job)) {
-        g->committer_lead = 1;
-        pthread_cond_signal(&g->committer_cv);
-    }
+    if (enqueue(g, job))
+        kh_committer_want_locked(&g->committer);
     pthread_mutex_unlock(&g->mu);
 }
 

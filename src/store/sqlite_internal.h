@@ -9,6 +9,7 @@
 #define KH_STORE_SQLITE_INTERNAL_H
 
 #include "common/err.h"
+#include "store/committer.h"
 #include "store/sql.h"
 #include "store/store.h"
 
@@ -107,11 +108,8 @@ typedef struct sq_group {
     int leader;           /* a thread is committing a batch */
     int64_t last_sync_us; /* CLOCK_MONOTONIC of the last fsync'd commit */
     int sync_normal;      /* KH_DURABLE_PROCESS: every connection synchronous=NORMAL */
-    /* The committer thread (started with the first asynchronous job) leads
-     * when jobs nobody waits for are left queued (sqlite_commit.c). */
-    pthread_t committer;
-    pthread_cond_t committer_cv;
-    int committer_started, committer_lead, stopping;
+    /* Leads when jobs nobody waits for are left queued (sqlite_commit.c). */
+    kh_committer committer;
 } sq_group;
 
 void sq_group_init(sq_group *g);

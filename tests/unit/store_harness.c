@@ -214,11 +214,5 @@ void store_harness_init(void)
 int store_harness_run(const struct CMUnitTest *sqlite_tests, size_t n_sqlite,
                       const struct CMUnitTest *pg_tests, size_t n_pg)
 {
-    const struct CMUnitTest pg_skipped[] = {cmocka_unit_test(kh_test_db_pg_skipped)};
-    int failed = _cmocka_run_group_tests("store on sqlite", sqlite_tests, n_sqlite, NULL, NULL);
-    if (pg_url)
-        failed += _cmocka_run_group_tests("store on postgresql", pg_tests, n_pg, NULL, NULL);
-    else
-        failed += _cmocka_run_group_tests("store on postgresql", pg_skipped, 1, NULL, NULL);
-    return failed;
+    return kh_test_db_run("store", sqlite_tests, n_sqlite, pg_tests, n_pg);
 }

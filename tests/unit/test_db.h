@@ -49,6 +49,39 @@ static inline void kh_test_db_pg_skipped(void **state)
     skip();
 }
 
+/* setup_sqlite and setup_pg, the cmocka setups of a two-backend suite
+ * whose fixture is made by setup(state, NULL or KH_TEST_PG_URL). */
+#define KH_TEST_DB_SETUPS(setup)                                                                   \
+    static int setup_sqlite(void **state)                                                          \
+    {                                                                                              \
+        return setup(state, NULL);                                                                 \
+    }                                                                                              \
+    static int setup_pg(void **state)                                                              \
+    {                                                                                              \
+        return setup(state, kh_test_db_pg_url());                                                  \
+    }
+
+/* A two-backend suite: what's SQLite group, then its PostgreSQL group when
+ * KH_TEST_PG_URL is set, else one skipped test saying why. Returns the
+ * number of failures. */
+static inline int kh_test_db_run(const char *what, const struct CMUnitTest *sqlite_tests,
+                                 size_t n_sqlite, const struct CMUnitTest *pg_tests, size_t n_pg)
+{
+    char name[128];
+    const struct CMUnitTest skipped[] = {cmocka_unit_test(kh_test_db_pg_skipped)};
+    snprintf(name, sizeof(name), "%s on sqlite", what);
+    int failed = _cmocka_run_group_tests(name, sqlite_tests, n_sqlite, NULL, NULL);
+    snprintf(name, sizeof(name), "%s on postgresql", what);
+    if (kh_test_db_pg_url())
+        failed += _cmocka_run_group_tests(name, pg_tests, n_pg, NULL, NULL);
+    else
+        failed += _cmocka_run_group_tests(name, skipped, 1, NULL, NULL);
+    return failed;
+}
+#define KH_TEST_DB_RUN(what, sqlite_tests, pg_tests)                                               \
+    kh_test_db_run(what, sqlite_tests, sizeof(sqlite_tests) / sizeof((sqlite_tests)[0]), pg_tests, \
+                   sizeof(pg_tests) / sizeof((pg_tests)[0]))
+
 static inline int kh_test_db_rm(const char *p, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st;

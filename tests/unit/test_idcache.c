@@ -40,8 +40,6 @@ typedef struct fixture {
     kh_service svc, other_svc;
 } fixture;
 
-static const char *pg_url;
-
 static int setup(void **state, const char *pg)
 {
     fixture *f = kh_xcalloc(1, sizeof(*f));
@@ -56,15 +54,7 @@ static int setup(void **state, const char *pg)
     return 0;
 }
 
-static int setup_sqlite(void **state)
-{
-    return setup(state, NULL);
-}
-
-static int setup_pg(void **state)
-{
-    return setup(state, pg_url);
-}
+KH_TEST_DB_SETUPS(setup)
 
 static int teardown(void **state)
 {
@@ -431,18 +421,10 @@ int main(void)
         kh_log_set_level((kh_log_level)(KH_LOG_ERROR + 1));
     if (kh_crypto_init(0) != KH_OK)
         return 1;
-    pg_url = kh_test_db_pg_url();
     const struct CMUnitTest sqlite_tests[] = {
         BACKEND_TESTS(setup_sqlite),
         cmocka_unit_test(test_write_during_lookup),
     };
     const struct CMUnitTest pg_tests[] = {BACKEND_TESTS(setup_pg)};
-    const struct CMUnitTest pg_skipped[] = {cmocka_unit_test(kh_test_db_pg_skipped)};
-    int failed = cmocka_run_group_tests_name("identity cache on sqlite", sqlite_tests, NULL, NULL);
-    if (pg_url)
-        failed += cmocka_run_group_tests_name("identity cache on postgresql", pg_tests, NULL, NULL);
-    else
-        failed +=
-            cmocka_run_group_tests_name("identity cache on postgresql", pg_skipped, NULL, NULL);
-    return failed;
+    return KH_TEST_DB_RUN("identity cache", sqlite_tests, pg_tests);
 }

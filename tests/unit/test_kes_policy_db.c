@@ -45,8 +45,6 @@ typedef struct fixture {
     node n[3];
 } fixture;
 
-static const char *pg_url;
-
 /* Node i on the fixture's database: migrated store, empty policy set with
  * admin ADMIN, keeper checking every refresh_secs. Not bootstrapped. */
 static void node_open(fixture *f, int i, unsigned refresh_secs)
@@ -77,15 +75,7 @@ static int setup(void **state, const char *pg)
     return kh_test_db_open(&f->db, pg, "kespol");
 }
 
-static int setup_sqlite(void **state)
-{
-    return setup(state, NULL);
-}
-
-static int setup_pg(void **state)
-{
-    return setup(state, pg_url);
-}
+KH_TEST_DB_SETUPS(setup)
 
 static int teardown(void **state)
 {
@@ -372,14 +362,7 @@ int main(void)
         kh_log_set_level((kh_log_level)(KH_LOG_ERROR + 1));
     if (kh_crypto_init(0) != KH_OK)
         return 1;
-    pg_url = kh_test_db_pg_url();
     const struct CMUnitTest sqlite_tests[] = {BACKEND_TESTS(setup_sqlite)};
     const struct CMUnitTest pg_tests[] = {BACKEND_TESTS(setup_pg)};
-    const struct CMUnitTest pg_skipped[] = {cmocka_unit_test(kh_test_db_pg_skipped)};
-    int failed = cmocka_run_group_tests_name("kes policies on sqlite", sqlite_tests, NULL, NULL);
-    if (pg_url)
-        failed += cmocka_run_group_tests_name("kes policies on postgresql", pg_tests, NULL, NULL);
-    else
-        failed += cmocka_run_group_tests_name("kes policies on postgresql", pg_skipped, NULL, NULL);
-    return failed;
+    return KH_TEST_DB_RUN("kes policies", sqlite_tests, pg_tests);
 }

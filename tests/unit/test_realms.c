@@ -25,8 +25,6 @@
 #include <pthread.h>
 #include <sqlite3.h>
 
-static const char *pg_url; /* KH_TEST_PG_URL, NULL when unset */
-
 typedef struct rfix {
     kh_fixture f;
     kh_test_db db;
@@ -63,15 +61,7 @@ static int setup(void **state, const char *pg)
     return r && kh_test_db_open(&r->db, pg, "realms") == 0 ? open_on(r) : -1;
 }
 
-static int setup_sqlite(void **state)
-{
-    return setup(state, NULL);
-}
-
-static int setup_pg(void **state)
-{
-    return setup(state, pg_url);
-}
+KH_TEST_DB_SETUPS(setup)
 
 static int teardown(void **state)
 {
@@ -552,16 +542,10 @@ int main(void)
 {
     if (!getenv("KH_TEST_LOG"))
         kh_log_set_level((kh_log_level)(KH_LOG_ERROR + 1));
-    pg_url = kh_test_db_pg_url();
     const struct CMUnitTest sqlite_tests[] = {
         cmocka_unit_test(test_role_table),
         REALM_TESTS(setup_sqlite),
     };
     const struct CMUnitTest pg_tests[] = {REALM_TESTS(setup_pg)};
-    int failed = cmocka_run_group_tests_name("realms on sqlite", sqlite_tests, NULL, NULL);
-    if (pg_url)
-        failed += cmocka_run_group_tests_name("realms on postgresql", pg_tests, NULL, NULL);
-    else
-        fprintf(stderr, "realms on postgresql: skipped (KH_TEST_PG_URL unset)\n");
-    return failed;
+    return KH_TEST_DB_RUN("realms", sqlite_tests, pg_tests);
 }

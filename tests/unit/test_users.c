@@ -37,8 +37,6 @@ typedef struct fixture {
     kh_service svc;
 } fixture;
 
-static const char *pg_url;
-
 static int setup(void **state, const char *pg)
 {
     fixture *f = kh_xcalloc(1, sizeof(*f));
@@ -51,15 +49,7 @@ static int setup(void **state, const char *pg)
     return 0;
 }
 
-static int setup_sqlite(void **state)
-{
-    return setup(state, NULL);
-}
-
-static int setup_pg(void **state)
-{
-    return setup(state, pg_url);
-}
+KH_TEST_DB_SETUPS(setup)
 
 static int teardown(void **state)
 {
@@ -550,18 +540,11 @@ int main(void)
         kh_log_set_level((kh_log_level)(KH_LOG_ERROR + 1));
     if (kh_crypto_init(0) != KH_OK)
         return 1;
-    pg_url = kh_test_db_pg_url();
     const struct CMUnitTest sqlite_tests[] = {
         BACKEND_TESTS(setup_sqlite),
         cmocka_unit_test(test_proxy_list),
         cmocka_unit_test(test_validation),
     };
     const struct CMUnitTest pg_tests[] = {BACKEND_TESTS(setup_pg)};
-    const struct CMUnitTest pg_skipped[] = {cmocka_unit_test(kh_test_db_pg_skipped)};
-    int failed = cmocka_run_group_tests_name("users on sqlite", sqlite_tests, NULL, NULL);
-    if (pg_url)
-        failed += cmocka_run_group_tests_name("users on postgresql", pg_tests, NULL, NULL);
-    else
-        failed += cmocka_run_group_tests_name("users on postgresql", pg_skipped, NULL, NULL);
-    return failed;
+    return KH_TEST_DB_RUN("users", sqlite_tests, pg_tests);
 }
