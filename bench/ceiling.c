@@ -155,7 +155,7 @@ int main(int argc, char **argv)
     kh_log_set_level(KH_LOG_WARN);
     kh_bench_fixed_reply(&fixed);
     kh_server *srv = NULL;
-    kh_proto_handler h = {KH_TTLV_HEADER_LEN, frame, handle, error_reply, NULL};
+    kh_proto_handler h = {KH_TTLV_HEADER_LEN, frame, handle, error_reply, NULL, NULL};
     kh_http_handler hh = {http_route, http_handle, http_error, NULL};
     int bound = 0, https_bound = 0;
     kh_err err = kh_server_new(&sc, &srv);

@@ -40,6 +40,7 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/metrics.h"
 #include "net/server_internal.h"
 
 #include <event2/buffer.h>
@@ -83,6 +84,7 @@ typedef struct job {
     const kh_proto_handler *h;
     kh_peer peer;
     kh_buf msg, reply;
+    double t0; /* dispatched (kh_metrics_now) */
 } job;
 
 static void process_input(kh_conn *c);
@@ -318,6 +320,7 @@ static void dispatch(kh_conn *c, struct evbuffer *in)
     j->c = c;
     j->h = c->h;
     j->peer = c->peer;
+    j->t0 = c->h->metrics_name ? kh_metrics_now() : 0;
     take_message(in, c->need, &j->msg);
     c->need = 0;
     c->in_msg = 0;
@@ -456,6 +459,8 @@ static void job_complete(kh_task *t)
 {
     job *j = (job *)t;
     kh_conn *c = j->c;
+    if (t->ran && j->h->metrics_name)
+        kh_metrics_observe(j->h->metrics_name, kh_metrics_now() - j->t0);
     if (c->bev && t->ran) {
         if (j->reply.len == 0)
             reply_then_close(c, &j->reply);

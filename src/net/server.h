@@ -40,6 +40,10 @@ typedef struct kh_proto_handler {
      * for framing errors, or gets nothing for busy). */
     void (*error)(void *arg, kh_err err, kh_buf *reply);
     void *arg;
+    /* Non-NULL: each message's latency, from its dispatch to its reply
+     * being ready (which may wait for its audit row's commit after handle
+     * returned), goes to the metrics under this protocol name. */
+    const char *metrics_name;
 } kh_proto_handler;
 
 typedef struct kh_tls_config {

@@ -360,9 +360,8 @@ static void handle_cb(void *arg, const kh_peer *peer, const uint8_t *msg, size_t
         if (auth == KH_OK)
             who = mapped;
     }
-    double t0 = kh_metrics_now();
     handle_message(svc, &who, auth, peer->addr, "kmip", msg, len, reply);
-    kh_metrics_observe("kmip", kh_metrics_now() - t0);
+    /* the listener observes the latency, up to the reply (metrics_name) */
 }
 
 static void error_cb(void *arg, kh_err err, kh_buf *reply)
@@ -378,6 +377,6 @@ static kh_err frame_cb(const uint8_t *hdr, size_t max, size_t *total)
 
 kh_proto_handler kh_kmip_proto_handler(kh_service *svc)
 {
-    kh_proto_handler h = {KH_TTLV_HEADER_LEN, frame_cb, handle_cb, error_cb, svc};
+    kh_proto_handler h = {KH_TTLV_HEADER_LEN, frame_cb, handle_cb, error_cb, svc, "kmip"};
     return h;
 }

@@ -245,7 +245,7 @@ void start_cfg(srv *x, const kh_server_config *cfg, int require_cert)
 {
     memset(x, 0, sizeof(*x));
     kh_tls_config tls = tls_config(require_cert);
-    kh_proto_handler h = {4, toy_frame, toy_handle, toy_error, NULL};
+    kh_proto_handler h = {4, toy_frame, toy_handle, toy_error, NULL, NULL};
     assert_int_equal(kh_server_new(cfg, &x->s), KH_OK);
     assert_int_equal(kh_server_listen_tls(x->s, "127.0.0.1", 0, &tls, &h, &x->port), KH_OK);
     assert_true(x->port > 0);

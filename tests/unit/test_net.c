@@ -384,7 +384,7 @@ static void test_bad_arguments(void **state)
     assert_null(s);
     cfg = test_config();
     assert_int_equal(kh_server_new(&cfg, &s), KH_OK);
-    kh_proto_handler h = {0, toy_frame, toy_handle, toy_error, NULL};
+    kh_proto_handler h = {0, toy_frame, toy_handle, toy_error, NULL, NULL};
     kh_tls_config tls = tls_config(1);
     assert_int_equal(kh_server_listen_tls(s, "127.0.0.1", 0, &tls, &h, NULL), KH_ERR_INVALID_ARG);
     h.header_len = 4;
