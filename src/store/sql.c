@@ -4,8 +4,22 @@
  */
 #include "store/sql.h"
 
+#include "common/mem.h"
+
 #include <stdlib.h>
 #include <string.h>
+
+char *kh_sql_cell_dup(const kh_sql_rows *r, size_t row, size_t col)
+{
+    const char *c = kh_sql_cell(r, row, col);
+    return kh_xstrdup(c ? c : "");
+}
+
+int64_t kh_sql_cell_int(const kh_sql_rows *r, size_t row, size_t col)
+{
+    const char *c = kh_sql_cell(r, row, col);
+    return c ? strtoll(c, NULL, 10) : 0;
+}
 
 void kh_sql_rows_clear(kh_sql_rows *r)
 {

@@ -63,6 +63,10 @@ static inline const char *kh_sql_cell(const kh_sql_rows *r, size_t row, size_t c
     return r->cells[row * r->cols + col];
 }
 
+/* A copy of a cell, "" for NULL (the caller frees it). */
+char *kh_sql_cell_dup(const kh_sql_rows *r, size_t row, size_t col);
+/* A cell as an integer, 0 for NULL. */
+int64_t kh_sql_cell_int(const kh_sql_rows *r, size_t row, size_t col);
 void kh_sql_rows_clear(kh_sql_rows *r);
 
 typedef kh_err (*kh_sql_fn)(kh_sql *q, void *arg);

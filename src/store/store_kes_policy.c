@@ -63,18 +63,6 @@ static const char *const sql_text[Q_END - Q_BASE] = {
 #define EXEC(q, id, p, np, out, changes)                                                           \
     kh_sql_exec((q), (id), sql_text[(id)-Q_BASE], (p), (np), (out), (changes))
 
-static char *dup_cell(const kh_sql_rows *r, size_t row, size_t col)
-{
-    const char *c = kh_sql_cell(r, row, col);
-    return kh_xstrdup(c ? c : "");
-}
-
-static int64_t int_cell(const kh_sql_rows *r, size_t row, size_t col)
-{
-    const char *c = kh_sql_cell(r, row, col);
-    return c ? strtoll(c, NULL, 10) : 0;
-}
-
 static void free_strs(char **v, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -289,11 +277,11 @@ kh_err kh_store_kes_policy_list(kh_store *s, kh_kes_policy_row **rows, size_t *n
         return err;
     kh_kes_policy_row *v = kh_xcalloc(x.rows.n ? x.rows.n : 1, sizeof(*v));
     for (size_t i = 0; i < x.rows.n; i++) {
-        v[i].name = dup_cell(&x.rows, i, 0);
+        v[i].name = kh_sql_cell_dup(&x.rows, i, 0);
         split_rules(kh_sql_cell(&x.rows, i, 1), &v[i].allow, &v[i].n_allow);
         split_rules(kh_sql_cell(&x.rows, i, 2), &v[i].deny, &v[i].n_deny);
-        v[i].created_at = int_cell(&x.rows, i, 3);
-        v[i].created_by = dup_cell(&x.rows, i, 4);
+        v[i].created_at = kh_sql_cell_int(&x.rows, i, 3);
+        v[i].created_by = kh_sql_cell_dup(&x.rows, i, 4);
     }
     *rows = v;
     *n = x.rows.n;
@@ -309,10 +297,10 @@ kh_err kh_store_kes_assignment_list(kh_store *s, kh_kes_assignment_row **rows, s
         return err;
     kh_kes_assignment_row *v = kh_xcalloc(x.rows.n ? x.rows.n : 1, sizeof(*v));
     for (size_t i = 0; i < x.rows.n; i++) {
-        v[i].identity = dup_cell(&x.rows, i, 0);
-        v[i].policy = dup_cell(&x.rows, i, 1);
-        v[i].assigned_at = int_cell(&x.rows, i, 2);
-        v[i].assigned_by = dup_cell(&x.rows, i, 3);
+        v[i].identity = kh_sql_cell_dup(&x.rows, i, 0);
+        v[i].policy = kh_sql_cell_dup(&x.rows, i, 1);
+        v[i].assigned_at = kh_sql_cell_int(&x.rows, i, 2);
+        v[i].assigned_by = kh_sql_cell_dup(&x.rows, i, 3);
     }
     *rows = v;
     *n = x.rows.n;
@@ -327,7 +315,7 @@ kh_err kh_store_kes_policy_version(kh_store *s, int64_t *version)
     if (err == KH_OK && x.rows.n != 1)
         err = KH_ERR_STORE;
     if (err == KH_OK)
-        *version = int_cell(&x.rows, 0, 0);
+        *version = kh_sql_cell_int(&x.rows, 0, 0);
     kh_sql_rows_clear(&x.rows);
     return err;
 }

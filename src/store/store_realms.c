@@ -59,18 +59,6 @@ static const char *const sql_text[Q_END - Q_BASE] = {
 #define EXEC(q, id, p, out, changes)                                                               \
     kh_sql_exec((q), (id), sql_text[(id)-Q_BASE], (p), sizeof(p) / sizeof((p)[0]), (out), (changes))
 
-static char *dup_cell(const kh_sql_rows *r, size_t row, size_t col)
-{
-    const char *c = kh_sql_cell(r, row, col);
-    return kh_xstrdup(c ? c : "");
-}
-
-static int64_t int_cell(const kh_sql_rows *r, size_t row, size_t col)
-{
-    const char *c = kh_sql_cell(r, row, col);
-    return c ? strtoll(c, NULL, 10) : 0;
-}
-
 static int nonempty(const char *s)
 {
     return s && *s;
@@ -102,7 +90,7 @@ static kh_err realm_create_on(kh_sql *q, void *arg)
     kh_sql_rows r;
     kh_err err = EXEC(q, Q_REALM_INSERT, p, &r, NULL);
     if (err == KH_OK)
-        x->id = r.n == 1 ? int_cell(&r, 0, 0) : 0;
+        x->id = r.n == 1 ? kh_sql_cell_int(&r, 0, 0) : 0;
     if (err == KH_OK && x->id == 0)
         err = KH_ERR_STORE;
     kh_sql_rows_clear(&r);
@@ -127,9 +115,9 @@ kh_err kh_store_realm_create(kh_store *s, const char *name, int64_t now, const k
 
 static void read_realm(const kh_sql_rows *r, size_t i, kh_realm_row *out)
 {
-    out->id = int_cell(r, i, 0);
-    out->name = dup_cell(r, i, 1);
-    out->created_at = int_cell(r, i, 2);
+    out->id = kh_sql_cell_int(r, i, 0);
+    out->name = kh_sql_cell_dup(r, i, 1);
+    out->created_at = kh_sql_cell_int(r, i, 2);
 }
 
 static kh_err realms_on(kh_sql *q, void *arg)
@@ -269,14 +257,14 @@ static kh_err members_on(kh_sql *q, void *arg)
         return err;
     kh_member_row *list = kh_xcalloc(r.n ? r.n : 1, sizeof(*list));
     for (size_t i = 0; i < r.n; i++) {
-        list[i].realm_id = int_cell(&r, i, 0);
-        list[i].member = dup_cell(&r, i, 1);
-        list[i].role = dup_cell(&r, i, 2);
-        list[i].permissions = (uint32_t)int_cell(&r, i, 3);
-        list[i].granted_at = int_cell(&r, i, 4);
-        list[i].granted_by = dup_cell(&r, i, 5);
-        list[i].removed_at = int_cell(&r, i, 6);
-        list[i].removed_by = dup_cell(&r, i, 7);
+        list[i].realm_id = kh_sql_cell_int(&r, i, 0);
+        list[i].member = kh_sql_cell_dup(&r, i, 1);
+        list[i].role = kh_sql_cell_dup(&r, i, 2);
+        list[i].permissions = (uint32_t)kh_sql_cell_int(&r, i, 3);
+        list[i].granted_at = kh_sql_cell_int(&r, i, 4);
+        list[i].granted_by = kh_sql_cell_dup(&r, i, 5);
+        list[i].removed_at = kh_sql_cell_int(&r, i, 6);
+        list[i].removed_by = kh_sql_cell_dup(&r, i, 7);
     }
     *x->rows = list;
     *x->n = r.n;
@@ -321,7 +309,7 @@ static kh_err perms_on(kh_sql *q, void *arg)
     kh_sql_rows r;
     kh_err err = EXEC(q, Q_MEMBER_PERMS, p, &r, NULL);
     for (size_t i = 0; err == KH_OK && i < r.n; i++)
-        x->perms |= (uint32_t)int_cell(&r, i, 0);
+        x->perms |= (uint32_t)kh_sql_cell_int(&r, i, 0);
     kh_sql_rows_clear(&r);
     return err;
 }

@@ -85,18 +85,6 @@ static const char *const sql_text[] = {
 #define EXEC(q, id, p, out, changes)                                                               \
     kh_sql_exec((q), (id), sql_text[id], (p), sizeof(p) / sizeof((p)[0]), (out), (changes))
 
-static char *dup_cell(const kh_sql_rows *r, size_t row, size_t col)
-{
-    const char *c = kh_sql_cell(r, row, col);
-    return kh_xstrdup(c ? c : "");
-}
-
-static int64_t int_cell(const kh_sql_rows *r, size_t row, size_t col)
-{
-    const char *c = kh_sql_cell(r, row, col);
-    return c ? strtoll(c, NULL, 10) : 0;
-}
-
 static int nonempty(const char *s)
 {
     return s && *s;
@@ -155,8 +143,8 @@ static kh_err org_list_on(kh_sql *q, void *arg)
         return err;
     kh_org_row *list = kh_xcalloc(r.n ? r.n : 1, sizeof(*list));
     for (size_t i = 0; i < r.n; i++) {
-        list[i].id = dup_cell(&r, i, 0);
-        list[i].created_at = int_cell(&r, i, 1);
+        list[i].id = kh_sql_cell_dup(&r, i, 0);
+        list[i].created_at = kh_sql_cell_int(&r, i, 1);
     }
     *x->rows = list;
     *x->n = r.n;
@@ -181,17 +169,17 @@ void kh_org_rows_free(kh_org_row *rows, size_t n)
 
 static void read_user(const kh_sql_rows *r, size_t i, kh_user_row *u)
 {
-    u->id = dup_cell(r, i, 0);
-    u->organization = dup_cell(r, i, 1);
-    u->created_at = int_cell(r, i, 2);
-    u->label = dup_cell(r, i, 3);
-    u->email = dup_cell(r, i, 4);
-    u->profile = dup_cell(r, i, 5);
-    u->revoked_at = int_cell(r, i, 6);
-    u->at = int_cell(r, i, 7);
-    u->change = dup_cell(r, i, 8);
-    u->actor = dup_cell(r, i, 9);
-    u->revision = int_cell(r, i, 10);
+    u->id = kh_sql_cell_dup(r, i, 0);
+    u->organization = kh_sql_cell_dup(r, i, 1);
+    u->created_at = kh_sql_cell_int(r, i, 2);
+    u->label = kh_sql_cell_dup(r, i, 3);
+    u->email = kh_sql_cell_dup(r, i, 4);
+    u->profile = kh_sql_cell_dup(r, i, 5);
+    u->revoked_at = kh_sql_cell_int(r, i, 6);
+    u->at = kh_sql_cell_int(r, i, 7);
+    u->change = kh_sql_cell_dup(r, i, 8);
+    u->actor = kh_sql_cell_dup(r, i, 9);
+    u->revision = kh_sql_cell_int(r, i, 10);
 }
 
 static int user_ok(const kh_user_row *u)
@@ -397,10 +385,10 @@ static kh_err identity_list_on(kh_sql *q, void *arg)
         return err;
     kh_identity_row *list = kh_xcalloc(r.n ? r.n : 1, sizeof(*list));
     for (size_t i = 0; i < r.n; i++) {
-        list[i].identity = dup_cell(&r, i, 0);
-        list[i].user_id = dup_cell(&r, i, 1);
-        list[i].created_at = int_cell(&r, i, 2);
-        list[i].removed_at = int_cell(&r, i, 3);
+        list[i].identity = kh_sql_cell_dup(&r, i, 0);
+        list[i].user_id = kh_sql_cell_dup(&r, i, 1);
+        list[i].created_at = kh_sql_cell_int(&r, i, 2);
+        list[i].removed_at = kh_sql_cell_int(&r, i, 3);
     }
     *x->rows = list;
     *x->n = r.n;
@@ -529,12 +517,12 @@ static kh_err keys_on(kh_sql *q, void *arg)
         return err;
     kh_apikey_row *list = kh_xcalloc(r.n ? r.n : 1, sizeof(*list));
     for (size_t i = 0; i < r.n; i++) {
-        list[i].id = dup_cell(&r, i, 0);
-        list[i].user_id = dup_cell(&r, i, 1);
-        list[i].label = dup_cell(&r, i, 2);
-        list[i].secret_sha256 = dup_cell(&r, i, 3);
-        list[i].created_at = int_cell(&r, i, 4);
-        list[i].revoked_at = int_cell(&r, i, 5);
+        list[i].id = kh_sql_cell_dup(&r, i, 0);
+        list[i].user_id = kh_sql_cell_dup(&r, i, 1);
+        list[i].label = kh_sql_cell_dup(&r, i, 2);
+        list[i].secret_sha256 = kh_sql_cell_dup(&r, i, 3);
+        list[i].created_at = kh_sql_cell_int(&r, i, 4);
+        list[i].revoked_at = kh_sql_cell_int(&r, i, 5);
     }
     *x->rows = list;
     *x->n = r.n;
