@@ -41,14 +41,13 @@
  * requests.
  */
 #include "common/log.h"
+#include "common/mem.h"
 #include "store/audit_chain.h"
 #include "store/sqlite_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#include "common/mem.h"
 
 #define SYNC_LATER_MAX_US 100000
 
