@@ -86,6 +86,10 @@ static const kh_option serve_opts[] = {
     {"identity-cache-ttl", "1",
      "seconds this node caches what an identity maps to (0 = no cache); changes made through "
      "this node apply at once, those made through another node within this time"},
+    {"object-cache-ttl", "auto",
+     "seconds this node keeps a loaded object's stored row in memory (0 = no cache; auto: 1 on "
+     "SQLite, 0 on PostgreSQL); changes made through this node apply at once, those made "
+     "through another node within this time"},
     {"audit-sync-reads", "true",
      "true: a read's audit row is on disk before the reply; false: written before it, "
      "fsync'd with the next commit (docs/audit.md)"},
@@ -197,12 +201,21 @@ static kh_err set_durability(const kh_config *cfg, kh_store *store)
     return kh_store_set_durability(store, KH_DURABLE_PROCESS);
 }
 
-static kh_err set_identity_cache(const kh_config *cfg, kh_store *store)
+static kh_err set_caches(const kh_config *cfg, kh_store *store)
 {
-    long ttl = 0;
-    kh_err err = kh_config_int(cfg, "identity-cache-ttl", 0, 60, &ttl);
+    long id_ttl = 0, obj_ttl = 0;
+    kh_err err = kh_config_int(cfg, "identity-cache-ttl", 0, 60, &id_ttl);
+    /* auto: on by default only where no other node can change an object
+     * behind this one's back, so that a client going through a load
+     * balancer reads its own Revoke on whichever node it reaches next */
+    if (err == KH_OK && strcmp(kh_config_get(cfg, "object-cache-ttl"), "auto") == 0)
+        obj_ttl = strcmp(store->ops->name, "sqlite") == 0;
+    else if (err == KH_OK)
+        err = kh_config_int(cfg, "object-cache-ttl", 0, 60, &obj_ttl);
     if (err == KH_OK)
-        err = kh_store_set_identity_cache(store, (int64_t)ttl * 1000);
+        err = kh_store_set_identity_cache(store, (int64_t)id_ttl * 1000);
+    if (err == KH_OK)
+        err = kh_store_set_object_cache(store, (int64_t)obj_ttl * 1000);
     return err;
 }
 
@@ -448,7 +461,7 @@ int kh_cmd_serve(int argc, char **argv)
     if (err == KH_OK)
         err = set_durability(&cfg, store);
     if (err == KH_OK)
-        err = set_identity_cache(&cfg, store);
+        err = set_caches(&cfg, store);
     if (err == KH_OK)
         err = kh_store_realm_ensure(store, "default", &realm);
     if (err == KH_OK)

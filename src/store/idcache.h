@@ -3,36 +3,23 @@
  * (kh_store_identity_owner), so that authenticating a request does not
  * cost an SQL read transaction every time. Internal to store/.
  *
- * Correctness rests on two things:
- *   - a generation counter, bumped by every write of store_users.c once
- *     the write is committed (and before its caller sees the result). An
- *     entry is stamped with the generation read *before* its SQL query and
- *     is served only while that is still the current generation, so no
- *     entry ever outlives a change made through this process;
- *   - a TTL, for what this process cannot see: changes made by another
- *     node (or a CLI) sharing the database are seen within ttl.
- *
- * Memory is fixed (a set-associative table allocated once); a full set
- * replaces its oldest entry. Identities too long for a slot are simply not
- * cached. Entries hold no secret: an identity string, a user id, a profile
- * and two flags.
+ * A generation cache (store/gencache.h: what keeps it correct, and its
+ * TTL for changes made by other nodes) whose values are kh_identity_owner:
+ * an identity string, a user id, a profile and two flags, no secret.
+ * store_users.c bumps it after every write.
  */
 #ifndef KH_STORE_IDCACHE_H
 #define KH_STORE_IDCACHE_H
 
 #include "common/err.h"
+#include "store/gencache.h"
 #include "store/store.h"
 
 #include <stdbool.h>
 #include <stdint.h>
 
-typedef struct kh_idcache kh_idcache;
-
-/* When and under which generation a lookup started (kh_idcache_mark). */
-typedef struct kh_idcache_mark {
-    uint64_t gen;
-    int64_t at_ns; /* CLOCK_MONOTONIC */
-} kh_idcache_mark;
+typedef struct kh_gencache kh_idcache;
+typedef kh_gencache_mark kh_idcache_mark;
 
 /* A cache whose entries live ttl_ms milliseconds (> 0). */
 kh_err kh_idcache_new(int64_t ttl_ms, kh_idcache **out) KH_MUST_CHECK;

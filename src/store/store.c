@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "store/audit_chain.h"
+#include "store/gencache.h"
 #include "store/idcache.h"
 #include "store/postgres.h"
 #include "store/sqlite.h"
@@ -47,6 +48,7 @@ void kh_store_close(kh_store **s)
     if (!s || !*s)
         return;
     kh_idcache_free(&(*s)->idcache);
+    kh_gencache_free(&(*s)->objcache);
     (*s)->ops->close(*s);
     *s = NULL;
 }
@@ -124,17 +126,90 @@ kh_err kh_store_object_insert_many(kh_store *s, const kh_obj_row *const *rows, s
     return s->ops->object_insert_many(s, rows, n);
 }
 
+/* ---- the object cache ----------------------------------------------------
+ * A generation cache (gencache.h) of stored rows by uid. It holds what the
+ * database holds, sealed material included, never plaintext key material.
+ * Every update bumps it once over (object.c's optimistic lock makes
+ * updates rare next to loads); inserts need not: a uid is only cached once
+ * it has been read. */
+
+/* Rows bigger than this (certificates with long chains of attributes)
+ * are read every time, so that the cache stays within a few MiB. */
+#define OBJCACHE_ROW_MAX 8192
+
+static uint8_t *blob_dup(const uint8_t *p, size_t n)
+{
+    if (!p)
+        return NULL;
+    uint8_t *d = kh_xmalloc(n ? n : 1);
+    memcpy(d, p, n);
+    return d;
+}
+
+kh_obj_row *kh_obj_row_dup(const kh_obj_row *r)
+{
+    kh_obj_row *d = kh_xmalloc(sizeof(*d));
+    *d = *r;
+    d->uid = kh_xstrdup(r->uid);
+    d->owner = kh_xstrdup(r->owner);
+    d->attrs = blob_dup(r->attrs, r->attrs_len);
+    d->material = blob_dup(r->material, r->material_len);
+    d->names = r->n_names ? kh_xcalloc(r->n_names, sizeof(char *)) : NULL;
+    for (size_t i = 0; i < r->n_names; i++)
+        d->names[i] = kh_xstrdup(r->names[i]);
+    return d;
+}
+
+static void row_copy_out(const void *value, void *out)
+{
+    *(kh_obj_row **)out = kh_obj_row_dup(value);
+}
+
+static void row_free_value(void *value)
+{
+    kh_obj_row *r = value;
+    kh_obj_row_free(&r);
+}
+
+static const kh_gencache_type row_type = {row_copy_out, row_free_value};
+
+kh_err kh_store_set_object_cache(kh_store *s, int64_t ttl_ms)
+{
+    kh_gencache *c = NULL;
+    if (!s || ttl_ms < 0)
+        return KH_ERR_INVALID_ARG;
+    kh_err err = ttl_ms > 0 ? kh_gencache_new(&row_type, ttl_ms, &c) : KH_OK;
+    if (err == KH_OK) {
+        kh_gencache_free(&s->objcache);
+        s->objcache = c;
+    }
+    return err;
+}
+
 kh_err kh_store_object_get(kh_store *s, const char *uid, kh_obj_row **out)
 {
     if (!uid || !out)
         return KH_ERR_INVALID_ARG;
-    return s->ops->object_get(s, uid, out);
+    if (kh_gencache_get(s->objcache, uid, out))
+        return KH_OK;
+    /* before the read: an update committed from now on invalidates it */
+    kh_gencache_mark m = kh_gencache_mark_now(s->objcache);
+    kh_err err = s->ops->object_get(s, uid, out);
+    if (err == KH_OK && s->objcache && (*out)->attrs_len + (*out)->material_len <= OBJCACHE_ROW_MAX)
+        kh_gencache_put_take(s->objcache, uid, m, kh_obj_row_dup(*out));
+    return err;
 }
 
 kh_err kh_store_object_update(kh_store *s, const kh_obj_row *row)
 {
     kh_err err = check_row(row);
-    return err != KH_OK ? err : s->ops->object_update(s, row);
+    if (err != KH_OK)
+        return err;
+    err = s->ops->object_update(s, row);
+    /* committed or not (a conflict means another node's update this one
+     * may not have seen yet): the next load reads the database */
+    kh_gencache_bump(s->objcache);
+    return err;
 }
 
 kh_err kh_store_object_locate(kh_store *s, const kh_locate_query *q, char ***uids, size_t *n)
@@ -234,7 +309,11 @@ kh_err kh_store_object_update_audited(kh_store *s, const kh_obj_row *row, kh_aud
     kh_err err = check_row(row);
     if (err == KH_OK)
         err = audit_row_ok(audit);
-    return err != KH_OK ? err : s->ops->object_update_audited(s, row, audit);
+    if (err != KH_OK)
+        return err;
+    err = s->ops->object_update_audited(s, row, audit);
+    kh_gencache_bump(s->objcache); /* as kh_store_object_update */
+    return err;
 }
 
 kh_err kh_store_kes_name_claim_audited(kh_store *s, const char *owner, const char *name,

@@ -162,7 +162,8 @@ struct kh_store_ops {
 
 struct kh_store {
     const struct kh_store_ops *ops;
-    struct kh_idcache *idcache; /* NULL = identity lookups not cached (store/idcache.h) */
+    struct kh_gencache *idcache;  /* NULL = identity lookups not cached (store/idcache.h) */
+    struct kh_gencache *objcache; /* NULL = objects not cached (kh_store_set_object_cache) */
 };
 
 /* Open the store named by url. Does not migrate. */
@@ -199,8 +200,19 @@ kh_err kh_store_object_insert(kh_store *s, const kh_obj_row *row) KH_MUST_CHECK;
  * sense together, such as the two halves of a key pair. */
 kh_err kh_store_object_insert_many(kh_store *s, const kh_obj_row *const *rows,
                                    size_t n) KH_MUST_CHECK;
-/* Load one object; KH_ERR_NOT_FOUND if absent. */
+/* Load one object; KH_ERR_NOT_FOUND if absent. From the object cache when
+ * one is set and holds it. */
 kh_err kh_store_object_get(kh_store *s, const char *uid, kh_obj_row **out) KH_MUST_CHECK;
+/* Keep recently loaded objects (their stored rows: sealed material,
+ * encoded attributes) in memory for ttl_ms milliseconds; 0 = no cache
+ * (the default). Every object update through s, committed or not,
+ * invalidates the whole cache before it returns, so a change made through
+ * this process applies to the very next load; one made through another
+ * process or node sharing the database applies within ttl_ms. Call it
+ * before the store is shared. */
+kh_err kh_store_set_object_cache(kh_store *s, int64_t ttl_ms) KH_MUST_CHECK;
+/* A deep copy of r. */
+kh_obj_row *kh_obj_row_dup(const kh_obj_row *r);
 /* Replace every mutable column and the names of row->uid if and only if
  * the stored revision equals row->revision; stores revision + 1.
  * KH_ERR_CONFLICT if it changed meanwhile, KH_ERR_NOT_FOUND if absent. */
