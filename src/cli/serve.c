@@ -90,9 +90,9 @@ static const kh_option serve_opts[] = {
      "seconds this node keeps a loaded object's stored row in memory (0 = no cache; auto: 1 on "
      "SQLite, 0 on PostgreSQL); changes made through this node apply at once, those made "
      "through another node within this time"},
-    {"audit-sync-reads", "true",
-     "true: a read's audit row is on disk before the reply; false: written before it, "
-     "fsync'd with the next commit (docs/audit.md)"},
+    {"audit-sync-reads", "false",
+     "true: a read's audit row is on disk (fsync'd) before the reply; false: committed before "
+     "it (it survives a crash of keyhold), fsync'd within 100 ms (docs/audit.md)"},
 };
 #define NSERVE (sizeof(serve_opts) / sizeof(serve_opts[0]))
 

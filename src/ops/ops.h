@@ -33,7 +33,8 @@ typedef struct kh_service {
     const char *server_name;
     bool audit; /* append every operation to the audit log (serve sets it) */
     /* Rows of read-only operations may reach the disk just after the reply
-     * (docs/audit.md, --audit-sync-reads=false); default false. */
+     * (docs/audit.md, --audit-sync-reads=false, keyhold serve's default);
+     * false here, for embedders and tests: every row synced. */
     bool audit_reads_sync_later;
     /* HTTPS authentication settings (proto/authn.h); NULL = client
      * certificates only, single-user mode without one. */

@@ -53,6 +53,11 @@ sq_ckpt *sq_ckpt_of(kh_store *s)
     return ((sq_store *)s)->ckpt;
 }
 
+uint64_t kh_sqlite_wal_syncs(kh_store *s)
+{
+    return sq_ckpt_syncs(sq_ckpt_of(s));
+}
+
 static const char *const stmt_sql[SQ_STMT_MAX_] = {
     [SQ_BEGIN] = "BEGIN",
     [SQ_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",

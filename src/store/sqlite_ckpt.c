@@ -43,9 +43,12 @@
 #include "store/sqlite_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Frames not yet copied that wake the checkpointer: SQLite's own default.
  * Each wake-up costs two fsyncs (WAL, database file), so much smaller
@@ -64,6 +67,9 @@
 /* An idle store copies its last frames after this long, so the database
  * file alone is complete while nobody writes. */
 #define CKPT_IDLE_MS 1000
+/* A commit left unsynced (sq_ckpt_unsynced_commit) is on disk this long
+ * after it, at the latest. */
+#define SYNC_WITHIN_US 100000
 
 struct sq_ckpt {
     pthread_mutex_t mu;
@@ -78,6 +84,11 @@ struct sq_ckpt {
     atomic_int copied;  /* frames the last checkpoint left copied */
     atomic_int wake_at; /* the WAL length that calls for the next round */
     atomic_int quiet;   /* ask the leader for a checkpoint after its commit */
+    /* CLOCK_MONOTONIC us by which the WAL must be synced for a commit
+     * left unsynced; 0 = none waits */
+    _Atomic int64_t sync_due_us;
+    _Atomic uint64_t syncs; /* sync_wal calls that synced */
+    char wal_path[4096];
 };
 
 /* SQLite calls this after each commit on a watched connection, with the
@@ -161,17 +172,79 @@ static void deadline_in(struct timespec *ts, int ms)
     }
 }
 
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* fdatasync the WAL: every frame written before it, by any connection, is
+ * then on disk (one file, one inode, whichever descriptor). The due time
+ * is cleared first, so a commit that ends during the sync and may have
+ * missed it sets a new one. */
+static void sync_wal(sq_ckpt *k)
+{
+    atomic_store(&k->sync_due_us, 0);
+    int fd = open(k->wal_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno != ENOENT) /* no WAL: every commit is in the database file */
+            kh_error("store: sqlite: cannot open the WAL to sync it (errno %d)", errno);
+        return;
+    }
+    if (fdatasync(fd) != 0)
+        kh_error("store: sqlite: fdatasync of the WAL failed (errno %d)", errno);
+    else
+        atomic_fetch_add(&k->syncs, 1);
+    close(fd);
+}
+
+uint64_t sq_ckpt_syncs(sq_ckpt *k)
+{
+    return atomic_load(&k->syncs);
+}
+
+void sq_ckpt_unsynced_commit(sq_ckpt *k)
+{
+    int64_t none = 0;
+    if (atomic_load(&k->sync_due_us) == 0 &&
+        atomic_compare_exchange_strong(&k->sync_due_us, &none, mono_us() + SYNC_WITHIN_US)) {
+        pthread_mutex_lock(&k->mu);
+        pthread_cond_signal(&k->cv);
+        pthread_mutex_unlock(&k->mu);
+    }
+}
+
+/* Milliseconds to sleep: until the next sync is due, else CKPT_IDLE_MS;
+ * 0 when the sync is due now. */
+static int sleep_ms(sq_ckpt *k)
+{
+    int64_t due = atomic_load(&k->sync_due_us);
+    if (!due)
+        return CKPT_IDLE_MS;
+    int64_t left = due - mono_us();
+    return left <= 0 ? 0 : (int)(left / 1000) + 1;
+}
+
 static void *ckpt_main(void *arg)
 {
     sq_ckpt *k = arg;
     pthread_mutex_lock(&k->mu);
     while (!k->stop) {
+        int ms = sleep_ms(k);
+        if (ms == 0) {
+            pthread_mutex_unlock(&k->mu);
+            sync_wal(k);
+            pthread_mutex_lock(&k->mu);
+            continue;
+        }
         if (!atomic_load(&k->pending)) {
             struct timespec ts;
-            deadline_in(&ts, CKPT_IDLE_MS);
+            deadline_in(&ts, ms);
             int rc = pthread_cond_timedwait(&k->cv, &k->mu, &ts);
             /* idle: copy the last frames if some are left */
-            if (rc == ETIMEDOUT && atomic_load(&k->frames) > atomic_load(&k->copied))
+            if (rc == ETIMEDOUT && ms == CKPT_IDLE_MS &&
+                atomic_load(&k->frames) > atomic_load(&k->copied))
                 atomic_store(&k->pending, 1);
             continue;
         }
@@ -196,6 +269,8 @@ sq_ckpt *sq_ckpt_new(void)
     atomic_init(&k->copied, 0);
     atomic_init(&k->wake_at, CKPT_FRAMES);
     atomic_init(&k->quiet, 0);
+    atomic_init(&k->sync_due_us, 0);
+    atomic_init(&k->syncs, 0);
     return k;
 }
 
@@ -204,6 +279,15 @@ kh_err sq_ckpt_start(sq_ckpt *k, const char *path)
     kh_err err = sq_conn_open(path, &k->conn);
     if (err != KH_OK)
         return err;
+    /* the WAL as SQLite names it (absolute, whatever path was) */
+    const char *wal = sqlite3_filename_wal(sqlite3_db_filename(k->conn->db, "main"));
+    int n = snprintf(k->wal_path, sizeof(k->wal_path), "%s", wal ? wal : "");
+    if (!wal || n < 0 || (size_t)n >= sizeof(k->wal_path)) {
+        kh_error("store: sqlite: the WAL's file name is unknown or too long");
+        sq_conn_close(k->conn);
+        k->conn = NULL;
+        return KH_ERR_CONFIG;
+    }
     sqlite3_busy_timeout(k->conn->db, CKPT_FORCE_WAIT_MS);
     k->force_at = CKPT_FORCE_FRAMES;
     if (pthread_create(&k->thread, NULL, ckpt_main, k) != 0) {
@@ -241,6 +325,8 @@ void sq_ckpt_free(sq_ckpt **kp)
         pthread_cond_signal(&k->cv);
         pthread_mutex_unlock(&k->mu);
         pthread_join(k->thread, NULL);
+        if (atomic_load(&k->sync_due_us))
+            sync_wal(k);
     }
     /* When it is the last connection to the database, closing it copies
      * the rest of the WAL and deletes it, as SQLite does on every close. */

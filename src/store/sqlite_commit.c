@@ -213,6 +213,8 @@ static int run_batch(kh_store *s, sq_job *batch)
         err = sq_commit(c);
     if (err == KH_OK && !lazy)
         g->last_sync_us = mono_us();
+    else if (err == KH_OK)
+        sq_ckpt_unsynced_commit(sq_ckpt_of(s)); /* on disk within 100 ms, idle or not */
     if (c && lazy)
         restore_full_sync(c);
     /* A failed BEGIN or COMMIT fails every job that had not failed alone. */
