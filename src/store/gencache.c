@@ -155,8 +155,7 @@ bool kh_gencache_get(kh_gencache *c, const char *key, void *out)
 
 /* Where key goes in set: its own slot, else a free or dead one, else the
  * one that expires first. */
-static struct slot *victim(struct set *set, uint64_t h, const char *key, uint64_t gen,
-                           int64_t now)
+static struct slot *victim(struct set *set, uint64_t h, const char *key, uint64_t gen, int64_t now)
 {
     struct slot *oldest = &set->slot[0];
     for (int i = 0; i < WAYS; i++) {
