@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <openssl/err.h>
 #include <openssl/rand.h>
+#include <time.h>
 
 kh_err kh_random_bytes(uint8_t *out, size_t len)
 {
@@ -31,22 +32,43 @@ kh_err kh_random_bytes(uint8_t *out, size_t len)
     return KH_OK;
 }
 
-kh_err kh_uuid4(char out[KH_UUID_STRLEN + 1])
+static void uuid_format(uint8_t r[16], char out[KH_UUID_STRLEN + 1])
 {
     static const char hexd[] = "0123456789abcdef";
-    uint8_t r[16];
-    kh_err err = kh_random_bytes(r, sizeof(r));
-    if (err != KH_OK)
-        return err;
-    r[6] = (uint8_t)((r[6] & 0x0f) | 0x40); /* version 4 */
-    r[8] = (uint8_t)((r[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+    r[8] = (uint8_t)((r[8] & 0x3f) | 0x80); /* RFC 4122 / 9562 variant */
     size_t o = 0;
-    for (size_t i = 0; i < sizeof(r); i++) {
+    for (size_t i = 0; i < 16; i++) {
         if (i == 4 || i == 6 || i == 8 || i == 10)
             out[o++] = '-';
         out[o++] = hexd[r[i] >> 4];
         out[o++] = hexd[r[i] & 0x0f];
     }
     out[o] = '\0';
+}
+
+kh_err kh_uuid4(char out[KH_UUID_STRLEN + 1])
+{
+    uint8_t r[16];
+    kh_err err = kh_random_bytes(r, sizeof(r));
+    if (err != KH_OK)
+        return err;
+    r[6] = (uint8_t)((r[6] & 0x0f) | 0x40); /* version 4 */
+    uuid_format(r, out);
+    return KH_OK;
+}
+
+kh_err kh_uuid7(char out[KH_UUID_STRLEN + 1])
+{
+    uint8_t r[16];
+    struct timespec now;
+    kh_err err = kh_random_bytes(r, sizeof(r));
+    if (err != KH_OK)
+        return err;
+    clock_gettime(CLOCK_REALTIME, &now);
+    uint64_t ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+    for (int i = 0; i < 6; i++) /* 48 bits, big-endian */
+        r[i] = (uint8_t)(ms >> (8 * (5 - i)));
+    r[6] = (uint8_t)((r[6] & 0x0f) | 0x70); /* version 7 */
+    uuid_format(r, out);
     return KH_OK;
 }

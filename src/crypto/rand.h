@@ -13,5 +13,11 @@ kh_err kh_random_bytes(uint8_t *out, size_t len) KH_MUST_CHECK;
 /* Random RFC 4122 version 4 UUID, lower-case, NUL-terminated. */
 #define KH_UUID_STRLEN 36
 kh_err kh_uuid4(char out[KH_UUID_STRLEN + 1]) KH_MUST_CHECK;
+/* RFC 9562 version 7 UUID: the current Unix time in milliseconds, then 74
+ * random bits; same format. Ones made later sort after (to the
+ * millisecond), so a B-tree index of them grows at its right edge: a batch
+ * of new objects dirties one index page, not one each. They tell when an
+ * object was made, which its Initial Date attribute says anyway. */
+kh_err kh_uuid7(char out[KH_UUID_STRLEN + 1]) KH_MUST_CHECK;
 
 #endif

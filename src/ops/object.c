@@ -39,8 +39,8 @@ kh_object *kh_object_new(kh_ctx *ctx, uint32_t object_type)
     kh_object *o = kh_xcalloc(1, sizeof(*o));
     o->row = kh_xcalloc(1, sizeof(*o->row));
     char uid[KH_UUID_STRLEN + 1];
-    if (kh_uuid4(uid) != KH_OK)
-        kh_oom(); /* the DRBG failing is as fatal as memory running out */
+    if (kh_uuid7(uid) != KH_OK) /* time-ordered: kind to the uid index (rand.h) */
+        kh_oom();               /* the DRBG failing is as fatal as memory running out */
     o->row->uid = kh_xstrdup(uid);
     o->row->owner = kh_xstrdup(ctx->principal);
     o->row->realm_id = ctx->svc->realm_id;

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static const uint8_t aad[] = "object-1\0\0\0\0\x02";
@@ -175,6 +176,40 @@ static void test_uuid_format(void **state)
     assert_string_not_equal(a, b);
 }
 
+/* Version 7: same format, the time in front, and later ones sort after. */
+static void test_uuid7(void **state)
+{
+    (void)state;
+    char prev[KH_UUID_STRLEN + 1] = "", a[KH_UUID_STRLEN + 1];
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_REALTIME, &t0);
+    for (int n = 0; n < 100; n++) {
+        assert_int_equal(kh_uuid7(a), KH_OK);
+        assert_int_equal(strlen(a), KH_UUID_STRLEN);
+        for (int i = 0; i < KH_UUID_STRLEN; i++) {
+            if (i == 8 || i == 13 || i == 18 || i == 23)
+                assert_int_equal(a[i], '-');
+            else
+                assert_true(isxdigit((unsigned char)a[i]) && !isupper((unsigned char)a[i]));
+        }
+        assert_int_equal(a[14], '7');
+        assert_non_null(strchr("89ab", a[19]));
+        assert_string_not_equal(a, prev);
+        /* the first 48 bits: a millisecond, never before the previous one */
+        assert_true(strncmp(a, prev, 13) >= 0);
+        memcpy(prev, a, sizeof(a));
+        struct timespec pause = {0, 200 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    clock_gettime(CLOCK_REALTIME, &t1);
+    char hex[13] = {0};
+    memcpy(hex, a, 8);
+    memcpy(hex + 8, a + 9, 4);
+    uint64_t ms = strtoull(hex, NULL, 16);
+    assert_true(ms >= (uint64_t)t0.tv_sec * 1000 + (uint64_t)t0.tv_nsec / 1000000);
+    assert_true(ms <= (uint64_t)t1.tv_sec * 1000 + (uint64_t)t1.tv_nsec / 1000000);
+}
+
 static void test_sha256_hex(void **state)
 {
     (void)state;
@@ -314,6 +349,7 @@ int main(void)
         cmocka_unit_test(test_ct_equal),
         cmocka_unit_test(test_secbuf),
         cmocka_unit_test(test_uuid_format),
+        cmocka_unit_test(test_uuid7),
         cmocka_unit_test(test_sha256_hex),
         cmocka_unit_test(test_master_key_create_reload),
         cmocka_unit_test(test_master_key_bad_mode),
