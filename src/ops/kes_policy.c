@@ -59,26 +59,36 @@ static bool rule_ok(const char *r)
 
 /* A trailing '*' matches any rest of the path (KES's prefix rule); a '*'
  * elsewhere matches within one path segment (as Go's path.Match, which
- * older KES configurations use: "/v1/key/<star>/my-app" allows any route on my-app). */
+ * older KES configurations use: "/v1/key/<star>/my-app" allows any route on my-app).
+ *
+ * Linear in the path for each retry, never exponential, whatever the rule:
+ * the path is the client's, and a rule with many stars must not let it
+ * spin a worker. Greedy matching that, on a mismatch, only lets the last
+ * star seen absorb one more character is complete here because stars
+ * never absorb a '/': the rule's and the path's slashes pair up in order,
+ * so an earlier segment's star has nothing to give to a later one. */
 bool kh_kes_rule_match(const char *rule, const char *path)
 {
-    while (*rule) {
-        if (*rule == '*') {
-            if (rule[1] == '\0')
+    const char *r = rule, *p = path, *star = NULL, *resume = NULL;
+    while (*p) {
+        if (*r == '*') {
+            if (r[1] == '\0')
                 return true;
-            for (const char *p = path;; p++) {
-                if (kh_kes_rule_match(rule + 1, p))
-                    return true;
-                if (*p == '\0' || *p == '/')
-                    return false;
-            }
-        }
-        if (*rule != *path)
+            star = r++;
+            resume = p;
+        } else if (*r == *p) {
+            r++;
+            p++;
+        } else if (star && *resume != '/') {
+            r = star + 1;
+            p = ++resume; /* the star takes one more character */
+        } else {
             return false;
-        rule++;
-        path++;
+        }
     }
-    return *path == '\0';
+    while (*r == '*')
+        r++;
+    return *r == '\0';
 }
 
 static char **dup_list(char *const *v, size_t n)

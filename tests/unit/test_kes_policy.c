@@ -51,6 +51,68 @@ static void test_rule_match(void **state)
             fail_msg("%s vs %s: expected %d", table[i].rule, table[i].path, table[i].match);
 }
 
+/* The rule language as first written (ops/kes_policy.c before it became
+ * linear): backtracking, exponential in the stars, and the definition. */
+static bool reference_match(const char *rule, const char *path)
+{
+    while (*rule) {
+        if (*rule == '*') {
+            if (rule[1] == '\0')
+                return true;
+            for (const char *p = path;; p++) {
+                if (reference_match(rule + 1, p))
+                    return true;
+                if (*p == '\0' || *p == '/')
+                    return false;
+            }
+        }
+        if (*rule != *path)
+            return false;
+        rule++;
+        path++;
+    }
+    return *path == '\0';
+}
+
+/* Random short rules and paths over a small alphabet (so that they often
+ * almost match): the matcher agrees with the definition on each. */
+static void test_rule_match_reference(void **state)
+{
+    (void)state;
+    static const char rule_chars[] = "ab/*";
+    static const char path_chars[] = "ab/";
+    char rule[12], path[12];
+    srand(12345);
+    for (int n = 0; n < 200000; n++) {
+        size_t rl = (size_t)rand() % sizeof(rule), pl = (size_t)rand() % sizeof(path);
+        for (size_t i = 0; i < rl; i++)
+            rule[i] = rule_chars[rand() % 4];
+        rule[rl] = '\0';
+        for (size_t i = 0; i < pl; i++)
+            path[i] = path_chars[rand() % 3];
+        path[pl] = '\0';
+        if (kh_kes_rule_match(rule, path) != reference_match(rule, path))
+            fail_msg("rule '%s', path '%s': %d, the definition says %d", rule, path,
+                     kh_kes_rule_match(rule, path), reference_match(rule, path));
+    }
+}
+
+/* A rule of many stars against a long segment that almost matches: the
+ * backtracking matcher took about 60^20 steps here; this one answers. */
+static void test_rule_match_many_stars(void **state)
+{
+    (void)state;
+    char rule[128] = "/v1/key/generate/", path[128] = "/v1/key/generate/";
+    for (int i = 0; i < 20; i++)
+        strcat(rule, "*a");
+    strcat(rule, "*b");
+    for (int i = 0; i < 60; i++)
+        strcat(path, "a");
+    assert_false(kh_kes_rule_match(rule, path));
+    strcat(path, "b");
+    assert_true(kh_kes_rule_match(rule, path));
+}
+
 static void put(kh_kes_policies *p, const char *name, char **allow, size_t na, char **deny,
                 size_t nd)
 {
@@ -251,8 +313,12 @@ static void test_apikey(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rule_match), cmocka_unit_test(test_decisions),
-        cmocka_unit_test(test_api),        cmocka_unit_test(test_file),
+        cmocka_unit_test(test_rule_match),
+        cmocka_unit_test(test_rule_match_reference),
+        cmocka_unit_test(test_rule_match_many_stars),
+        cmocka_unit_test(test_decisions),
+        cmocka_unit_test(test_api),
+        cmocka_unit_test(test_file),
         cmocka_unit_test(test_apikey),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
