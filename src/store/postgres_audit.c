@@ -80,47 +80,72 @@ void pg_audit_group_destroy(pg_audit_group *g)
     pthread_mutex_destroy(&g->mu);
 }
 
-static kh_err insert_row(pg_conn *c, const kh_audit_row *r)
+static void row_params(pg_params *p, const kh_audit_row *r)
 {
+    pg_param_int(p, r->id);
+    pg_param_int(p, r->time_us);
+    pg_param_text(p, r->principal);
+    pg_param_text(p, r->client_addr);
+    pg_param_text(p, r->operation);
+    pg_param_text(p, r->object_uid);
+    pg_param_text(p, r->result);
+    pg_param_blob(p, r->hash, KH_AUDIT_HASH_LEN);
+}
+
+/* Insert a (and b, when not NULL); with move_head, also move the head to
+ * the last of them, in the same statement. */
+static kh_err insert_rows(pg_conn *c, const kh_audit_row *a, const kh_audit_row *b, int move_head)
+{
+    static const pg_stmt_id stmt[2][2] = {{PG_AUDIT_INSERT, PG_AUDIT_INSERT_HEAD},
+                                          {PG_AUDIT_INSERT2, PG_AUDIT_INSERT2_HEAD}};
     pg_params p;
     PGresult *res = NULL;
     pg_params_init(&p);
-    pg_param_int(&p, r->id);
-    pg_param_int(&p, r->time_us);
-    pg_param_text(&p, r->principal);
-    pg_param_text(&p, r->client_addr);
-    pg_param_text(&p, r->operation);
-    pg_param_text(&p, r->object_uid);
-    pg_param_text(&p, r->result);
-    pg_param_blob(&p, r->hash, KH_AUDIT_HASH_LEN);
-    kh_err err = pg_exec(c, PG_AUDIT_INSERT, &p, &res);
+    row_params(&p, a);
+    if (b)
+        row_params(&p, b);
+    kh_err err = pg_exec(c, stmt[b != NULL][move_head != 0], &p, &res);
     pg_clear(res);
-    /* The id comes from the head we hold locked: a clash means the chain
+    /* The ids come from the head we hold locked: a clash means the chain
      * is off. */
     return err == KH_ERR_EXISTS ? KH_ERR_INTERNAL : err;
 }
 
-/* Number, hash and insert one row after (*last, prev), which it moves on. */
-static kh_err chain_one(pg_conn *c, kh_audit_row *row, kh_buf *prepared, int64_t *last,
-                        uint8_t prev[KH_AUDIT_HASH_LEN])
+/* Number and hash job's row after (*last, prev), which it moves on. */
+static kh_err seal(pg_audit_job *j, int64_t *last, uint8_t prev[KH_AUDIT_HASH_LEN])
 {
-    row->id = ++*last;
-    kh_err err = kh_audit_chain_seal(prepared, prev, *last, row->hash);
-    if (err == KH_OK)
-        err = insert_row(c, row);
-    memcpy(prev, row->hash, KH_AUDIT_HASH_LEN);
+    j->row->id = ++*last;
+    kh_err err = kh_audit_chain_seal(&j->prepared, prev, *last, j->row->hash);
+    memcpy(prev, j->row->hash, KH_AUDIT_HASH_LEN);
     return err;
 }
 
-static kh_err head_set(pg_conn *c, int64_t last, const uint8_t prev[KH_AUDIT_HASH_LEN])
+/* The first job from j on whose row is to be chained (its write, if any,
+ * succeeded). */
+static pg_audit_job *next_row(pg_audit_job *j)
 {
-    pg_params p;
-    PGresult *res = NULL;
-    pg_params_init(&p);
-    pg_param_int(&p, last);
-    pg_param_blob(&p, prev, KH_AUDIT_HASH_LEN);
-    kh_err err = pg_exec(c, PG_AUDIT_HEAD_SET, &p, &res);
-    pg_clear(res);
+    while (j && j->err != KH_OK)
+        j = j->next;
+    return j;
+}
+
+/* Chain and insert the rows of jobs after (last, prev), two to a
+ * statement, the last statement moving the head. No row: the head stays. */
+static kh_err chain_rows(pg_conn *c, pg_audit_job *jobs, int64_t last,
+                         uint8_t prev[KH_AUDIT_HASH_LEN])
+{
+    kh_err err = KH_OK;
+    pg_audit_job *a = next_row(jobs);
+    while (err == KH_OK && a) {
+        pg_audit_job *b = next_row(a->next);
+        pg_audit_job *after = b ? next_row(b->next) : NULL;
+        err = seal(a, &last, prev);
+        if (err == KH_OK && b)
+            err = seal(b, &last, prev);
+        if (err == KH_OK)
+            err = insert_rows(c, a->row, b ? b->row : NULL, after == NULL);
+        a = after;
+    }
     return err;
 }
 
@@ -154,22 +179,19 @@ static kh_err append_batch_on(pg_conn *c, void *ctx)
         lazy &= !j->write && j->row->sync_later;
         j->err = KH_OK;
     }
-    kh_err err = pg_begin(c);
     /* Only read-only rows: the commit need not wait for the server's WAL
      * flush (it follows within 3 x wal_writer_delay, and the rows survive
-     * a crash of keyhold, not of the PostgreSQL server). */
-    if (err == KH_OK && lazy)
-        err = pg_simple(c, "SET LOCAL synchronous_commit TO OFF", "audit commit mode");
+     * a crash of keyhold, not of the PostgreSQL server). One round trip
+     * either way. */
+    kh_err err =
+        lazy ? pg_simple(c, "BEGIN; SET LOCAL synchronous_commit TO OFF", "begin") : pg_begin(c);
     for (pg_audit_job *j = ctx; err == KH_OK && j; j = j->next)
         if (j->write)
             err = run_write(c, j);
     if (err == KH_OK)
         err = head_of(c, PG_AUDIT_HEAD_LOCK, &last, prev);
-    for (pg_audit_job *j = ctx; err == KH_OK && j; j = j->next)
-        if (j->err == KH_OK)
-            err = chain_one(c, j->row, &j->prepared, &last, prev);
     if (err == KH_OK)
-        err = head_set(c, last, prev);
+        err = chain_rows(c, ctx, last, prev);
     return err == KH_OK ? pg_commit(c) : err;
 }
 

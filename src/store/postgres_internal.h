@@ -35,8 +35,10 @@ typedef enum pg_stmt_id {
     PG_NAME_DELETE,
     PG_AUDIT_HEAD_LOCK,
     PG_AUDIT_HEAD,
-    PG_AUDIT_HEAD_SET,
-    PG_AUDIT_INSERT,
+    PG_AUDIT_INSERT,      /* one row */
+    PG_AUDIT_INSERT_HEAD, /* one row, and the head moved to it */
+    PG_AUDIT_INSERT2,     /* two rows */
+    PG_AUDIT_INSERT2_HEAD,
     PG_AUDIT_READ,
     PG_GRANT_ADD,
     PG_GRANT_SUB,
@@ -71,7 +73,7 @@ typedef struct pg_conn {
 /* Parameters of one statement: numbers as text, blobs as binary BYTEA,
  * NULL pointers as SQL NULL. Values are borrowed, never copied (except the
  * formatted numbers), so the caller's buffers must outlive the call. */
-#define PG_MAX_PARAMS 12
+#define PG_MAX_PARAMS 16
 typedef struct pg_params {
     int n;
     int too_long; /* a blob over INT_MAX bytes was given */
