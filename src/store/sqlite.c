@@ -308,13 +308,17 @@ kh_err sq_conn_open(const char *path, sq_conn **out)
     return KH_OK;
 }
 
-/* PRAGMA synchronous for c: NORMAL (in WAL mode a commit is written, not
- * synced: it survives a crash of the process, not of the machine) or
- * FULL. */
-static int set_sync(sq_conn *c, int normal)
+kh_err sq_set_sync(sq_conn *c, int normal)
 {
-    return sqlite3_exec(c->db, normal ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL",
-                        NULL, NULL, NULL);
+    /* not a cached statement: SQLite applies this pragma when it compiles
+     * it, so stepping a prepared copy again would change nothing */
+    if (c->sync_normal == normal)
+        return KH_OK;
+    if (sqlite3_exec(c->db, normal ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL", NULL,
+                     NULL, NULL) != SQLITE_OK)
+        return KH_ERR_STORE;
+    c->sync_normal = normal;
+    return KH_OK;
 }
 
 kh_err sq_acquire(kh_store *s, sq_conn **out)
@@ -337,7 +341,7 @@ kh_err sq_acquire(kh_store *s, sq_conn **out)
     kh_err err = sq_conn_open(q->path, &c);
     if (err == KH_OK)
         sq_ckpt_watch(q->ckpt, c->db);
-    if (err == KH_OK && normal && set_sync(c, 1) != SQLITE_OK) {
+    if (err == KH_OK && normal && sq_set_sync(c, 1) != KH_OK) {
         sq_conn_close(c);
         err = KH_ERR_STORE;
     }
@@ -622,8 +626,7 @@ static kh_err sqlite_set_durability(kh_store *s, kh_durability d)
     q->group.sync_normal = normal;
     kh_err err = KH_OK;
     for (sq_conn *c = q->idle; c && err == KH_OK; c = c->next)
-        if (set_sync(c, normal) != SQLITE_OK)
-            err = KH_ERR_STORE;
+        err = sq_set_sync(c, normal);
     pthread_mutex_unlock(&q->mu);
     return err;
 }

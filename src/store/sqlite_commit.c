@@ -173,18 +173,6 @@ static int may_skip_sync(const sq_group *g, const sq_job *batch)
     return mono_us() - g->last_sync_us < SYNC_LATER_MAX_US;
 }
 
-/* Back to synchronous=FULL before the connection returns to the pool: every
- * other write relies on it. Outside a transaction this pragma fails only
- * for want of memory, which is fatal here as everywhere (common/mem.h). */
-static void restore_full_sync(sq_conn *c)
-{
-    sq_rollback(c);
-    if (sqlite3_exec(c->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL) != SQLITE_OK) {
-        kh_error("store: sqlite: cannot restore synchronous=FULL on a connection");
-        abort();
-    }
-}
-
 /* The leader borrows from the pool like everyone else, not a connection of
  * its own: the pool is LIFO, so the connection it committed on, whose page
  * cache its own commit left valid, serves the next reads, while a writer
@@ -195,13 +183,14 @@ static void restore_full_sync(sq_conn *c)
 static int run_batch(kh_store *s, sq_job *batch)
 {
     sq_group *g = sq_group_of(s);
-    /* with KH_DURABLE_PROCESS every connection already skips the fsync */
+    /* with KH_DURABLE_PROCESS no commit waits for an fsync; else a batch
+     * of read rows may skip it (lazy). The connection keeps the mode
+     * until a batch needs the other (sq_set_sync): no pragma per batch. */
     int lazy = !g->sync_normal && may_skip_sync(g, batch);
     sq_conn *c = NULL;
     kh_err err = sq_acquire(s, &c);
-    if (err == KH_OK && lazy &&
-        sqlite3_exec(c->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) != SQLITE_OK)
-        err = KH_ERR_STORE;
+    if (err == KH_OK)
+        err = sq_set_sync(c, g->sync_normal || lazy);
     if (err == KH_OK)
         err = sq_begin(c, 1);
     for (sq_job *j = batch; err == KH_OK && j; j = j->next)
@@ -215,8 +204,6 @@ static int run_batch(kh_store *s, sq_job *batch)
         g->last_sync_us = mono_us();
     else if (err == KH_OK)
         sq_ckpt_unsynced_commit(sq_ckpt_of(s)); /* on disk within 100 ms, idle or not */
-    if (c && lazy)
-        restore_full_sync(c);
     /* A failed BEGIN or COMMIT fails every job that had not failed alone. */
     for (sq_job *j = batch; err != KH_OK && j; j = j->next)
         if (j->err == KH_OK)

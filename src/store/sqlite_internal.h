@@ -73,12 +73,19 @@ typedef struct sq_conn {
     sqlite3_stmt *locate[SQ_LOCATE_VARIANTS];
     sqlite3_stmt *shared[KH_SQL_CACHE_MAX]; /* store/sql.h statements */
     struct sq_conn *next;                   /* idle list */
+    int sync_normal;                        /* PRAGMA synchronous is NORMAL, not FULL */
 } sq_conn;
 
 /* A connection with the backend's pragmas (WAL, synchronous=FULL, no
  * automatic checkpoint), and its closing (accepts NULL). */
 kh_err sq_conn_open(const char *path, sq_conn **out);
 void sq_conn_close(sq_conn *c);
+/* PRAGMA synchronous=NORMAL (a commit is written to the WAL, not synced:
+ * it survives a crash of the process, not of the machine) or FULL on c;
+ * nothing to do when c already has it. Outside a transaction only. The
+ * group commit sets what each batch needs, so no other writer may assume
+ * FULL: every write goes through it (migrations run before any batch). */
+kh_err sq_set_sync(sq_conn *c, int normal);
 
 /* The background WAL checkpointer (sqlite_ckpt.c): one per store. */
 typedef struct sq_ckpt sq_ckpt;

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "store/sqlite.h"
+#include "store/sqlite_internal.h"
 #include "store/store.h"
 
 #include <pthread.h>
@@ -340,6 +341,47 @@ static void test_unsynced_commit_is_synced(void **state)
     assert_int_equal(last, appended);
 }
 
+/* PRAGMA synchronous of the pooled connection a single thread gets (the
+ * pool is LIFO: the one the last batch committed on). */
+static int pool_sync_level(fixture *f)
+{
+    sq_conn *c = NULL;
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sq_acquire(f->s, &c), KH_OK);
+    assert_int_equal(sqlite3_prepare_v2(c->db, "PRAGMA synchronous", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int level = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sq_release(f->s, c);
+    return level;
+}
+
+/* A batch of read rows commits with synchronous=NORMAL, every time, and
+ * the next write's batch with FULL again, on the same connection. */
+static void test_sync_mode_per_batch(void **state)
+{
+    fixture *f = *state;
+    kh_audit_row a = {0};
+    a.principal = "alice";
+    a.client_addr = "127.0.0.1";
+    a.operation = "Get";
+    a.object_uid = "k";
+    a.result = "Success";
+    a.sync_later = true;
+    int lazy_seen = 0;
+    for (int round = 0; round < 3; round++) {
+        char uid[32];
+        snprintf(uid, sizeof(uid), "mode-%d", round);
+        assert_int_equal(insert_marked(f, uid), KH_OK);
+        assert_int_equal(pool_sync_level(f), 2); /* FULL */
+        assert_int_equal(kh_store_audit_append(f->s, &a), KH_OK);
+        /* NORMAL unless more than 100 ms passed since the insert's fsync
+         * (a stalled machine): then this row was synced itself */
+        lazy_seen += pool_sync_level(f) == 1;
+    }
+    assert_true(lazy_seen >= 2); /* not only the first batch */
+}
+
 int main(void)
 {
     store_harness_init();
@@ -350,6 +392,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_concurrent_writers_readers, setup_sqlite, teardown),
         cmocka_unit_test_setup_teardown(test_close_while_checkpointing, setup_sqlite, teardown),
         cmocka_unit_test_setup_teardown(test_unsynced_commit_is_synced, setup_sqlite, teardown),
+        cmocka_unit_test_setup_teardown(test_sync_mode_per_batch, setup_sqlite, teardown),
     };
     return cmocka_run_group_tests_name("store on sqlite: WAL checkpoints", tests, NULL, NULL);
 }
