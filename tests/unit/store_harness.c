@@ -203,6 +203,18 @@ void insert_simple(fixture *f, const char *uid, const char *owner, int32_t type,
     assert_int_equal(kh_store_object_insert(f->s, &r), KH_OK);
 }
 
+kh_audit_row audit_op_row(const char *op, const char *uid, const char *result)
+{
+    kh_audit_row r = {0};
+    r.time_us = 42;
+    r.principal = "alice";
+    r.client_addr = "127.0.0.1:1";
+    r.operation = (char *)op;
+    r.object_uid = (char *)uid;
+    r.result = (char *)result;
+    return r;
+}
+
 void store_harness_init(void)
 {
     /* Failures below are expected and logged; KH_TEST_LOG=1 shows them. */

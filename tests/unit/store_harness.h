@@ -62,6 +62,8 @@ kh_obj_row make_row(const fixture *f, const char *uid, const char *owner, int32_
                     int64_t created_at);
 void insert_simple(fixture *f, const char *uid, const char *owner, int32_t type,
                    int64_t created_at);
+/* An audit row of alice's from 127.0.0.1:1 (strings borrowed). */
+kh_audit_row audit_op_row(const char *op, const char *uid, const char *result);
 
 /* Quiet logs (KH_TEST_LOG=1 shows them) and read KH_TEST_PG_URL. */
 void store_harness_init(void);

@@ -156,21 +156,27 @@ static void test_secbuf(void **state)
     kh_secbuf_free(NULL);
 }
 
+/* Lower-case 8-4-4-4-12 hex, version digit version, RFC variant. */
+static void assert_uuid(const char *a, char version)
+{
+    assert_int_equal(strlen(a), KH_UUID_STRLEN);
+    for (int i = 0; i < KH_UUID_STRLEN; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23)
+            assert_int_equal(a[i], '-');
+        else
+            assert_true(isxdigit((unsigned char)a[i]) && !isupper((unsigned char)a[i]));
+    }
+    assert_int_equal(a[14], version);
+    assert_non_null(strchr("89ab", a[19]));
+}
+
 static void test_uuid_format(void **state)
 {
     (void)state;
     char a[KH_UUID_STRLEN + 1], b[KH_UUID_STRLEN + 1];
     for (int n = 0; n < 100; n++) {
         assert_int_equal(kh_uuid4(a), KH_OK);
-        assert_int_equal(strlen(a), KH_UUID_STRLEN);
-        for (int i = 0; i < KH_UUID_STRLEN; i++) {
-            if (i == 8 || i == 13 || i == 18 || i == 23)
-                assert_int_equal(a[i], '-');
-            else
-                assert_true(isxdigit((unsigned char)a[i]) && !isupper((unsigned char)a[i]));
-        }
-        assert_int_equal(a[14], '4');
-        assert_non_null(strchr("89ab", a[19]));
+        assert_uuid(a, '4');
     }
     assert_int_equal(kh_uuid4(b), KH_OK);
     assert_string_not_equal(a, b);
@@ -185,15 +191,7 @@ static void test_uuid7(void **state)
     clock_gettime(CLOCK_REALTIME, &t0);
     for (int n = 0; n < 100; n++) {
         assert_int_equal(kh_uuid7(a), KH_OK);
-        assert_int_equal(strlen(a), KH_UUID_STRLEN);
-        for (int i = 0; i < KH_UUID_STRLEN; i++) {
-            if (i == 8 || i == 13 || i == 18 || i == 23)
-                assert_int_equal(a[i], '-');
-            else
-                assert_true(isxdigit((unsigned char)a[i]) && !isupper((unsigned char)a[i]));
-        }
-        assert_int_equal(a[14], '7');
-        assert_non_null(strchr("89ab", a[19]));
+        assert_uuid(a, '7');
         assert_string_not_equal(a, prev);
         /* the first 48 bits: a millisecond, never before the previous one */
         assert_true(strncmp(a, prev, 13) >= 0);

@@ -306,18 +306,6 @@ static void test_audit_sync_later(void **state)
 
 /* ---- writes carrying their audit row (store.h, *_audited) ------------------ */
 
-static kh_audit_row op_row(const char *op, const char *uid, const char *result)
-{
-    kh_audit_row r = {0};
-    r.time_us = 42;
-    r.principal = "alice";
-    r.client_addr = "127.0.0.1:1";
-    r.operation = (char *)op;
-    r.object_uid = (char *)uid;
-    r.result = (char *)result;
-    return r;
-}
-
 static int64_t head_id(fixture *f)
 {
     int64_t id = -1;
@@ -333,7 +321,7 @@ static void test_audited_writes(void **state)
     fixture *f = *state;
     kh_obj_row a = make_row(f, "aud-a", "alice", 2, 1);
     const kh_obj_row *one[] = {&a};
-    kh_audit_row r = op_row("Create", "aud-a", "KH_OK");
+    kh_audit_row r = audit_op_row("Create", "aud-a", "KH_OK");
     assert_int_equal(kh_store_object_insert_audited(f->s, one, 1, &r), KH_OK);
     assert_int_equal(r.id, 1);
     assert_int_equal(head_id(f), 1);
@@ -341,12 +329,12 @@ static void test_audited_writes(void **state)
     /* a taken uid: neither the object nor the row */
     kh_obj_row b = make_row(f, "aud-b", "alice", 2, 2);
     const kh_obj_row *two[] = {&b, &a};
-    r = op_row("CreateKeyPair", "", "KH_OK");
+    r = audit_op_row("CreateKeyPair", "", "KH_OK");
     assert_int_equal(kh_store_object_insert_audited(f->s, two, 2, &r), KH_ERR_EXISTS);
     assert_int_equal(head_id(f), 1);
     kh_obj_row *got = NULL;
     assert_int_equal(kh_store_object_get(f->s, "aud-b", &got), KH_ERR_NOT_FOUND);
-    r = op_row("CreateKeyPair", "", "KH_ERR_EXISTS"); /* what ops/audit.c appends then */
+    r = audit_op_row("CreateKeyPair", "", "KH_ERR_EXISTS"); /* what ops/audit.c appends then */
     assert_int_equal(kh_store_audit_append(f->s, &r), KH_OK);
     assert_int_equal(r.id, 2);
 
@@ -355,7 +343,7 @@ static void test_audited_writes(void **state)
     kh_obj_row upd = *got;
     upd.state = 2;
     upd.revision = got->revision + 1;
-    r = op_row("Activate", "aud-a", "KH_OK");
+    r = audit_op_row("Activate", "aud-a", "KH_OK");
     assert_int_equal(kh_store_object_update_audited(f->s, &upd, &r), KH_ERR_CONFLICT);
     assert_int_equal(head_id(f), 2);
     upd.revision = got->revision;
@@ -366,7 +354,7 @@ static void test_audited_writes(void **state)
     assert_int_equal(got->state, 2);
     kh_obj_row_free(&got);
     upd = make_row(f, "aud-none", "alice", 2, 3);
-    r = op_row("Destroy", "aud-none", "KH_OK");
+    r = audit_op_row("Destroy", "aud-none", "KH_OK");
     assert_int_equal(kh_store_object_update_audited(f->s, &upd, &r), KH_ERR_NOT_FOUND);
     r.principal = NULL; /* a bad row refuses the write too */
     assert_int_equal(kh_store_object_insert_audited(f->s, one, 1, &r), KH_ERR_INVALID_ARG);
@@ -419,12 +407,12 @@ static void *carry_worker_fn(void *arg)
         snprintf(uid, sizeof(uid), i % 2 ? "c-taken" : "c%d-%d", w->id, i);
         kh_obj_row o = make_row(w->f, uid, "alice", 2, i);
         const kh_obj_row *rows[] = {&o};
-        kh_audit_row r = op_row("Create", uid, "KH_OK");
+        kh_audit_row r = audit_op_row("Create", uid, "KH_OK");
         r.time_us = 1000 * w->id + i;
         kh_err err = w->id % 4 == 3 ? kh_store_object_insert(w->f->s, &o)
                                     : kh_store_object_insert_audited(w->f->s, rows, 1, &r);
         if (err != KH_OK || w->id % 4 == 3) {
-            r = op_row("Create", uid, kh_err_name(err));
+            r = audit_op_row("Create", uid, kh_err_name(err));
             r.time_us = 1000 * w->id + i;
             r.sync_later = w->id % 4 == 1;
             if (kh_store_audit_append(w->f->s, &r) != KH_OK)
@@ -512,7 +500,7 @@ static void *async_worker_fn(void *arg)
     for (int i = 0; i < ASYNC_PER_THREAD; i++) {
         async_row *a = &w->rows[i];
         snprintf(a->uid, sizeof(a->uid), "a%d-%d", w->id, i);
-        a->row = op_row(i % 3 ? "Get" : "Encrypt", a->uid, "KH_OK");
+        a->row = audit_op_row(i % 3 ? "Get" : "Encrypt", a->uid, "KH_OK");
         a->row.time_us = 1000 * w->id + i;
         a->row.sync_later = i % 2 == 0;
         a->st = w->st;
@@ -599,7 +587,7 @@ static void test_kes_names(void **state)
     free(h);
     assert_int_equal(kh_store_kes_name_claim(f->s, "kes", "", "x", NULL), KH_ERR_INVALID_ARG);
     /* a claim carrying its audit row: both or neither */
-    kh_audit_row r = op_row("kes_key_create", "uid-e", "KH_OK");
+    kh_audit_row r = audit_op_row("kes_key_create", "uid-e", "KH_OK");
     assert_int_equal(kh_store_kes_name_claim_audited(f->s, "kes", "k", "uid-e", "uid-a", &r),
                      KH_ERR_EXISTS);
     assert_int_equal(head_id(f), 0);

@@ -141,12 +141,7 @@ static void test_own_update_applies_at_once(void **state)
     /* the same with the audited update, the one operations use */
     assert_int_equal(kh_store_object_get(f->s, "k3", &r), KH_OK);
     r->state = 3;
-    kh_audit_row a = {0};
-    a.principal = "alice";
-    a.client_addr = "127.0.0.1";
-    a.operation = "Revoke";
-    a.object_uid = "k3";
-    a.result = "Success";
+    kh_audit_row a = audit_op_row("Revoke", "k3", "KH_OK");
     assert_int_equal(kh_store_object_update_audited(f->s, r, &a), KH_OK);
     assert_int_equal(state_of(f->s, "k3", NULL), 3);
     kh_obj_row_free(&r);

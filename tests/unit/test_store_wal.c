@@ -309,12 +309,7 @@ static void test_close_while_checkpointing(void **state)
 static void test_unsynced_commit_is_synced(void **state)
 {
     fixture *f = *state;
-    kh_audit_row a = {0};
-    a.principal = "alice";
-    a.client_addr = "127.0.0.1";
-    a.operation = "Get";
-    a.object_uid = "k";
-    a.result = "Success";
+    kh_audit_row a = audit_op_row("Get", "k", "KH_OK");
     a.sync_later = false;
     assert_int_equal(kh_store_audit_append(f->s, &a), KH_OK);
     usleep(300 * 1000);
@@ -361,12 +356,7 @@ static int pool_sync_level(fixture *f)
 static void test_sync_mode_per_batch(void **state)
 {
     fixture *f = *state;
-    kh_audit_row a = {0};
-    a.principal = "alice";
-    a.client_addr = "127.0.0.1";
-    a.operation = "Get";
-    a.object_uid = "k";
-    a.result = "Success";
+    kh_audit_row a = audit_op_row("Get", "k", "KH_OK");
     a.sync_later = true;
     int lazy_seen = 0;
     for (int round = 0; round < 3; round++) {
