@@ -133,9 +133,11 @@ kh_err kh_store_object_insert_many(kh_store *s, const kh_obj_row *const *rows, s
  * updates rare next to loads); inserts need not: a uid is only cached once
  * it has been read. */
 
-/* Rows bigger than this (certificates with long chains of attributes)
- * are read every time, so that the cache stays within a few MiB. */
-#define OBJCACHE_ROW_MAX 8192
+/* Rows bigger than this (certificates, objects with many attributes)
+ * are read every time, so that the cache stays under ~20 MiB even when
+ * full of the biggest rows it takes (4,096 of them; a symmetric key row is
+ * 300-400 bytes). */
+#define OBJCACHE_ROW_MAX 4096
 
 static uint8_t *blob_dup(const uint8_t *p, size_t n)
 {
