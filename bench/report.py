@@ -237,8 +237,8 @@ def main():
     c, k, p = cell("encrypt")
     r = k["rps"] / c["rps"] if supported(k) and supported(c) else None
     target("Encrypt c=8 >= 60% of ceiling", None if r is None else r >= 0.6,
-           "{:.0f}%".format(100 * r) if r is not None else "keyhold answers "
-           "OperationNotSupported")
+           "{:.0f}%".format(100 * r) if r is not None
+           else "not measured" if k is None else "keyhold answers OperationNotSupported")
     c, k, p = cell("create")
     target("Create AES-256 durable c=8 >= 20,000/s", None if not supported(k)
            else k["rps"] >= 20000, "{:,.0f}/s".format(k["rps"]) if k else "not measured")
@@ -246,7 +246,7 @@ def main():
         k = cell(s)[1]
         target("p99 < 2 ms at c=8, {}".format(s), None if not supported(k)
                else k["p99_us"] < 2000, "{} ms".format(ms(k["p99_us"])) if supported(k)
-               else "n/a")
+               else "not measured" if k is None else "OperationNotSupported")
     for s in kes:
         for conns in (1, 8, 64):
             c, k, p = cell(s, conns)
