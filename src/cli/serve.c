@@ -210,8 +210,9 @@ static kh_err set_caches(const kh_config *cfg, kh_store *store)
      * balancer reads its own Revoke on whichever node it reaches next */
     if (err == KH_OK && strcmp(kh_config_get(cfg, "object-cache-ttl"), "auto") == 0)
         obj_ttl = strcmp(store->ops->name, "sqlite") == 0;
-    else if (err == KH_OK)
-        err = kh_config_int(cfg, "object-cache-ttl", 0, 60, &obj_ttl);
+    else if (err == KH_OK &&
+             (err = kh_config_int(cfg, "object-cache-ttl", 0, 60, &obj_ttl)) != KH_OK)
+        fprintf(stderr, "keyhold: --object-cache-ttl may also be auto (the default)\n");
     if (err == KH_OK)
         err = kh_store_set_identity_cache(store, (int64_t)id_ttl * 1000);
     if (err == KH_OK)
