@@ -1,116 +1,90 @@
 /*
  * kes_keycache.c - the KES name -> uid hints (see kes_keycache.h for what
- * they may and may not be trusted with).
- *
- * A direct-mapped table under one mutex: a lookup holds it for a hash, a
- * few string compares and a copy, far less than the store query it saves,
- * so there is no point in anything finer.
+ * they may and may not be trusted with): one generation cache for the
+ * process, keyed by store, name and principal, holding uids.
  */
 #include "ops/kes_keycache.h"
 
-#include "ops/kes_ops.h"
+#include "common/log.h"
+#include "common/mem.h"
 #include "ops/object.h"
 
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#define SLOTS 512         /* a power of two */
-#define PRINCIPAL_MAX 128 /* longer principals are not cached */
+static kh_gencache *cache; /* NULL if it could not be made: nothing cached */
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
 
-typedef struct slot {
-    const void *store;
-    uint64_t gen;
-    int64_t at_ms;
-    char principal[PRINCIPAL_MAX];
-    char name[KH_KES_NAME_MAX + 1];
-    char uid[KH_KES_KEYCACHE_UID_MAX + 1];
-} slot;
+/* Where a hit's uid goes. */
+typedef struct uid_out {
+    char *uid;
+    size_t cap;
+    bool fits;
+} uid_out;
 
-static slot table[SLOTS];
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-
-static int64_t now_ms(void)
+static void uid_copy_out(const void *value, void *out)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+    uid_out *o = out;
+    size_t n = strlen(value);
+    o->fits = n < o->cap;
+    if (o->fits)
+        memcpy(o->uid, value, n + 1);
 }
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
+static const kh_gencache_type uid_type = {uid_copy_out, free};
+
+static void make_cache(void)
 {
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= 1099511628211ull;
-    }
-    return h;
+    if (kh_gencache_new_shared(&uid_type, KH_KES_KEYCACHE_TTL_MS, kh_object_generation(), &cache) !=
+        KH_OK)
+        kh_warn("kes: no name cache (the DRBG failed): every request looks its name up");
 }
 
-/* The slot of the key, or NULL when a part is too long to be cached. */
-static slot *slot_of(const void *store, const char *principal, const char *name)
+static kh_gencache *the_cache(void)
 {
-    size_t pl = strnlen(principal, PRINCIPAL_MAX), nl = strnlen(name, KH_KES_NAME_MAX + 1);
-    if (pl >= PRINCIPAL_MAX || nl > KH_KES_NAME_MAX)
-        return NULL;
-    uint64_t h = fnv(14695981039346656037ull, &store, sizeof(store));
-    h = fnv(h, principal, pl + 1); /* the NUL separates principal from name */
-    h = fnv(h, name, nl);
-    return &table[(h ^ (h >> 32)) & (SLOTS - 1)];
+    pthread_once(&cache_once, make_cache);
+    return cache;
 }
 
-static bool holds(const slot *s, const void *store, const char *principal, const char *name)
+/* "store/name/principal" (a name holds no '/'), false when too long to
+ * be cached. */
+static bool key_of(const void *store, const char *principal, const char *name,
+                   char key[KH_GENCACHE_KEY_MAX])
 {
-    return s->uid[0] && s->store == store && strcmp(s->principal, principal) == 0 &&
-           strcmp(s->name, name) == 0;
+    int n = snprintf(key, KH_GENCACHE_KEY_MAX, "%p/%s/%s", store, name, principal);
+    return n > 0 && n < KH_GENCACHE_KEY_MAX;
 }
 
 bool kh_kes_keycache_get(const void *store, const char *principal, const char *name, char *uid,
                          size_t cap)
 {
-    slot *s = slot_of(store, principal, name);
-    if (!s)
-        return false;
-    uint64_t gen = kh_object_generation();
-    int64_t now = now_ms();
-    bool hit = false;
-    pthread_mutex_lock(&lock);
-    if (holds(s, store, principal, name)) {
-        hit = s->gen == gen && now - s->at_ms < KH_KES_KEYCACHE_TTL_MS && strlen(s->uid) < cap;
-        if (hit)
-            memcpy(uid, s->uid, strlen(s->uid) + 1);
-        else
-            s->uid[0] = '\0'; /* stale: free the slot */
-    }
-    pthread_mutex_unlock(&lock);
-    return hit;
+    char key[KH_GENCACHE_KEY_MAX];
+    uid_out out = {uid, cap, false};
+    return key_of(store, principal, name, key) && kh_gencache_get(the_cache(), key, &out) &&
+           out.fits;
+}
+
+kh_gencache_mark kh_kes_keycache_mark(void)
+{
+    return kh_gencache_mark_now(the_cache());
 }
 
 void kh_kes_keycache_put(const void *store, const char *principal, const char *name,
-                         const char *uid, uint64_t gen)
+                         const char *uid, kh_gencache_mark m)
 {
-    slot *s = slot_of(store, principal, name);
+    char key[KH_GENCACHE_KEY_MAX];
+    kh_gencache *c = the_cache();
     size_t ul = strnlen(uid, KH_KES_KEYCACHE_UID_MAX + 1);
-    if (!s || ul == 0 || ul > KH_KES_KEYCACHE_UID_MAX)
+    if (!c || ul == 0 || ul > KH_KES_KEYCACHE_UID_MAX || !key_of(store, principal, name, key))
         return;
-    int64_t now = now_ms();
-    pthread_mutex_lock(&lock);
-    s->store = store;
-    s->gen = gen;
-    s->at_ms = now;
-    memcpy(s->principal, principal, strlen(principal) + 1);
-    memcpy(s->name, name, strlen(name) + 1);
-    memcpy(s->uid, uid, ul + 1);
-    pthread_mutex_unlock(&lock);
+    kh_gencache_put_take(c, key, m, kh_xstrdup(uid));
 }
 
 void kh_kes_keycache_drop(const void *store, const char *principal, const char *name)
 {
-    slot *s = slot_of(store, principal, name);
-    if (!s)
-        return;
-    pthread_mutex_lock(&lock);
-    if (holds(s, store, principal, name))
-        s->uid[0] = '\0';
-    pthread_mutex_unlock(&lock);
+    char key[KH_GENCACHE_KEY_MAX];
+    if (key_of(store, principal, name, key))
+        kh_gencache_drop(the_cache(), key);
 }

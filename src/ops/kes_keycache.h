@@ -15,11 +15,13 @@
  * other nodes, after KH_KES_KEYCACHE_TTL_MS. Only own keys are cached, so
  * grants never decide a cached answer.
  *
- * Bounded: a fixed table, one entry a slot, a newer entry replaces the
- * one in its slot. Thread-safe.
+ * Bounded, thread-safe: a generation cache (store/gencache.h) whose
+ * generation is kh_object_generation's counter.
  */
 #ifndef KH_OPS_KES_KEYCACHE_H
 #define KH_OPS_KES_KEYCACHE_H
+
+#include "store/gencache.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -32,10 +34,12 @@
  * false when none, expired, or an object was written since it was put. */
 bool kh_kes_keycache_get(const void *store, const char *principal, const char *name, char *uid,
                          size_t cap);
-/* Remember uid for (store, principal, name), as looked up when the object
- * generation was gen (read before the lookup began). Too long = ignored. */
+/* Call before the lookup whose answer goes to kh_kes_keycache_put. */
+kh_gencache_mark kh_kes_keycache_mark(void);
+/* Remember uid for (store, principal, name), as looked up from m on. Too
+ * long = ignored. */
 void kh_kes_keycache_put(const void *store, const char *principal, const char *name,
-                         const char *uid, uint64_t gen);
+                         const char *uid, kh_gencache_mark m);
 /* Forget (store, principal, name). */
 void kh_kes_keycache_drop(const void *store, const char *principal, const char *name);
 

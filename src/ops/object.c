@@ -24,9 +24,9 @@
 
 static _Atomic uint64_t generation;
 
-uint64_t kh_object_generation(void)
+_Atomic uint64_t *kh_object_generation(void)
 {
-    return generation;
+    return &generation;
 }
 
 bool kh_state_is_destroyed(int32_t state)

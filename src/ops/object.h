@@ -57,9 +57,9 @@ kh_err kh_object_update(kh_ctx *ctx, const char *uid, kh_object_mutator fn,
                         void *arg) KH_MUST_CHECK;
 
 /* A counter bumped after every object update this process writes (state,
- * attributes, names, destruction): lookups cached by name remember it
- * (ops/kes_keycache.h). Inserts do not bump it. */
-uint64_t kh_object_generation(void);
+ * attributes, names, destruction): the generation of the cache of lookups
+ * by name (ops/kes_keycache.h). Inserts do not bump it. */
+_Atomic uint64_t *kh_object_generation(void);
 
 /* True when state is Destroyed or Destroyed Compromised. */
 bool kh_state_is_destroyed(int32_t state);

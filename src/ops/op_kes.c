@@ -214,7 +214,7 @@ kh_err kh_kes_key_find(kh_ctx *ctx, const char *name, kh_kes_key *out)
     memset(out, 0, sizeof(*out));
     if (find_cached(ctx, name, out))
         return KH_OK;
-    uint64_t gen = kh_object_generation(); /* before the lookup (kes_keycache.h) */
+    kh_gencache_mark m = kh_kes_keycache_mark(); /* before the lookup (kes_keycache.h) */
     kh_err err = locate_keys(ctx, name, &res);
     if (err != KH_OK)
         return err;
@@ -235,7 +235,7 @@ kh_err kh_kes_key_find(kh_ctx *ctx, const char *name, kh_kes_key *out)
     }
     kh_locate_result_clear(&res);
     if (own) { /* grants never decide a cached answer */
-        kh_kes_keycache_put(ctx->svc->store, ctx->principal, name, own->row->uid, gen);
+        kh_kes_keycache_put(ctx->svc->store, ctx->principal, name, own->row->uid, m);
         kh_object_free(&granted);
     }
     kh_object *best = own ? own : granted;

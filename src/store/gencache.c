@@ -43,7 +43,8 @@ struct set {
  * pages, so the sets' pages stay untouched (and out of RSS) until used. */
 struct kh_gencache {
     const kh_gencache_type *type;
-    _Atomic uint64_t gen;
+    _Atomic uint64_t own_gen;
+    _Atomic uint64_t *gen; /* &own_gen, or the caller's (kh_gencache_new_shared) */
     int64_t ttl_ns;
     uint64_t seed;
     pthread_mutex_t *locks; /* locks[i] guards sets[i]; SETS of each */
@@ -75,6 +76,12 @@ static uint64_t hash_of(uint64_t seed, const char *s)
 
 kh_err kh_gencache_new(const kh_gencache_type *type, int64_t ttl_ms, kh_gencache **out)
 {
+    return kh_gencache_new_shared(type, ttl_ms, NULL, out);
+}
+
+kh_err kh_gencache_new_shared(const kh_gencache_type *type, int64_t ttl_ms, _Atomic uint64_t *gen,
+                              kh_gencache **out)
+{
     if (!type || !type->copy_out || !type->free_value || ttl_ms <= 0 ||
         ttl_ms > INT64_MAX / 1000000 || !out)
         return KH_ERR_INVALID_ARG;
@@ -84,7 +91,8 @@ kh_err kh_gencache_new(const kh_gencache_type *type, int64_t ttl_ms, kh_gencache
         return err;
     kh_gencache *c = kh_xcalloc(1, sizeof(*c));
     c->type = type;
-    atomic_init(&c->gen, 1);
+    atomic_init(&c->own_gen, 1);
+    c->gen = gen ? gen : &c->own_gen;
     c->ttl_ns = ttl_ms * 1000000;
     c->seed = seed;
     c->locks = kh_xcalloc(SETS, sizeof(*c->locks));
@@ -115,14 +123,14 @@ void kh_gencache_free(kh_gencache **pc)
 void kh_gencache_bump(kh_gencache *c)
 {
     if (c)
-        atomic_fetch_add(&c->gen, 1);
+        atomic_fetch_add(c->gen, 1);
 }
 
 kh_gencache_mark kh_gencache_mark_now(kh_gencache *c)
 {
     /* the generation first: a write committed after this load bumps past
      * it, whatever the query below it sees */
-    kh_gencache_mark m = {c ? atomic_load(&c->gen) : 0, mono_ns()};
+    kh_gencache_mark m = {c ? atomic_load(c->gen) : 0, mono_ns()};
     return m;
 }
 
@@ -138,7 +146,7 @@ bool kh_gencache_get(kh_gencache *c, const char *key, void *out)
     uint64_t h = hash_of(c->seed, key);
     size_t i = h & (SETS - 1);
     const struct set *set = &c->sets[i];
-    uint64_t gen = atomic_load(&c->gen);
+    uint64_t gen = atomic_load(c->gen);
     int64_t now = mono_ns();
     bool hit = false;
     pthread_mutex_lock(&c->locks[i]);
@@ -151,6 +159,27 @@ bool kh_gencache_get(kh_gencache *c, const char *key, void *out)
     }
     pthread_mutex_unlock(&c->locks[i]);
     return hit;
+}
+
+void kh_gencache_drop(kh_gencache *c, const char *key)
+{
+    if (!c || !key || strlen(key) >= KH_GENCACHE_KEY_MAX)
+        return;
+    uint64_t h = hash_of(c->seed, key);
+    size_t i = h & (SETS - 1);
+    void *old = NULL;
+    pthread_mutex_lock(&c->locks[i]);
+    for (int w = 0; w < WAYS; w++) {
+        struct slot *e = &c->sets[i].slot[w];
+        if (e->hash == h && strcmp(e->key, key) == 0) {
+            old = e->value;
+            e->value = NULL;
+            e->hash = 0;
+        }
+    }
+    pthread_mutex_unlock(&c->locks[i]);
+    if (old)
+        c->type->free_value(old);
 }
 
 /* Where key goes in set: its own slot, else a free or dead one, else the
@@ -177,7 +206,7 @@ void kh_gencache_put_take(kh_gencache *c, const char *key, kh_gencache_mark m, v
 {
     if (!c || !value)
         return;
-    uint64_t gen = atomic_load(&c->gen);
+    uint64_t gen = atomic_load(c->gen);
     /* a write landed meanwhile (what we read may be stale), or no room */
     if (m.gen != gen || !key || !*key || strlen(key) >= KH_GENCACHE_KEY_MAX) {
         c->type->free_value(value);

@@ -27,7 +27,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define KH_GENCACHE_KEY_MAX 192 /* bytes with the terminating NUL */
+#define KH_GENCACHE_KEY_MAX 256 /* bytes with the terminating NUL */
 
 typedef struct kh_gencache kh_gencache;
 
@@ -48,6 +48,11 @@ typedef struct kh_gencache_type {
  * type must outlive the cache. */
 kh_err kh_gencache_new(const kh_gencache_type *type, int64_t ttl_ms,
                        kh_gencache **out) KH_MUST_CHECK;
+/* The same with the generation kept by the caller in *gen (which must
+ * outlive the cache): the owner of *gen bumps it, and so does
+ * kh_gencache_bump. For a cache invalidated by events counted elsewhere. */
+kh_err kh_gencache_new_shared(const kh_gencache_type *type, int64_t ttl_ms, _Atomic uint64_t *gen,
+                              kh_gencache **out) KH_MUST_CHECK;
 /* Free every value and the cache; sets *c to NULL; accepts NULL. */
 void kh_gencache_free(kh_gencache **c);
 
@@ -58,10 +63,14 @@ void kh_gencache_bump(kh_gencache *c);
  * true. Thread-safe. */
 bool kh_gencache_get(kh_gencache *c, const char *key, void *out);
 
+/* Forget key's entry, if any. Thread-safe. */
+void kh_gencache_drop(kh_gencache *c, const char *key);
+
 /* Call before the query whose result goes to kh_gencache_put_take. */
 kh_gencache_mark kh_gencache_mark_now(kh_gencache *c);
 /* Remember value for key as read by a query started at m. Takes value in
- * every case (frees it at once if it cannot be kept). Thread-safe. */
+ * every case (frees it at once if it cannot be kept), but for a NULL c,
+ * which has no type to free it with: check c first. Thread-safe. */
 void kh_gencache_put_take(kh_gencache *c, const char *key, kh_gencache_mark m, void *value);
 
 #endif

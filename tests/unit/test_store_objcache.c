@@ -263,6 +263,35 @@ static void test_update_during_load(void **state)
     assert_null(c);
 }
 
+/* A generation kept by the caller (as kes_keycache.c's, which counts
+ * object updates), and dropping one key. */
+static void test_shared_generation_and_drop(void **state)
+{
+    (void)state;
+    static const kh_gencache_type type = {int_copy_out, free};
+    static _Atomic uint64_t writes = 7;
+    kh_gencache *c = NULL;
+    int got = 0;
+    assert_int_equal(kh_gencache_new_shared(&type, LONG_TTL_MS, &writes, &c), KH_OK);
+    kh_gencache_mark m = kh_gencache_mark_now(c);
+    kh_gencache_put_take(c, "x", m, int_new(1));
+    kh_gencache_put_take(c, "y", m, int_new(2));
+    assert_true(kh_gencache_get(c, "x", &got));
+    kh_gencache_drop(c, "x");
+    kh_gencache_drop(c, "absent");
+    assert_false(kh_gencache_get(c, "x", &got));
+    assert_true(kh_gencache_get(c, "y", &got));
+    assert_int_equal(got, 2);
+    writes++; /* the owner's event: every entry is dead */
+    assert_false(kh_gencache_get(c, "y", &got));
+    m = kh_gencache_mark_now(c);
+    kh_gencache_put_take(c, "y", m, int_new(3));
+    kh_gencache_bump(c); /* bumps the shared counter */
+    assert_int_equal(writes, 9);
+    assert_false(kh_gencache_get(c, "y", &got));
+    kh_gencache_free(&c);
+}
+
 #define CACHE_TESTS(setup)                                                                         \
     cmocka_unit_test_setup_teardown(test_hit_is_a_copy, setup, teardown),                          \
         cmocka_unit_test_setup_teardown(test_own_update_applies_at_once, setup, teardown),         \
@@ -276,6 +305,7 @@ int main(void)
     const struct CMUnitTest sqlite_tests[] = {
         CACHE_TESTS(setup_sqlite),
         cmocka_unit_test(test_update_during_load),
+        cmocka_unit_test(test_shared_generation_and_drop),
     };
     const struct CMUnitTest pg_tests[] = {CACHE_TESTS(setup_pg)};
     return store_harness_run(sqlite_tests, sizeof(sqlite_tests) / sizeof(sqlite_tests[0]), pg_tests,
