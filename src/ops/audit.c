@@ -1,12 +1,13 @@
 /*
  * audit.c - recording operations in the audit log and verifying its chain.
  *
- * Recording finishes before the reply goes out: the row is durable
- * (committed, in SQLite's group commit together with other writers) before
- * the client sees the result. Inside a request run by a worker the worker
- * does not wait for that: the row is handed to the store and the request's
- * reply is held until it is committed (common/defer.h), so the worker
- * answers other requests meanwhile.
+ * Recording finishes before the reply goes out: the row is committed (in
+ * SQLite's group commit together with other writers) before the client
+ * sees the result, and on disk too unless it is a read's row with
+ * sync_later (docs/audit.md: fsync'd within 100 ms). Inside a request run
+ * by a worker the worker does not wait for that: the row is handed to the
+ * store and the request's reply is held until it is committed
+ * (common/defer.h), so the worker answers other requests meanwhile.
  * Verification recomputes every hash from the first row on and compares
  * the ids (which the store assigns without gaps) and the chain head.
  */

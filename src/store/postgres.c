@@ -93,7 +93,6 @@ static const char *const stmt_sql[PG_STMT_MAX_] = {
     /* A batch's rows go two to a statement, and its last statement also
      * moves the head, so a batch of n rows costs ceil(n / 2) round trips
      * after the head's lock, not n + 1. */
-    [PG_AUDIT_INSERT] = AUDIT_INSERT " VALUES " AUDIT_ROW1,
     [PG_AUDIT_INSERT_HEAD] = "WITH i AS (" AUDIT_INSERT " VALUES " AUDIT_ROW1 ")"
                              " UPDATE audit_head SET last_id = $1, last_hash = $8 WHERE one = 1",
     [PG_AUDIT_INSERT2] = AUDIT_INSERT " VALUES " AUDIT_ROW1 ", " AUDIT_ROW2,
@@ -124,19 +123,18 @@ static const char *const stmt_sql[PG_STMT_MAX_] = {
 
 /* What each statement is, for log lines. */
 static const char *const stmt_what[PG_STMT_MAX_] = {
-    [PG_REALM_INSERT] = "realm insert",       [PG_REALM_SELECT] = "realm select",
-    [PG_RKEY_LATEST] = "realm key select",    [PG_RKEY_GET] = "realm key select",
-    [PG_RKEY_INSERT] = "realm key insert",    [PG_OBJ_INSERT] = "object insert",
-    [PG_OBJ_GET] = "object select",           [PG_OBJ_UPDATE] = "object update",
-    [PG_OBJ_REVISION] = "revision select",    [PG_NAME_INSERT] = "name insert",
-    [PG_NAME_DELETE] = "name delete",         [PG_AUDIT_HEAD_LOCK] = "audit head lock",
-    [PG_AUDIT_HEAD] = "audit head",           [PG_AUDIT_INSERT] = "audit insert",
-    [PG_AUDIT_INSERT_HEAD] = "audit insert",  [PG_AUDIT_INSERT2] = "audit insert",
-    [PG_AUDIT_INSERT2_HEAD] = "audit insert", [PG_AUDIT_READ] = "audit select",
-    [PG_GRANT_ADD] = "grant insert",          [PG_GRANT_SUB] = "grant update",
-    [PG_GRANT_PRUNE] = "grant delete",        [PG_GRANT_LIST] = "grant select",
-    [PG_GRANT_PERMS] = "grant select",        [PG_KES_NAME_CLAIM] = "kes name claim",
-    [PG_KES_NAME_GET] = "kes name select",
+    [PG_REALM_INSERT] = "realm insert",     [PG_REALM_SELECT] = "realm select",
+    [PG_RKEY_LATEST] = "realm key select",  [PG_RKEY_GET] = "realm key select",
+    [PG_RKEY_INSERT] = "realm key insert",  [PG_OBJ_INSERT] = "object insert",
+    [PG_OBJ_GET] = "object select",         [PG_OBJ_UPDATE] = "object update",
+    [PG_OBJ_REVISION] = "revision select",  [PG_NAME_INSERT] = "name insert",
+    [PG_NAME_DELETE] = "name delete",       [PG_AUDIT_HEAD_LOCK] = "audit head lock",
+    [PG_AUDIT_HEAD] = "audit head",         [PG_AUDIT_INSERT_HEAD] = "audit insert",
+    [PG_AUDIT_INSERT2] = "audit insert",    [PG_AUDIT_INSERT2_HEAD] = "audit insert",
+    [PG_AUDIT_READ] = "audit select",       [PG_GRANT_ADD] = "grant insert",
+    [PG_GRANT_SUB] = "grant update",        [PG_GRANT_PRUNE] = "grant delete",
+    [PG_GRANT_LIST] = "grant select",       [PG_GRANT_PERMS] = "grant select",
+    [PG_KES_NAME_CLAIM] = "kes name claim", [PG_KES_NAME_GET] = "kes name select",
 };
 
 /* ---- statements ------------------------------------------------------- */

@@ -93,18 +93,20 @@ static void row_params(pg_params *p, const kh_audit_row *r)
 }
 
 /* Insert a (and b, when not NULL); with move_head, also move the head to
- * the last of them, in the same statement. */
+ * the last of them, in the same statement. A row alone is always the
+ * batch's last (chain_rows), so it always moves the head. */
 static kh_err insert_rows(pg_conn *c, const kh_audit_row *a, const kh_audit_row *b, int move_head)
 {
-    static const pg_stmt_id stmt[2][2] = {{PG_AUDIT_INSERT, PG_AUDIT_INSERT_HEAD},
-                                          {PG_AUDIT_INSERT2, PG_AUDIT_INSERT2_HEAD}};
+    pg_stmt_id stmt = !b          ? PG_AUDIT_INSERT_HEAD
+                      : move_head ? PG_AUDIT_INSERT2_HEAD
+                                  : PG_AUDIT_INSERT2;
     pg_params p;
     PGresult *res = NULL;
     pg_params_init(&p);
     row_params(&p, a);
     if (b)
         row_params(&p, b);
-    kh_err err = pg_exec(c, stmt[b != NULL][move_head != 0], &p, &res);
+    kh_err err = pg_exec(c, stmt, &p, &res);
     pg_clear(res);
     /* The ids come from the head we hold locked: a clash means the chain
      * is off. */

@@ -35,7 +35,6 @@ typedef enum pg_stmt_id {
     PG_NAME_DELETE,
     PG_AUDIT_HEAD_LOCK,
     PG_AUDIT_HEAD,
-    PG_AUDIT_INSERT,      /* one row */
     PG_AUDIT_INSERT_HEAD, /* one row, and the head moved to it */
     PG_AUDIT_INSERT2,     /* two rows */
     PG_AUDIT_INSERT2_HEAD,

@@ -314,9 +314,10 @@ kh_err sq_set_sync(sq_conn *c, int normal)
      * it, so stepping a prepared copy again would change nothing */
     if (c->sync_normal == normal)
         return KH_OK;
-    if (sqlite3_exec(c->db, normal ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL", NULL,
-                     NULL, NULL) != SQLITE_OK)
-        return KH_ERR_STORE;
+    int rc = sqlite3_exec(c->db, normal ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL",
+                          NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return sq_fail(c, rc, "synchronous");
     c->sync_normal = normal;
     return KH_OK;
 }

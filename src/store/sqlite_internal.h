@@ -99,12 +99,12 @@ void sq_ckpt_watch(sq_ckpt *k, sqlite3 *db);
  * next write restarts the WAL. */
 int sq_ckpt_wanted(sq_ckpt *k);
 void sq_ckpt_after_commit(sq_ckpt *k, sqlite3 *db);
-/* Stop and join the thread, close its connection, free k; accepts NULL. */
 /* A commit just left its WAL frames unsynced (synchronous=NORMAL): k
  * fdatasyncs the WAL within 100 ms, unless a later sync already covers
  * it. One atomic load when a sync is already due. */
 void sq_ckpt_unsynced_commit(sq_ckpt *k);
 uint64_t sq_ckpt_syncs(sq_ckpt *k); /* how many such syncs so far */
+/* Stop and join the thread, close its connection, free k; accepts NULL. */
 void sq_ckpt_free(sq_ckpt **k);
 
 /* Group commit: writes from many threads share one transaction and one
