@@ -292,8 +292,9 @@ static kh_err conn_setup(sq_conn *c)
 kh_err sq_conn_open(const char *path, sq_conn **out)
 {
     sq_conn *c = kh_xcalloc(1, sizeof(*c));
-    int rc = sqlite3_open_v2(
-        path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    int rc = sqlite3_open_v2(path, &c->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             sq_vfs_name());
     if (rc != SQLITE_OK) {
         kh_error("store: sqlite: cannot open the database: %s", sqlite3_errstr(rc));
         sq_conn_close(c);

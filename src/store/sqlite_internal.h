@@ -87,6 +87,13 @@ void sq_conn_close(sq_conn *c);
  * FULL: every write goes through it (migrations run before any batch). */
 kh_err sq_set_sync(sq_conn *c, int normal);
 
+/* The VFS every store connection opens with (sqlite_vfs.c: SQLite's
+ * default one, with each commit's WAL frames written in one call);
+ * NULL, and the default VFS, when it could not be registered. */
+const char *sq_vfs_name(void);
+/* Since start: WAL writes SQLite asked for, and writes made of them. */
+void sq_vfs_stats(uint64_t *appends, uint64_t *flushes);
+
 /* The background WAL checkpointer (sqlite_ckpt.c): one per store. */
 typedef struct sq_ckpt sq_ckpt;
 sq_ckpt *sq_ckpt_new(void);
