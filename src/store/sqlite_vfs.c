@@ -136,8 +136,10 @@ static int wal_write(kfile *f, const void *data, int amt, sqlite3_int64 off)
         rc = flush(f);
     if (rc != SQLITE_OK)
         return rc;
-    if ((size_t)amt > WRITE_MAX || !reserve(f, (size_t)amt))
-        return rm(f)->xWrite(f->real, data, amt, off); /* as SQLite would have */
+    if ((size_t)amt > WRITE_MAX || !reserve(f, (size_t)amt)) {
+        rc = flush(f); /* what is pending first, so that its error is this write's */
+        return rc != SQLITE_OK ? rc : rm(f)->xWrite(f->real, data, amt, off);
+    }
     if (f->len == 0)
         f->off = off;
     memcpy(f->buf + f->len, data, (size_t)amt);

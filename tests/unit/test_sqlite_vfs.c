@@ -102,6 +102,13 @@ static int64_t query_int(sqlite3 *db, const char *sql)
     return v;
 }
 
+/* PRAGMA integrity_check finds nothing wrong with db. */
+static int integrity_ok(sqlite3 *db)
+{
+    return query_int(db, "SELECT count(*) FROM pragma_integrity_check WHERE "
+                         "integrity_check != 'ok'") == 0;
+}
+
 static int insert(sqlite3 *db, int64_t k, size_t blob_len)
 {
     sqlite3_stmt *st = NULL;
@@ -159,9 +166,7 @@ static void test_commit_is_one_write(void **state)
         assert_int_equal(query_int(other, "SELECT count(*) FROM t"), k);
         assert_true(blob_ok(other, k, 100));
     }
-    assert_int_equal(query_int(other, "SELECT count(*) FROM pragma_integrity_check WHERE "
-                                      "integrity_check != 'ok'"),
-                     0);
+    assert_true(integrity_ok(other));
     sqlite3_close(other);
     sqlite3_close(db);
 }
@@ -190,9 +195,7 @@ static void test_big_commits(void **state)
     for (int64_t k = 2; k < 200; k++)
         assert_true(blob_ok(other, k, 3000));
     assert_int_equal(query_int(other, "SELECT count(*) FROM t WHERE w LIKE '%x'"), 198);
-    assert_int_equal(query_int(other, "SELECT count(*) FROM pragma_integrity_check WHERE "
-                                      "integrity_check != 'ok'"),
-                     0);
+    assert_true(integrity_ok(other));
     sqlite3_close(other);
     sqlite3_close(db);
 }
@@ -236,9 +239,7 @@ static void test_commit_survives_kill(void **state)
     assert_int_equal(query_int(db, "SELECT count(*) FROM t"), 300);
     for (int64_t i = 1; i <= 300; i++)
         assert_true(blob_ok(db, i, 500));
-    assert_int_equal(query_int(db, "SELECT count(*) FROM pragma_integrity_check WHERE "
-                                   "integrity_check != 'ok'"),
-                     0);
+    assert_true(integrity_ok(db));
     sqlite3_close(db);
 }
 
@@ -276,8 +277,7 @@ static int write_error_child(const vfix *f)
     if (query_int(other, "SELECT count(*) FROM t") != 2 || !blob_ok(other, 3, 1000) ||
         !blob_ok(other, 1, 1000))
         return 18;
-    if (query_int(other, "SELECT count(*) FROM pragma_integrity_check WHERE "
-                         "integrity_check != 'ok'") != 0)
+    if (!integrity_ok(other))
         return 19;
     sqlite3_close(other);
     return 0;
