@@ -140,7 +140,7 @@ static kh_err write_new_key(int fd, kh_secbuf **out)
     static const char hexd[] = "0123456789abcdef";
     kh_secbuf *key = kh_secbuf_new(KEY_LEN);
     char text[HEX_LEN + 1];
-    kh_err err = kh_random_bytes(key->data, KEY_LEN);
+    kh_err err = kh_random_secret(key->data, KEY_LEN);
     if (err == KH_OK) {
         for (size_t i = 0; i < KEY_LEN; i++) {
             text[2 * i] = hexd[key->data[i] >> 4];

@@ -13,16 +13,18 @@
 #include <openssl/rand.h>
 #include <time.h>
 
-kh_err kh_random_bytes(uint8_t *out, size_t len)
+/* out from gen (RAND_bytes or RAND_priv_bytes), in chunks it can take. */
+static kh_err fill(int (*gen)(unsigned char *buf, int num), const char *name, uint8_t *out,
+                   size_t len)
 {
     while (len > 0) {
         int chunk = len > INT_MAX ? INT_MAX : (int)len;
-        if (RAND_bytes(out, chunk) != 1) {
+        if (gen(out, chunk) != 1) {
             unsigned long e;
             char msg[256];
             while ((e = ERR_get_error()) != 0) {
                 ERR_error_string_n(e, msg, sizeof(msg));
-                kh_error("crypto: RAND_bytes: %s", msg);
+                kh_error("crypto: %s: %s", name, msg);
             }
             return KH_ERR_CRYPTO;
         }
@@ -30,6 +32,16 @@ kh_err kh_random_bytes(uint8_t *out, size_t len)
         len -= (size_t)chunk;
     }
     return KH_OK;
+}
+
+kh_err kh_random_bytes(uint8_t *out, size_t len)
+{
+    return fill(RAND_bytes, "RAND_bytes", out, len);
+}
+
+kh_err kh_random_secret(uint8_t *out, size_t len)
+{
+    return fill(RAND_priv_bytes, "RAND_priv_bytes", out, len);
 }
 
 static void uuid_format(uint8_t r[16], char out[KH_UUID_STRLEN + 1])

@@ -9,7 +9,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Public random values: nonces, IVs, identifiers, what a client asks for. */
 kh_err kh_random_bytes(uint8_t *out, size_t len) KH_MUST_CHECK;
+/* Secrets (key material, API key secrets): OpenSSL's private DRBG, a
+ * generator of its own that never produces a public value, so that
+ * whatever the public outputs reveal about their generator says nothing
+ * about the one that made the keys. */
+kh_err kh_random_secret(uint8_t *out, size_t len) KH_MUST_CHECK;
 /* Random RFC 4122 version 4 UUID, lower-case, NUL-terminated. */
 #define KH_UUID_STRLEN 36
 kh_err kh_uuid4(char out[KH_UUID_STRLEN + 1]) KH_MUST_CHECK;

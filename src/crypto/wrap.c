@@ -114,7 +114,7 @@ kh_err kh_rsa_aes_wrap(uint8_t **out, size_t *out_len, const kh_pkey *k, kh_hash
     if (!k || kh_pkey_type_of(k) != KH_PKEY_RSA)
         return KH_ERR_INVALID_ARG;
     kh_secbuf *eph = kh_secbuf_new(EPHEMERAL_LEN);
-    kh_err err = kh_random_bytes(eph->data, eph->len);
+    kh_err err = kh_random_secret(eph->data, eph->len);
     if (err == KH_OK)
         err = kh_rsa_encrypt(&head, &head_len, k, KH_RSA_OAEP, hash, eph->data, eph->len);
     if (err == KH_OK)

@@ -245,7 +245,7 @@ static kh_err create_first(kh_keyring *k, int64_t realm_id)
     kh_buf aad = {0};
     uint8_t *wrapped = NULL;
     size_t wrapped_len = 0;
-    kh_err err = kh_random_bytes(key->data, key->len);
+    kh_err err = kh_random_secret(key->data, key->len);
     realm_key_aad(&aad, realm_id, 1);
     if (err == KH_OK)
         err =

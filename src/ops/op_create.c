@@ -117,7 +117,7 @@ kh_err kh_op_create(kh_ctx *ctx, uint32_t object_type, const kh_ttlv *attrs, cha
         goto out;
     default_usage_mask(o);
     key = kh_secbuf_new((size_t)o->row->length / 8);
-    if ((err = kh_random_bytes(key->data, key->len)) != KH_OK)
+    if ((err = kh_random_secret(key->data, key->len)) != KH_OK)
         goto out;
     material = symmetric_key((uint32_t)o->row->algorithm, o->row->length, key);
     if ((err = kh_object_insert(ctx, o, material)) != KH_OK)

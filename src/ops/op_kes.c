@@ -589,7 +589,7 @@ kh_err kh_kes_generate(kh_ctx *ctx, const kh_kes_key *k, const uint8_t *context,
                        kh_secbuf **dek, uint8_t **ct, size_t *ct_len)
 {
     kh_secbuf *d = kh_secbuf_new(KH_KES_DEK_LEN);
-    kh_err err = kh_random_bytes(d->data, d->len);
+    kh_err err = kh_random_secret(d->data, d->len);
     if (err == KH_OK)
         err = kh_kes_encrypt(ctx, k, d->data, d->len, context, context_len, ct, ct_len);
     if (err == KH_OK)

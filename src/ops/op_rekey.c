@@ -173,7 +173,7 @@ kh_err kh_op_rekey(kh_ctx *ctx, const char *uid, int64_t offset, const kh_ttlv *
     if ((err = successor(ctx, old, offset, attrs, NULL, &o)) != KH_OK)
         goto out;
     key = kh_secbuf_new((size_t)o->row->length / 8);
-    if ((err = kh_random_bytes(key->data, key->len)) != KH_OK)
+    if ((err = kh_random_secret(key->data, key->len)) != KH_OK)
         goto out;
     m = symmetric_material(o->row, key);
     kh_audit_hold(ctx); /* the audit row goes with the last write (ops/audit.h) */

@@ -340,7 +340,7 @@ static kh_err new_key(kh_apikey_row *k, char **token)
     uint8_t raw[APIKEY_ID_BYTES + APIKEY_SECRET_BYTES], digest[KH_SHA256_LEN];
     char id[2 * APIKEY_ID_BYTES + 1], secret[2 * APIKEY_SECRET_BYTES + 1];
     char hash[2 * KH_SHA256_LEN + 1];
-    kh_err err = kh_random_bytes(raw, sizeof(raw));
+    kh_err err = kh_random_secret(raw, sizeof(raw));
     if (err == KH_OK) {
         kh_hex(raw, APIKEY_ID_BYTES, id);
         kh_hex(raw + APIKEY_ID_BYTES, APIKEY_SECRET_BYTES, secret);

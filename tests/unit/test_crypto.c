@@ -183,6 +183,23 @@ static void test_uuid_format(void **state)
 }
 
 /* Version 7: same format, the time in front, and later ones sort after. */
+/* Both generators fill what they are given, differently each time, and
+ * leave the bytes around it alone. */
+static void test_random_public_and_secret(void **state)
+{
+    (void)state;
+    kh_err (*gen[2])(uint8_t *, size_t) = {kh_random_bytes, kh_random_secret};
+    for (int g = 0; g < 2; g++) {
+        uint8_t a[34] = {0}, b[34] = {0}, zero[32] = {0};
+        assert_int_equal(gen[g](a + 1, 32), KH_OK);
+        assert_int_equal(gen[g](b + 1, 32), KH_OK);
+        assert_int_equal(gen[g](b, 0), KH_OK);
+        assert_int_equal(a[0] | a[33] | b[0] | b[33], 0);
+        assert_true(memcmp(a + 1, zero, 32) != 0);
+        assert_true(memcmp(a + 1, b + 1, 32) != 0);
+    }
+}
+
 static void test_uuid7(void **state)
 {
     (void)state;
@@ -347,6 +364,7 @@ int main(void)
         cmocka_unit_test(test_ct_equal),
         cmocka_unit_test(test_secbuf),
         cmocka_unit_test(test_uuid_format),
+        cmocka_unit_test(test_random_public_and_secret),
         cmocka_unit_test(test_uuid7),
         cmocka_unit_test(test_sha256_hex),
         cmocka_unit_test(test_master_key_create_reload),
