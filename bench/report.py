@@ -239,13 +239,19 @@ def main():
     target("Encrypt c=8 >= 60% of ceiling", None if r is None else r >= 0.6,
            "{:.0f}%".format(100 * r) if r is not None
            else "not measured" if k is None else "keyhold answers OperationNotSupported")
+    # Absolute targets, with what the no-work ceiling did in the same cell:
+    # on a slow machine the ceiling itself may miss them.
     c, k, p = cell("create")
     target("Create AES-256 durable c=8 >= 20,000/s", None if not supported(k)
-           else k["rps"] >= 20000, "{:,.0f}/s".format(k["rps"]) if k else "not measured")
+           else k["rps"] >= 20000, "{:,.0f}/s{}".format(
+               k["rps"], "; the no-work ceiling did {:,.0f}/s in the same cell".format(c["rps"])
+               if supported(c) else "") if k else "not measured")
     for s in ("get", "encrypt"):
-        k = cell(s)[1]
+        c, k, _ = cell(s)
         target("p99 < 2 ms at c=8, {}".format(s), None if not supported(k)
-               else k["p99_us"] < 2000, "{} ms".format(ms(k["p99_us"])) if supported(k)
+               else k["p99_us"] < 2000, "{} ms{}".format(
+                   ms(k["p99_us"]), "; the ceiling's own p99 {} ms".format(ms(c["p99_us"]))
+                   if supported(c) else "") if supported(k)
                else "not measured" if k is None else "OperationNotSupported")
     for s in kes:
         for conns in (1, 8, 64):
@@ -261,7 +267,10 @@ def main():
         idle_run = median_run(runs.get(((("get", 8, mem["idle"])), "keyhold"), []))
         worst = max(mem["rss_keys_kib"], idle_run["hwm_kib"] if idle_run else 0)
         target("RSS < 64 MiB with {:,} keys and {:,} idle connections".format(
-            mem["keys"], mem["idle"]), worst < 64 * MIB, "{:.1f} MiB".format(worst / MIB))
+            mem["keys"], mem["idle"]), worst < 64 * MIB, "{:.1f} MiB{}".format(
+                worst / MIB, "; the no-work ceiling {:.1f} MiB with the same {:,} idle".format(
+                    ceil_idle["hwm_kib"] / MIB, ceil_idle["idle_open"])
+                if ceil_idle and ceil_idle["idle_open"] else ""))
     if have_py:
         ratios = []
         for key, (c, k, p) in cells.items():
