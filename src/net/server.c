@@ -241,6 +241,9 @@ static void global_init(void)
 {
     /* A peer that resets while we write must cost an EPIPE, not the process. */
     signal(SIGPIPE, SIG_IGN);
+    /* A file-size limit (ulimit -f) the database reaches must fail that
+     * commit with EFBIG, as a full disk fails it, not kill the process. */
+    signal(SIGXFSZ, SIG_IGN);
     global_ok = evthread_use_pthreads() == 0;
 }
 

@@ -19,10 +19,12 @@
 #include "store/store.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -395,6 +397,49 @@ static void test_sync_mode_per_batch(void **state)
     assert_true(lazy_seen >= 2); /* not only the first batch */
 }
 
+/* A write the disk refuses (here the file-size limit, with SIGXFSZ
+ * ignored as keyhold serve does; a full disk answers the same way) fails
+ * that write alone: rows committed before are whole, the refused one is
+ * absent, and once there is room again the next write commits. */
+static void test_refused_write_loses_nothing(void **state)
+{
+    fixture *f = *state;
+    char uid[32], wal[160];
+    for (int i = 0; i < 20; i++) {
+        uid_of(uid, sizeof(uid), 2, i);
+        assert_int_equal(insert_marked(f, uid), KH_OK);
+    }
+    snprintf(wal, sizeof(wal), "%s-wal", f->path);
+    assert_true(file_size(f->path) < (1 << 20) && file_size(wal) < (1 << 20));
+    size_t big_len = 4u << 20; /* past the limit wherever the WAL now ends */
+    uint8_t *big = calloc(1, big_len);
+    kh_obj_row r = make_row(f, "refused", "alice", 2, 1);
+    r.material = big;
+    r.material_len = big_len;
+    void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
+    struct rlimit lim, tight;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &lim), 0);
+    tight = lim;
+    tight.rlim_cur = 2u << 20;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &tight), 0);
+    kh_err err = kh_store_object_insert(f->s, &r);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    signal(SIGXFSZ, old_handler);
+    free(big);
+    assert_int_not_equal(err, KH_OK);
+    kh_obj_row *got = NULL;
+    assert_int_equal(kh_store_object_get(f->s, "refused", &got), KH_ERR_NOT_FOUND);
+    for (int i = 0; i < 20; i++) {
+        uid_of(uid, sizeof(uid), 2, i);
+        check_row(f, uid);
+    }
+    uid_of(uid, sizeof(uid), 2, 20);
+    assert_int_equal(insert_marked(f, uid), KH_OK);
+    reopen(f);
+    check_row(f, uid);
+    assert_int_equal(kh_store_object_get(f->s, "refused", &got), KH_ERR_NOT_FOUND);
+}
+
 int main(void)
 {
     store_harness_init();
@@ -406,6 +451,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_close_while_checkpointing, setup_sqlite, teardown),
         cmocka_unit_test_setup_teardown(test_unsynced_commit_is_synced, setup_sqlite, teardown),
         cmocka_unit_test_setup_teardown(test_sync_mode_per_batch, setup_sqlite, teardown),
+        cmocka_unit_test_setup_teardown(test_refused_write_loses_nothing, setup_sqlite, teardown),
     };
     return cmocka_run_group_tests_name("store on sqlite: WAL checkpoints", tests, NULL, NULL);
 }
