@@ -198,6 +198,7 @@ class KeyholdServer:
         self.kes_port = None
         self.runs = 0
         self.log_path = None
+        self.preexec = None  # run in the child before exec (resource limits)
 
     def args(self, db=None, master_key=None):
         return [str(keyhold_bin()), "serve",
@@ -235,7 +236,8 @@ class KeyholdServer:
             self.ready_file.unlink()
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(self.args(), stdin=subprocess.DEVNULL, stdout=log,
-                                         stderr=subprocess.STDOUT, cwd=str(self.workdir))
+                                         stderr=subprocess.STDOUT, cwd=str(self.workdir),
+                                         preexec_fn=self.preexec)
         deadline = time.monotonic() + scaled(timeout)
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
