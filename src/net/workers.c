@@ -89,6 +89,7 @@ kh_err kh_workers_new(unsigned n, size_t queue_max, kh_work_fn run, kh_work_fn d
 kh_err kh_workers_submit(kh_workers *p, kh_work *w)
 {
     kh_err err = KH_OK;
+    int wake = 0;
     pthread_mutex_lock(&p->mu);
     if (p->stopping || p->len >= p->max) {
         err = KH_ERR_BUSY;
@@ -102,10 +103,13 @@ kh_err kh_workers_submit(kh_workers *p, kh_work *w)
         p->len++;
         /* Workers look at the queue before they wait, so a job nobody is
          * woken for is taken by the next one to finish. */
-        if (p->idle > 0)
-            pthread_cond_signal(&p->cv);
+        wake = p->idle > 0;
     }
     pthread_mutex_unlock(&p->mu);
+    /* After the unlock: a worker woken while we still held mu would only
+     * wake to sleep on mu, and cost us a second futex call to let it in. */
+    if (wake)
+        pthread_cond_signal(&p->cv);
     return err;
 }
 
