@@ -40,6 +40,12 @@ def keyhold_bin():
     return Path(b).resolve() if b else REPO_ROOT / "build" / "release" / "keyhold"
 
 
+def run_keyhold(*args):
+    """One `keyhold ...` command (the CLI), its output captured as text."""
+    return subprocess.run([str(keyhold_bin()), *args], capture_output=True, text=True,
+                          timeout=60)
+
+
 # ---- certificates -----------------------------------------------------------
 
 

@@ -12,7 +12,6 @@
 """
 import json
 import sqlite3
-import subprocess
 
 import pytest
 from cryptography import x509
@@ -35,9 +34,7 @@ PERMISSIONS = ("create", "get", "export", "encrypt", "decrypt", "sign", "verify"
                "modify_attributes")
 
 
-def keyhold(*args):
-    return subprocess.run([str(kh_support.keyhold_bin()), *args], capture_output=True, text=True,
-                          timeout=60)
+keyhold = kh_support.run_keyhold
 
 
 def principal_of(cert_path):

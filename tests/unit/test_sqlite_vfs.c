@@ -14,8 +14,8 @@
 #include <cmocka.h>
 
 #include "store/sqlite_internal.h"
+#include "test_db.h"
 
-#include <ftw.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -27,33 +27,26 @@
 #include <unistd.h>
 
 typedef struct vfix {
-    char dir[64];
+    kh_test_db db; /* a fresh SQLite directory (test_db.h) */
     char path[128];
 } vfix;
 
 static int setup(void **state)
 {
     vfix *f = calloc(1, sizeof(*f));
-    snprintf(f->dir, sizeof(f->dir), "/tmp/kh-vfs-XXXXXX");
-    if (!mkdtemp(f->dir))
+    if (!f || kh_test_db_open(&f->db, NULL, "vfs") != 0) {
+        free(f);
         return -1;
-    snprintf(f->path, sizeof(f->path), "%s/t.db", f->dir);
+    }
+    snprintf(f->path, sizeof(f->path), "%s/t.db", f->db.dir);
     *state = f;
     return 0;
-}
-
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
 }
 
 static int teardown(void **state)
 {
     vfix *f = *state;
-    nftw(f->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+    kh_test_db_close(&f->db);
     free(f);
     return 0;
 }
