@@ -3,10 +3,10 @@
  * commit's WAL frames with one pwrite instead of two per page.
  *
  * SQLite appends a frame to the WAL as two writes: its 24-byte header,
- * then the page. A Create's commit dirties ~11 pages, so 22 pwrite calls,
+ * then the page. A lone Create's commit is 10 frames, so 20 pwrite calls,
  * each a system call that walks ext4's buffered-write path for one or two
- * folios. On the bench machine 22 pwrites of one commit's frames took
- * 42-54 us and one pwrite of the same bytes 6-8 us (docs/performance.md,
+ * folios. On the bench machine an 11-frame commit took 42-54 us as 22
+ * pwrites and 6-8 us as one pwrite of the same bytes (docs/performance.md,
  * round 6), and the WAL writes were a quarter of a Create's CPU.
  *
  * A WAL file here keeps consecutive appends in a buffer and writes them
