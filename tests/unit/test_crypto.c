@@ -182,7 +182,6 @@ static void test_uuid_format(void **state)
     assert_string_not_equal(a, b);
 }
 
-/* Version 7: same format, the time in front, and later ones sort after. */
 /* Both generators fill what they are given, differently each time, and
  * leave the bytes around it alone. */
 static void test_random_public_and_secret(void **state)
@@ -200,6 +199,7 @@ static void test_random_public_and_secret(void **state)
     }
 }
 
+/* Version 7: same format, the time in front, and later ones sort after. */
 static void test_uuid7(void **state)
 {
     (void)state;
